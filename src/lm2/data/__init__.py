@@ -1,0 +1,1 @@
+"""Data: bAbI, background text, BABILong samples, tokenizer, metric, synthetic tasks."""

@@ -1,0 +1,65 @@
+"""Analytic cost of the three architectures: parameter counts and FLOPs per token.
+
+FLOPs count a multiply-add as 2 and ignore element-wise work (norms, gates' sigmoid, softmax); a training
+step costs 3 forward passes (backward = 2 x forward). Used to state parameter counts in experiments and to
+set measured time ratios against FLOP ratios in benchmarks.
+"""
+
+from __future__ import annotations
+
+from .config import LM2Config
+
+
+def parameter_counts(config: LM2Config) -> dict[str, int]:
+    """Parameters by part: `embedding`, `backbone` (blocks + final norm), `memory`, `lm_head`, `total`."""
+    d, f, e = config.hidden_size, config.intermediate_size, config.head_dim
+    h, kv, layers = config.num_attention_heads, config.num_key_value_heads, config.num_hidden_layers
+    attn = d * h * e + 2 * d * kv * e + h * e * d
+    if config.attention_bias:
+        attn += h * e + 2 * kv * e + d
+    mlp = 3 * d * f + ((2 * f + d) if config.mlp_bias else 0)
+    backbone = layers * (attn + mlp + 2 * d) + d
+    memory = len(config.memory_layer_ids) * (6 * d * d + 3 * d)  # W_Q, W_K, W_V, 3 gates (+ their biases)
+    if config.arch == "lm2" and config.memory_init == "learned":
+        memory += config.memory_slots * d
+    if config.arch == "rmt":
+        memory += config.num_memory_tokens * d
+    embedding = config.vocab_size * d
+    lm_head = 0 if config.tie_word_embeddings else config.vocab_size * d
+    total = embedding + backbone + memory + lm_head
+    return {
+        "embedding": embedding,
+        "backbone": backbone,
+        "memory": memory,
+        "lm_head": lm_head,
+        "total": total,
+    }
+
+
+def forward_flops_per_token(config: LM2Config, length: int) -> float:
+    """Forward FLOPs per input token, averaged over an input of `length` tokens cut into full segments."""
+    d, f, e = config.hidden_size, config.intermediate_size, config.head_dim
+    h, kv, layers = config.num_attention_heads, config.num_key_value_heads, config.num_hidden_layers
+    span = config.segment_span or length
+    span = min(span, length)
+    block_linear = 2 * (d * h * e + 2 * d * kv * e + h * e * d + 3 * d * f)
+    causal_keys = (span + 1) / 2  # average keys a query sees inside a segment
+    attention = 2 * 2 * h * e * causal_keys  # q·k and weights·v
+    per_token = layers * (block_linear + attention) + 2 * d * config.vocab_size
+    if config.arch == "lm2":
+        ids = config.memory_layer_ids
+        rows = [config.memory_slots if i == ids[0] else (span + 1) / 2 for i in ids]
+        per_token += len(ids) * 2 * 6 * d * d + sum(2 * 2 * d * r for r in rows)
+    elif config.arch == "rmt":
+        k = config.num_memory_tokens
+        # Every segment token also sees the k read tokens; each segment adds 2k memory-token passes (read and
+        # write), the write copy seeing the whole segment.
+        per_token += layers * 2 * 2 * h * e * k
+        extra_tokens = 2 * k / span
+        per_token += extra_tokens * layers * (block_linear + 2 * 2 * h * e * (span / 2 + k))
+    return float(per_token)
+
+
+def training_flops(config: LM2Config, batch: int, length: int) -> float:
+    """FLOPs of one training step (forward + backward) on `batch` sequences of `length` tokens."""
+    return 3.0 * forward_flops_per_token(config, length) * batch * length

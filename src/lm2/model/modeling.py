@@ -1,0 +1,363 @@
+"""LM2, RMT and the standard Transformer on one Llama backbone (DESIGN §1–§5).
+
+`DecoderLayer` is the Llama block plus, where the config asks for it, the LM2 memory path. `LM2Model` runs
+any input length segment by segment on the segment grid (`layout.py`), carrying the memory across segments
+and calls (`state.py`). `LM2ForCausalLM` adds the LM head, the loss and `generate`.
+Notation: `b` batch, `n` columns of one segment pass, `L` input length, `m` bank rows, `d` width.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
+from transformers import GenerationMixin, PreTrainedModel
+from transformers import initialization as init
+from transformers.utils import ModelOutput
+
+from . import rmt
+from .backbone import MLP, RMSNorm, RotaryEmbedding, SegmentContext, SelfAttention
+from .config import LM2Config
+from .layout import compact_order, gather_outputs, grid_layout, segment_slices
+from .memory import ForgetGate, LM2Memory, bank_dtype, initial_bank
+from .state import LayerCache, MemoryState
+
+
+class DecoderLayer(nn.Module):
+    """Llama block; with `memory`, eq. 3 adds the gated memory beside the self-attention output."""
+
+    def __init__(self, config: LM2Config, index: int) -> None:
+        super().__init__()
+        self.self_attn = SelfAttention(config)
+        self.mlp = MLP(config)
+        self.input_layernorm = RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+        self.post_attention_layernorm = RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+        self.memory = LM2Memory(config) if index in config.memory_layer_ids else None
+
+    def forward(
+        self,
+        h: Tensor,
+        ctx: SegmentContext,
+        cache: LayerCache,
+        rows: Tensor | None,
+        bank: Tensor | None,
+        first_memory: bool,
+    ) -> tuple[Tensor, Tensor | None, LayerCache]:
+        x = self.input_layernorm(h)  # E_t
+        prefix = None if cache.prefix_key is None else (cache.prefix_key, cache.prefix_value)
+        attn, key, value = self.self_attn(x, ctx, cache.key, cache.value, prefix)
+        memory_key = memory_value = None
+        if self.memory is None:
+            h = h + attn
+        else:
+            gated, rows, memory_key, memory_value = self.memory(
+                x, attn, rows, ctx, first_memory, bank, cache.memory_key, cache.memory_value
+            )
+            h = h + attn + gated.to(h.dtype)  # eq. 3: E_next = E_attn + E_gated
+        h = h + self.mlp(self.post_attention_layernorm(h))
+        new_cache = LayerCache(key, value, memory_key, memory_value, cache.prefix_key, cache.prefix_value)
+        return h, rows, new_cache
+
+
+class LM2PreTrainedModel(PreTrainedModel):
+    config_class = LM2Config
+    config: LM2Config
+    base_model_prefix = "model"
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["DecoderLayer"]
+    _supports_sdpa = True
+
+    def _init_weights(self, module: nn.Module) -> None:
+        super()._init_weights(module)
+        std = self.config.initializer_range
+        if isinstance(module, ForgetGate):
+            init.constant_(module.bias, self.config.forget_bias)
+        elif isinstance(module, RotaryEmbedding):
+            init.copy_(module.inv_freq, module.compute_inv_freq(module.config)[0])
+        elif isinstance(module, LM2Model):
+            if module.memory_init is not None:
+                init.copy_(module.memory_init, initial_bank(*module.memory_init.shape))
+            if module.memory_tokens is not None:
+                init.normal_(module.memory_tokens, std=std)
+
+
+class LM2Model(LM2PreTrainedModel):
+    """Embeddings, blocks and final norm, run segment by segment. Returns final hidden states."""
+
+    def __init__(self, config: LM2Config) -> None:
+        super().__init__(config)
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size, config.pad_token_id)
+        self.layers = nn.ModuleList(DecoderLayer(config, i) for i in range(config.num_hidden_layers))
+        self.norm = RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+        self.rotary_emb = RotaryEmbedding(config)
+        learned = config.arch == "lm2" and config.memory_init == "learned"
+        self.memory_init = (
+            nn.Parameter(initial_bank(config.memory_slots, config.hidden_size)) if learned else None
+        )
+        self.memory_tokens = (
+            nn.Parameter(torch.zeros(config.num_memory_tokens, config.hidden_size))
+            if config.arch == "rmt"
+            else None
+        )
+        ids = config.memory_layer_ids
+        self.first_memory_layer = ids[0] if ids else None
+        self.gradient_checkpointing = False
+        self.post_init()
+
+    # ------------------------------------------------------------------ state
+    def initial_state(self, batch: int, device: torch.device) -> MemoryState:
+        """A fresh stream's state: M_0 per sample (lm2), the learned memory tokens (rmt), nothing else."""
+        cfg, dtype = self.config, bank_dtype(self.embed_tokens.weight.dtype)
+        memory = None
+        if cfg.arch == "lm2":
+            m0 = (
+                self.memory_init
+                if self.memory_init is not None
+                else initial_bank(cfg.memory_slots, cfg.hidden_size)
+            )
+            memory = m0.to(device=device, dtype=dtype).expand(batch, -1, -1)
+        elif cfg.arch == "rmt":
+            memory = self.memory_tokens.expand(batch, -1, -1)
+        offset = torch.zeros(batch, dtype=torch.long, device=device)
+        return MemoryState(memory=memory, offset=offset, layers=None, arch=cfg.arch)
+
+    def check_state(self, state: MemoryState, batch: int) -> None:
+        """Raise `ValueError` if `state` did not come from a model of this shape and this batch size."""
+        cfg = self.config
+        if not isinstance(state, MemoryState):
+            raise ValueError(
+                f"memory must be a MemoryState returned by this model, got {type(state).__name__}"
+            )
+        if state.arch != cfg.arch:
+            raise ValueError(f"memory comes from arch={state.arch!r}, this model is arch={cfg.arch!r}")
+        if state.batch_size != batch:
+            raise ValueError(f"memory has batch size {state.batch_size}, input_ids has batch size {batch}")
+        rows = {
+            "lm2": ("memory_slots", cfg.memory_slots),
+            "rmt": ("num_memory_tokens", cfg.num_memory_tokens),
+        }
+        if cfg.arch in rows:
+            name, count = rows[cfg.arch]
+            if tuple(state.memory.shape) != (batch, count, cfg.hidden_size):
+                raise ValueError(
+                    f"memory.memory has shape {tuple(state.memory.shape)}, this model needs "
+                    f"{(batch, count, cfg.hidden_size)} (batch, {name}, hidden_size)"
+                )
+        if state.layers is not None and len(state.layers) != cfg.num_hidden_layers:
+            raise ValueError(
+                f"memory has caches for {len(state.layers)} blocks, this model has {cfg.num_hidden_layers}"
+            )
+        if state.layers is None and bool((state.offset > 0).any()):
+            raise ValueError("memory has samples inside a segment (offset > 0) but no caches")
+
+    # ------------------------------------------------------------------ forward
+    def forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        memory: MemoryState | None = None,
+        logits_to_keep: int = 0,
+    ) -> tuple[Tensor, MemoryState]:
+        """input_ids `(b, L)` → hidden `(b, L or logits_to_keep, d)` after the final norm, and the state."""
+        b = input_ids.shape[0]
+        state = self.initial_state(b, input_ids.device) if memory is None else memory
+        layout = grid_layout(input_ids, attention_mask, state.offset, self.config.pad_token_id or 0)
+        keep = layout.source if logits_to_keep <= 0 else layout.source[:, -logits_to_keep:]
+        span = self.config.segment_span
+        use_checkpoint = (
+            self.gradient_checkpointing or self.config.segment_checkpointing
+        ) and torch.is_grad_enabled()
+        pieces, kept = [], None
+        for count, (first, last) in enumerate(segment_slices(layout.low, layout.low + layout.width, span), 1):
+            columns = slice(first - layout.low, last - layout.low)
+            start = first if span is None else first % span
+            args = (layout.ids[:, columns], layout.valid[:, columns], start, state)
+            if use_checkpoint:
+                h, state = checkpoint(self._segment, *args, use_reentrant=False)
+            else:
+                h, state = self._segment(*args)
+            if (
+                self.config.bptt_segments
+                and count % self.config.bptt_segments == 0
+                and state.memory is not None
+            ):
+                state = MemoryState(state.memory.detach(), state.offset, state.layers, state.arch)
+            if logits_to_keep <= 0:
+                pieces.append(h)
+            else:  # keep only the requested positions, so long inputs never hold all hidden states
+                inside = (keep >= columns.start) & (keep < columns.stop)
+                got = gather_outputs(h, torch.where(inside, keep - columns.start, -1))
+                kept = got if kept is None else torch.where(inside[..., None], got, kept)
+        hidden = gather_outputs(torch.cat(pieces, 1), keep) if logits_to_keep <= 0 else kept
+        return hidden, state
+
+    def _segment(
+        self, ids: Tensor, valid: Tensor, start: int, state: MemoryState
+    ) -> tuple[Tensor, MemoryState]:
+        """One pass over columns `[start, start + n)` of the current segment, for the whole batch."""
+        cfg = self.config
+        n = ids.shape[1]
+        h = self.embed_tokens(ids)  # (b, n, d)
+        cos, sin = self.rotary_emb(torch.arange(start, start + n, device=ids.device), h.dtype)
+        ctx = SegmentContext(start, state.offset, cos, sin)
+        caches = state.layers or [LayerCache() for _ in self.layers]
+        if cfg.arch == "rmt":
+            caches = rmt.read_prefix(self, state, caches)
+        bank = state.memory if cfg.arch == "lm2" else None
+        rows = None if bank is None else bank[:, start : start + n]  # (b, n, d) rows entering block 0
+        new_caches = []
+        for i, layer in enumerate(self.layers):
+            h, rows, cache = layer(h, ctx, caches[i], rows, bank, i == self.first_memory_layer)
+            new_caches.append(cache)
+        h = self.norm(h)
+        offset = state.offset + valid.sum(1)
+        memory = state.memory
+        if bank is not None:  # only real tokens write their rows; the others pass through (DESIGN §2)
+            written = torch.where(valid[..., None], rows, bank[:, start : start + n])
+            memory = torch.cat([bank[:, :start], written, bank[:, start + n :]], 1)
+        if cfg.arch == "rmt":
+            memory = rmt.write_memory(self, state, new_caches, offset)
+        if cfg.segment_span is not None:
+            offset = torch.where(offset == cfg.segment_span, 0, offset)  # completed segments roll over
+        layers = None if bool((offset == 0).all()) else new_caches
+        return h, MemoryState(memory, offset, layers, cfg.arch)
+
+
+@dataclass
+class LM2Output(ModelOutput):
+    """`loss` (mean next-token cross-entropy over real, labelled tokens), `logits` `(b, L, vocab)`,
+    `memory` (the `MemoryState` to pass back as `memory=` to continue)."""
+
+    loss: Tensor | None = None
+    logits: Tensor | None = None
+    memory: MemoryState | None = None
+
+
+class LM2ForCausalLM(LM2PreTrainedModel, GenerationMixin):
+    _tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}
+
+    def __init__(self, config: LM2Config) -> None:
+        super().__init__(config)
+        self.model = LM2Model(config)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids: Tensor | None = None,
+        attention_mask: Tensor | None = None,
+        labels: Tensor | None = None,
+        memory: MemoryState | None = None,
+        logits_to_keep: int = 0,
+        return_dict: bool | None = None,
+        use_cache: bool | None = None,
+        **unused: object,
+    ) -> LM2Output:
+        """Run `input_ids` `(b, L)` of any length, continuing `memory` if given (DESIGN §5).
+
+        `labels` follow the Hugging Face convention (same shape as `input_ids`, shifted inside, -100 ignored);
+        padding positions never count. `logits_to_keep=k` returns only the last k positions' logits.
+        """
+        self._check_inputs(input_ids, attention_mask, labels, memory, logits_to_keep, unused)
+        hidden, state = self.model(input_ids, attention_mask, memory, logits_to_keep)
+        logits = self.lm_head(hidden)
+        loss = None if labels is None else causal_lm_loss(logits, labels, attention_mask)
+        return LM2Output(loss=loss, logits=logits, memory=state)
+
+    def _check_inputs(self, input_ids, attention_mask, labels, memory, logits_to_keep, unused) -> None:
+        unknown = {k for k, v in unused.items() if v is not None and v is not False}
+        if unknown:
+            raise ValueError(f"unsupported forward arguments: {sorted(unknown)}")
+        if input_ids is None or input_ids.ndim != 2:
+            shape = None if input_ids is None else tuple(input_ids.shape)
+            raise ValueError(f"input_ids must be a (batch, length) tensor of token ids, got shape {shape}")
+        if input_ids.numel() == 0:
+            raise ValueError(f"input_ids is empty (shape {tuple(input_ids.shape)}); give at least one token")
+        if input_ids.dtype not in (torch.long, torch.int, torch.int16, torch.uint8):
+            raise ValueError(f"input_ids must hold integer token ids, got dtype {input_ids.dtype}")
+        low, high = int(input_ids.min()), int(input_ids.max())
+        if low < 0 or high >= self.config.vocab_size:
+            bad = low if low < 0 else high
+            raise ValueError(f"input_ids has token id {bad}; allowed ids are 0..{self.config.vocab_size - 1}")
+        for name, t in (("attention_mask", attention_mask), ("labels", labels)):
+            if t is not None and tuple(t.shape) != tuple(input_ids.shape):
+                raise ValueError(f"{name} has shape {tuple(t.shape)}, input_ids has {tuple(input_ids.shape)}")
+        if attention_mask is not None and not bool(attention_mask.bool().any()):
+            raise ValueError("attention_mask marks no token as real; give at least one real token")
+        if labels is not None and logits_to_keep:
+            raise ValueError("labels need all logits; do not combine them with logits_to_keep")
+        if memory is not None:
+            self.model.check_state(memory, input_ids.shape[0])
+
+    # ------------------------------------------------------------------ generation (GenerationMixin hooks)
+    @classmethod
+    def _supports_default_dynamic_cache(cls) -> bool:
+        return False  # our own cache: the MemoryState, carried under the "cache" key
+
+    def prepare_inputs_for_generation(
+        self,
+        input_ids: Tensor,
+        next_sequence_length: int | None = None,
+        cache: MemoryState | None = None,
+        attention_mask: Tensor | None = None,
+        memory: MemoryState | None = None,
+        use_cache: bool = True,
+        logits_to_keep: int = 1,
+        **kwargs: object,
+    ) -> dict:
+        """Feed only the new tokens with the state after the previous ones (or the whole prompt with the
+        caller's `memory` when there is no cache yet or caching is off)."""
+        if use_cache and cache is not None:
+            input_ids = input_ids[:, -(next_sequence_length or 1) :]
+            state = cache
+        else:
+            state = memory
+        if attention_mask is not None:
+            attention_mask = attention_mask[:, -input_ids.shape[1] :]
+        return {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "memory": state,
+            "logits_to_keep": logits_to_keep,
+        }
+
+    def _update_model_kwargs_for_generation(
+        self, outputs, model_kwargs, is_encoder_decoder=False, num_new_tokens=1
+    ):
+        model_kwargs = super()._update_model_kwargs_for_generation(
+            outputs, model_kwargs, is_encoder_decoder=is_encoder_decoder, num_new_tokens=num_new_tokens
+        )
+        if model_kwargs.get("use_cache", True):
+            model_kwargs["cache"] = outputs.memory
+        return model_kwargs
+
+    def _reorder_cache(self, cache: MemoryState, beam_idx: Tensor) -> MemoryState:
+        return cache.index_select(beam_idx)
+
+    def _expand_inputs_for_generation(
+        self, expand_size=1, is_encoder_decoder=False, input_ids=None, **model_kwargs
+    ):
+        state = model_kwargs.pop("memory", None)
+        input_ids, model_kwargs = super()._expand_inputs_for_generation(
+            expand_size, is_encoder_decoder, input_ids, **model_kwargs
+        )
+        if state is not None:
+            model_kwargs["memory"] = state.repeat_interleave(expand_size) if expand_size > 1 else state
+        return input_ids, model_kwargs
+
+
+def causal_lm_loss(logits: Tensor, labels: Tensor, attention_mask: Tensor | None) -> Tensor:
+    """Mean cross-entropy of each real token predicting the next real token of its sample.
+
+    With padding, positions are first compacted per sample, so a pad between two tokens never breaks the
+    pair and a pad never counts as a target."""
+    labels = labels.clone()
+    if attention_mask is not None:
+        order = compact_order(attention_mask)
+        logits = logits.gather(1, order[..., None].expand(-1, -1, logits.shape[-1]))
+        labels = labels.gather(1, order).masked_fill(~attention_mask.bool().gather(1, order), -100)
+    shift_logits = logits[:, :-1].float().reshape(-1, logits.shape[-1])
+    shift_labels = labels[:, 1:].reshape(-1).to(shift_logits.device)
+    return nn.functional.cross_entropy(shift_logits, shift_labels, ignore_index=-100)

@@ -1,0 +1,103 @@
+"""The state that crosses calls: `MemoryState` (streaming state and generation cache in one structure).
+
+Notation: `b` batch, `w` cached columns of the current segment, `m` memory rows, `k` memory tokens,
+`h` heads, `e` head dim, `d` model width.
+
+A state describes each sample at one point of its stream: the memory that crosses segments (LM2 bank or
+RMT memory tokens) and, when the sample stopped inside a segment, that unfinished segment (DESIGN §3):
+the self-attention K/V of its tokens per block and, for LM2, the memory K/V per block. Samples of a batch
+may stand at different offsets inside their segments (padding, generation), so `offset` is per sample and
+column j of a cache is valid for sample i iff `j < offset[i]`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+@dataclass
+class LayerCache:
+    """One block's cache for the current segment; any field may be `None` when the block has no such path."""
+
+    key: Tensor | None = None  # (b, h_kv, w, e) rotated self-attention keys of the segment's tokens
+    value: Tensor | None = None  # (b, h_kv, w, e)
+    memory_key: Tensor | None = None  # lm2: (b, h_mem, w | m, e) keys of the bank rows this block reads
+    memory_value: Tensor | None = None
+    prefix_key: Tensor | None = None  # rmt: (b, h_kv, k, e) keys of the read-memory tokens (no rotary)
+    prefix_value: Tensor | None = None
+
+    def apply(self, fn: Callable[[Tensor], Tensor]) -> LayerCache:
+        return LayerCache(*(None if t is None else fn(t) for t in self.tensors()))
+
+    def tensors(self) -> tuple[Tensor | None, ...]:
+        return (self.key, self.value, self.memory_key, self.memory_value, self.prefix_key, self.prefix_value)
+
+
+@dataclass
+class MemoryState:
+    """What `forward` returns as `out.memory` and accepts back as `memory=` to continue a stream.
+
+    memory: lm2 `(b, m, d)` the bank after the last block; rows below `offset` were already rewritten by
+        the unfinished segment, the others still hold the bank that entered it. rmt `(b, k, d)` the memory
+        tokens entering the current segment. vanilla: `None`.
+    offset: `(b,)` tokens of the current, unfinished segment already processed (0: at a boundary).
+    layers: one `LayerCache` per block, or `None` when no sample is inside a segment.
+    arch: the architecture that produced the state (checked when it is passed back).
+    """
+
+    memory: Tensor | None
+    offset: Tensor
+    layers: list[LayerCache] | None = None
+    arch: str = "lm2"
+
+    @property
+    def batch_size(self) -> int:
+        return self.offset.shape[0]
+
+    def apply(self, fn: Callable[[Tensor], Tensor]) -> MemoryState:
+        """A new state with `fn` applied to every tensor (same structure)."""
+        return replace(
+            self,
+            memory=None if self.memory is None else fn(self.memory),
+            offset=fn(self.offset),
+            layers=None if self.layers is None else [layer.apply(fn) for layer in self.layers],
+        )
+
+    def detach(self) -> MemoryState:
+        """Cut the autograd graph (truncated backpropagation through time across calls)."""
+        return self.apply(Tensor.detach)
+
+    def to(self, device: torch.device | str) -> MemoryState:
+        return self.apply(lambda t: t.to(device))
+
+    def index_select(self, index: Tensor) -> MemoryState:
+        """Reorder or pick samples (beam search)."""
+        return self.apply(lambda t: t.index_select(0, index.to(t.device)))
+
+    def repeat_interleave(self, repeats: int) -> MemoryState:
+        """Repeat each sample `repeats` times in place (expanding a batch for beams or samples)."""
+        return self.apply(lambda t: t.repeat_interleave(repeats, dim=0))
+
+
+def merge_columns(cached: Tensor | None, new: Tensor, start: int, offset: Tensor) -> Tensor:
+    """Combine a segment's cached columns with freshly computed ones, per sample.
+
+    cached: `(b, h, w, e)` or None (then nothing is cached and `start` is 0); new: `(b, h, n, e)` for segment
+    columns `[start, start + n)`; offset: `(b,)`, the columns below `offset[i]` are valid in the cache.
+    Returns `(b, h, max(w, start + n), e)`: the cache where a column is below the sample's offset, the new
+    values where the column was computed now, the cache (or zeros) elsewhere (masked by causality).
+    """
+    if cached is None:
+        return new
+    n, w = new.shape[2], cached.shape[2]
+    width = max(w, start + n)
+    cached = F.pad(cached, (0, 0, 0, width - w))
+    placed = F.pad(new, (0, 0, start, width - start - n))
+    column = torch.arange(width, device=new.device)
+    take_new = (column >= start) & (column < start + n) & (column[None, :] >= offset[:, None])  # (b, width)
+    return torch.where(take_new[:, None, :, None], placed, cached.to(new.dtype))

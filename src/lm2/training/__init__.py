@@ -1,0 +1,1 @@
+"""Training: loops over well-named components (data, model, optimizer, checkpoint, metrics)."""

@@ -1,0 +1,52 @@
+"""Shared fixtures: tiny float64 models of each architecture (fast on 2 CPU cores, exact comparisons)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lm2 import LM2Config, LM2ForCausalLM
+
+TINY = dict(
+    vocab_size=50,
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=3,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    segment_length=6,
+    num_memory_tokens=3,
+)
+
+# (arch, extra config) pairs that every property test runs over: both LM2 variants, several memory_layers
+# choices, RMT, and both vanilla modes.
+VARIANTS = [
+    ("lm2", {}),
+    ("lm2", {"memory_layers": [1]}),
+    ("lm2", {"memory_layers": [0, 2], "memory_query": "attention", "memory_output": "read"}),
+    ("lm2", {"memory_init": "learned", "memory_heads": 2}),
+    ("rmt", {}),
+    ("vanilla", {}),
+    ("vanilla", {"vanilla_mode": "segmented"}),
+]
+VARIANT_IDS = [arch + "".join(f"-{k}={v}" for k, v in kw.items()).replace(" ", "") for arch, kw in VARIANTS]
+
+
+def tiny_model(arch: str = "lm2", seed: int = 0, dtype=torch.float64, **overrides) -> LM2ForCausalLM:
+    """A tiny eval-mode model with seeded random weights; eos disabled so generations have fixed length."""
+    torch.manual_seed(seed)
+    model = LM2ForCausalLM(LM2Config(arch=arch, **{**TINY, **overrides})).to(dtype).eval()
+    model.generation_config.eos_token_id = None
+    return model
+
+
+@pytest.fixture(params=VARIANTS, ids=VARIANT_IDS)
+def variant(request) -> LM2ForCausalLM:
+    arch, overrides = request.param
+    return tiny_model(arch, **overrides)
+
+
+def random_ids(batch: int, length: int, seed: int = 1, vocab: int = TINY["vocab_size"]) -> torch.Tensor:
+    """Token ids that avoid the special ids 0..3 (pad, bos, eos, answer separator)."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randint(4, vocab, (batch, length), generator=generator)

@@ -1,0 +1,90 @@
+"""Bad configurations and bad inputs raise `ValueError` naming the field, the value and what is allowed."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lm2 import LM2Config
+from tests.conftest import TINY, random_ids, tiny_model
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"arch": "mamba"}, "arch='mamba' is not allowed; choose one of 'lm2', 'rmt', 'vanilla'"),
+        ({"memory_slots": 8}, "memory_slots=8 must equal segment_length=6"),
+        ({"num_attention_heads": 5}, "num_attention_heads=5 must divide hidden_size=32"),
+        ({"num_key_value_heads": 3}, "num_key_value_heads=3 must divide num_attention_heads=4"),
+        ({"memory_heads": 3}, "memory_heads=3 must divide hidden_size=32"),
+        ({"memory_layers": [0, 3]}, "memory_layers=[0, 3] has out-of-range blocks [3]; allowed: 0..2"),
+        ({"memory_layers": []}, "memory_layers=[] gives lm2 no memory"),
+        ({"memory_query": "keys"}, "memory_query='keys' is not allowed; choose one of 'input', 'attention'"),
+        ({"memory_output": "x"}, "memory_output='x' is not allowed"),
+        ({"segment_length": 0}, "segment_length=0 must be a positive integer"),
+        ({"segment_length": None}, "segment_length=None is only allowed for arch='vanilla'"),
+        ({"bptt_segments": -1}, "bptt_segments=-1 must be >= 0"),
+        ({"arch": "rmt", "num_memory_tokens": 0}, "num_memory_tokens=0 must be a positive integer"),
+        ({"vanilla_mode": "chunked"}, "vanilla_mode='chunked' is not allowed"),
+    ],
+)
+def test_bad_config_raises_at_construction(overrides, message):
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(")):
+        LM2Config(**{**TINY, **overrides})
+
+
+def test_vanilla_full_needs_no_segment_length():
+    assert LM2Config(**{**TINY, "arch": "vanilla", "segment_length": None}).segment_span is None
+
+
+def test_config_round_trips_through_json(tmp_path):
+    cfg = LM2Config(**{**TINY, "memory_layers": [2, 0], "memory_output": "read"})
+    cfg.save_pretrained(tmp_path)
+    again = LM2Config.from_pretrained(tmp_path)
+    assert again.memory_layers == [0, 2] and again.memory_output == "read" and again.memory_slots == 6
+
+
+@pytest.mark.parametrize(
+    ("make_input", "message"),
+    [
+        (lambda: torch.tensor([[4, 50]]), "token id 50; allowed ids are 0..49"),
+        (lambda: torch.tensor([[-1, 4]]), "token id -1; allowed ids are 0..49"),
+        (lambda: torch.zeros(1, 0, dtype=torch.long), "input_ids is empty"),
+        (lambda: torch.tensor([4, 5]), r"must be a \(batch, length\) tensor"),
+        (lambda: torch.tensor([[4.0, 5.0]]), "must hold integer token ids"),
+    ],
+)
+def test_bad_input_ids_raise(make_input, message):
+    with pytest.raises(ValueError, match=message):
+        tiny_model("lm2")(make_input())
+
+
+def test_bad_attention_mask_and_labels_raise():
+    model, ids = tiny_model("lm2"), random_ids(2, 5)
+    with pytest.raises(ValueError, match=r"attention_mask has shape \(2, 4\), input_ids has \(2, 5\)"):
+        model(ids, attention_mask=torch.ones(2, 4))
+    with pytest.raises(ValueError, match="attention_mask marks no token as real"):
+        model(ids, attention_mask=torch.zeros(2, 5))
+    with pytest.raises(ValueError, match="labels need all logits"):
+        model(ids, labels=ids, logits_to_keep=1)
+    with pytest.raises(ValueError, match="unsupported forward arguments"):
+        model(ids, position_ids=torch.arange(5)[None])
+
+
+def test_foreign_memory_state_raises():
+    model = tiny_model("lm2")
+    state = model(random_ids(2, 4)).memory
+    with pytest.raises(ValueError, match="memory has batch size 2, input_ids has batch size 3"):
+        model(random_ids(3, 4), memory=state)
+    wider = tiny_model("lm2", segment_length=8)
+    with pytest.raises(
+        ValueError, match=r"memory.memory has shape \(2, 6, 32\), this model needs \(2, 8, 32\)"
+    ):
+        wider(random_ids(2, 4), memory=state)
+    with pytest.raises(ValueError, match="memory comes from arch='lm2', this model is arch='rmt'"):
+        tiny_model("rmt")(random_ids(2, 4), memory=state)
+    deeper = tiny_model("lm2", num_hidden_layers=4)
+    with pytest.raises(ValueError, match="memory has caches for 3 blocks, this model has 4"):
+        deeper(random_ids(2, 4), memory=state)
+    with pytest.raises(ValueError, match="must be a MemoryState"):
+        model(random_ids(2, 4), memory=state.memory)
