@@ -88,3 +88,15 @@ def test_every_arch_runs_and_streams_under_bf16_autocast(arch):
     assert torch.isfinite(whole.loss)
     stream = torch.cat([first.logits, rest.logits], 1).float()
     torch.testing.assert_close(stream, whole.logits.float(), rtol=0.05, atol=0.05)
+
+
+def test_memory_gain_zero_switches_memory_off_exactly_but_learns():
+    """memory_gain=0: the model equals the same backbone without memory, and the gain gets gradient."""
+    gated = tiny_model("lm2", memory_gain=0.0).train()
+    plain = tiny_model("vanilla", vanilla_mode="segmented")
+    plain.load_state_dict(gated.state_dict(), strict=False)
+    ids = random_ids(2, 2 * 6 + 3)
+    out = gated(ids, labels=ids)
+    torch.testing.assert_close(out.logits, plain(ids).logits, rtol=0, atol=1e-12)
+    out.loss.backward()
+    assert gated.model.layers[1].memory.gain.grad.abs().sum() > 0

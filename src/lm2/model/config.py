@@ -38,6 +38,9 @@ class LM2Config(PreTrainedConfig):
     memory_init: `"identity"` (fixed M_0: identity / orthonormal rows / unit-norm random rows) or
         `"learned"` (a parameter initialised the same way).
     forget_bias: initial bias of the forget gate (+1 starts by keeping the memory).
+    memory_gain: `None` (the paper: the gated memory is added as is) or the initial value of a learnable
+        per-channel gain on it; `0.0` makes a model whose memory starts switched off exactly (converting a
+        pretrained Llama without changing its outputs) while still receiving gradient.
     num_memory_tokens: memory embeddings of `rmt`.
     bptt_segments: detach the memory every k segments (0: full backpropagation through time).
     segment_checkpointing: recompute each segment's activations in the backward pass.
@@ -77,6 +80,7 @@ class LM2Config(PreTrainedConfig):
     memory_output: str = "bank"
     memory_init: str = "identity"
     forget_bias: float = 1.0
+    memory_gain: float | None = None
     num_memory_tokens: int = 16
     bptt_segments: int = 0
     segment_checkpointing: bool = False

@@ -19,7 +19,8 @@ def parameter_counts(config: LM2Config) -> dict[str, int]:
         attn += h * e + 2 * kv * e + d
     mlp = 3 * d * f + ((2 * f + d) if config.mlp_bias else 0)
     backbone = layers * (attn + mlp + 2 * d) + d
-    memory = len(config.memory_layer_ids) * (6 * d * d + 3 * d)  # W_Q, W_K, W_V, 3 gates (+ their biases)
+    per_block = 6 * d * d + 3 * d + (d if config.memory_gain is not None else 0)  # W_Q, W_K, W_V, 3 gates
+    memory = len(config.memory_layer_ids) * per_block
     if config.arch == "lm2" and config.memory_init == "learned":
         memory += config.memory_slots * d
     if config.arch == "rmt":

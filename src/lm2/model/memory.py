@@ -57,6 +57,8 @@ class LM2Memory(nn.Module):
         self.out_gate = nn.Linear(d, d)  # W_out
         self.in_gate = nn.Linear(d, d)  # W_in
         self.forget_gate = ForgetGate(d, d)  # W_forget, bias b_f (init +forget_bias)
+        # Optional learnable gain on E_gated (not in the paper): 0 at init switches the memory off exactly.
+        self.gain = None if config.memory_gain is None else nn.Parameter(torch.full((d,), config.memory_gain))
 
     def _linear(self, layer: nn.Linear, x: Tensor) -> Tensor:
         # Weights are cast to the bank's precision, so a bf16 model still updates an fp32 bank.
@@ -121,6 +123,8 @@ class LM2Memory(nn.Module):
             e_mem = e_mem.transpose(1, 2).reshape(b, n, self.heads * self.head_dim)  # eq. 2: E_mem (b, n, d)
             g_out = torch.sigmoid(self._linear(self.out_gate, e_mem))  # eq. 3: output gate
             gated = g_out * (rows if self.output == "bank" else e_mem)  # eq. 3: E_gated
+            if self.gain is not None:
+                gated = self.gain.to(dtype) * gated
             g_in = torch.sigmoid(self._linear(self.in_gate, x.to(dtype)))  # eq. 4: input gate, per token
             g_f = torch.sigmoid(self._linear(self.forget_gate, e_mem))  # eq. 5: forget gate
             rows = g_in * torch.tanh(e_mem) + g_f * rows  # eq. 6: M_{t+1}[i]

@@ -74,6 +74,8 @@ class LM2PreTrainedModel(PreTrainedModel):
         std = self.config.initializer_range
         if isinstance(module, ForgetGate):
             init.constant_(module.bias, self.config.forget_bias)
+        elif isinstance(module, LM2Memory) and module.gain is not None:
+            init.constant_(module.gain, self.config.memory_gain)
         elif isinstance(module, RotaryEmbedding):
             init.copy_(module.inv_freq, module.compute_inv_freq(module.config)[0])
         elif isinstance(module, LM2Model):
