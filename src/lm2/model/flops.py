@@ -37,6 +37,17 @@ def parameter_counts(config: LM2Config) -> dict[str, int]:
     }
 
 
+def parameter_table(config: LM2Config) -> dict[str, dict[str, int]]:
+    """`parameter_counts` of `lm2`, `rmt` and `vanilla` built on the backbone of `config`, so an
+    experiment can state what the memory costs in parameters."""
+    fields = config.to_dict()
+    table = {}
+    for arch in ("lm2", "rmt", "vanilla"):
+        overrides = {"arch": arch, "memory_slots": config.segment_length if arch == "lm2" else None}
+        table[arch] = parameter_counts(LM2Config(**{**fields, **overrides}))
+    return table
+
+
 def forward_flops_per_token(config: LM2Config, length: int) -> float:
     """Forward FLOPs per input token, averaged over an input of `length` tokens cut into full segments."""
     d, f, e = config.hidden_size, config.intermediate_size, config.head_dim
