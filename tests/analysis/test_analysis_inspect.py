@@ -1,0 +1,96 @@
+"""Memory inspection records what the model computes (recomputed reads and gates reproduce the rows and the
+gated memory the model returns), leaves the model unchanged, and plots to PNG."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lm2.analysis.inspect import MemoryTrace, memory_step, plot_trace, read_entropy, record_memory
+from tests.conftest import random_ids, tiny_model
+
+LM2_VARIANTS = [
+    {},
+    {"memory_layers": [0, 2], "memory_query": "attention", "memory_output": "read"},
+    {"memory_heads": 2, "memory_init": "learned", "memory_gain": 0.5},
+]
+
+
+@pytest.mark.parametrize("overrides", LM2_VARIANTS, ids=["default", "attention-read", "heads2-gain"])
+def test_recomputed_reads_and_gates_reproduce_what_the_model_returns(overrides):
+    model = tiny_model("lm2", **overrides)
+    steps = []
+
+    def hook(module, args, kwargs, output):
+        steps.append((module, memory_step(module, args, kwargs, output)))
+
+    blocks = [model.model.layers[i].memory for i in model.config.memory_layer_ids]
+    handles = [memory.register_forward_hook(hook, with_kwargs=True) for memory in blocks]
+    try:
+        state = None
+        for piece in random_ids(2, 17).split([4, 9, 4], dim=1):  # segment passes 0-3 | 4-5, 0-5, 0 | 1-4
+            state = model(piece, memory=state).memory
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert len(steps) == 5 * len(blocks)  # five segment passes, three of them starting inside a segment
+    for module, step in steps:
+        updated = step.gate_in * torch.tanh(step.read) + step.gate_forget * step.rows  # eq. 6
+        torch.testing.assert_close(step.new_rows, updated, rtol=0, atol=1e-12)
+        gain = 1.0 if module.gain is None else module.gain
+        source = step.rows if module.output == "bank" else step.read
+        torch.testing.assert_close(step.gated, gain * step.gate_out * source, rtol=0, atol=1e-12)  # eq. 3
+        torch.testing.assert_close(step.weights.sum(-1), torch.ones_like(step.weights[..., 0]))
+
+
+def test_trace_shapes_masks_and_bank_norms():
+    model = tiny_model("lm2", memory_heads=2)  # segment_length 6, 3 memory blocks, width 32
+    ids = random_ids(2, 20)
+    trace = record_memory(model, ids)
+    assert trace.blocks == [0, 1, 2] and trace.segments == 4
+    assert trace.read.shape == (3, 2, 20, 6)
+    for per_token in (trace.gate_in, trace.gate_forget, trace.gate_out, trace.row_norm):
+        assert per_token.shape == (3, 2, 20)
+    assert trace.bank_norm.shape == (2, 5, 6)
+    torch.testing.assert_close(trace.bank_norm[:, 0], torch.ones(2, 6))  # M_0: orthonormal rows
+    torch.testing.assert_close(trace.read.sum(-1), torch.ones(3, 2, 20))
+    position = torch.arange(20) % 6  # later blocks read only rows j <= i of the segment
+    hidden = torch.arange(6)[None, :] > position[:, None]
+    assert torch.all(trace.read[1:, :, hidden] == 0) and torch.all(trace.read[0] > 0)
+    with torch.no_grad():  # the bank after each complete segment equals a plain forward's state
+        for s in range(1, 4):
+            bank = model(ids[:, : 6 * s]).memory.memory
+            torch.testing.assert_close(trace.bank_norm[:, s], bank.norm(dim=-1).float())
+    heads = record_memory(model, ids, blocks=[2], keep_heads=True)
+    assert heads.read.shape == (1, 2, 2, 20, 6) and read_entropy(heads).shape == (1, 2, 20)
+    torch.testing.assert_close(heads.read.mean(2), trace.read[2:])
+
+
+def test_recording_leaves_the_model_unchanged():
+    model = tiny_model("lm2")
+    ids = random_ids(1, 15)
+    with torch.no_grad():
+        before = model(ids).logits
+    record_memory(model, ids)
+    assert all(not layer.memory._forward_hooks for layer in model.model.layers)
+    with torch.no_grad():
+        torch.testing.assert_close(model(ids).logits, before, rtol=0, atol=0)
+
+
+def test_trace_saves_and_plots_to_png(tmp_path):
+    trace = record_memory(tiny_model("lm2"), random_ids(1, 14))
+    trace.save(tmp_path / "trace.pt")
+    again = MemoryTrace.load(tmp_path / "trace.pt")
+    torch.testing.assert_close(again.read, trace.read)
+    pictures = plot_trace(again, tmp_path / "plots")
+    assert [p.name for p in pictures] == ["read_attention.png", "gates.png", "bank_norms.png"]
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 5000 for p in pictures)
+
+
+def test_what_cannot_be_inspected_is_named():
+    with pytest.raises(ValueError, match="arch='rmt'"):
+        record_memory(tiny_model("rmt"), random_ids(1, 8))
+    with pytest.raises(ValueError, match=r"\[0\] without memory"):
+        record_memory(tiny_model("lm2", memory_layers=[1]), random_ids(1, 8), blocks=[0])
+    with pytest.raises(ValueError, match="sample=3"):
+        plot_trace(record_memory(tiny_model("lm2"), random_ids(1, 8)), "unused", sample=3)
