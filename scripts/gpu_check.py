@@ -1,5 +1,6 @@
 """One prepared GPU check: CUDA correctness (streaming, cache, bf16 autocast, SDPA, torch.compile) and
-bf16 training throughput / model-FLOPs utilisation of a ~125M-parameter config of each architecture.
+bf16 training throughput / model-FLOPs utilisation of a ~125M-parameter config of each architecture
+(the throughput part is `lm2 bench gpu`'s code, `lm2.bench.gpu`).
 
 Usage: python scripts/gpu_check.py --out DIR [--steps 8] [--peak-tflops 989]
 Writes DIR/gpu_check.json after every section, so a run cut short still reports what it measured.
@@ -17,7 +18,7 @@ from pathlib import Path
 import torch
 
 from lm2 import LM2Config, LM2ForCausalLM
-from lm2.model.flops import parameter_counts, training_flops
+from lm2.bench.gpu import config_125m, training_throughput
 
 RESULTS: dict = {}
 DEVICE = "cuda"  # --device cpu runs the same checks as a dry run
@@ -143,76 +144,12 @@ def compiled_correctness() -> dict:
     return out
 
 
-def config_125m(arch: str) -> LM2Config:
-    if arch == "vanilla-segmented":
-        return LM2Config(**{**config_125m("vanilla").to_diff_dict(), "vanilla_mode": "segmented"})
-    if DEVICE != "cuda":  # dry run: a small shape
-        return LM2Config(
-            arch=arch,
-            vocab_size=512,
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            segment_length=1024,
-            num_memory_tokens=16,
-        )
-    return LM2Config(
-        arch=arch,
-        vocab_size=32000,
-        hidden_size=768,
-        intermediate_size=2048,
-        num_hidden_layers=12,
-        num_attention_heads=12,
-        num_key_value_heads=4,
-        segment_length=1024,
-        num_memory_tokens=16,
-        max_position_embeddings=8192,
-    )
-
-
 def throughput(arch: str, compile_blocks: bool, steps: int, peak_tflops: float) -> dict:
-    cfg = config_125m(arch)
-    torch.manual_seed(0)
-    model = LM2ForCausalLM(cfg).to(DEVICE).train()
-    if compile_blocks:
-        for layer in model.model.layers:
-            layer.compile()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=DEVICE == "cuda")
-    batch, length = (8, 4096) if DEVICE == "cuda" else (1, 2048)
-    ids = torch.randint(4, cfg.vocab_size, (batch, length), device=DEVICE)
-
-    def step():
-        with torch.autocast(DEVICE, dtype=torch.bfloat16):
-            loss = model(ids, labels=ids).loss
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        return loss
-
-    t0 = time.time()
-    for _ in range(3):
-        step()
-    sync()
-    warmup = time.time() - t0
-    if DEVICE == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    t0 = time.time()
-    for _ in range(steps):
-        loss = step()
-    sync()
-    dt = (time.time() - t0) / steps
-    flops = training_flops(cfg, batch, length)
-    return {
-        "params": parameter_counts(cfg)["total"],
-        "tokens_per_s": batch * length / dt,
-        "step_s": dt,
-        "model_tflops_per_s": flops / dt / 1e12,
-        "mfu": flops / dt / (peak_tflops * 1e12),
-        "peak_mem_gib": torch.cuda.max_memory_allocated() / 2**30 if DEVICE == "cuda" else None,
-        "warmup_s": warmup,
-        "loss": loss.item(),
-    }
+    """The ~125M config's bf16 training throughput, measured by `lm2 bench gpu`'s code (`lm2.bench.gpu`)."""
+    small = DEVICE != "cuda"  # dry run: a small shape
+    batch, length = (1, 2048) if small else (8, 4096)
+    config = config_125m(arch, small=small)
+    return training_throughput(config, DEVICE, compile_blocks, steps, peak_tflops, batch, length)
 
 
 def main() -> None:

@@ -91,6 +91,7 @@ class SegmentContext:
 
     start: int  # first new column (segment-local position)
     offset: Tensor  # (b,) columns already cached per sample; new values are kept only from there on
+    aligned: bool  # every sample's offset is `start` (the cache can simply be appended to)
     cos: Tensor  # (n, e) rotary tables for positions start..start+n-1
     sin: Tensor
 
@@ -113,7 +114,7 @@ def attend(q: Tensor, k: Tensor, v: Tensor, start: int | None, prefix: int = 0) 
         gqa = False
     extra = {"enable_gqa": True} if gqa else {}
     n, w = q.shape[2], k.shape[2] - prefix
-    if start is None:
+    if start is None or (n == 1 and start + 1 == w):  # no mask, or one query that sees every key (decoding)
         return F.scaled_dot_product_attention(q, k, v, **extra)
     if start == 0 and w == n and prefix == 0:
         return F.scaled_dot_product_attention(q, k, v, is_causal=True, **extra)
@@ -163,8 +164,8 @@ class SelfAttention(nn.Module):
         q = self.q_proj(x).view(b, n, self.heads, self.head_dim).transpose(1, 2)  # (b, h, n, e)
         k, v = self.project_kv(x)  # (b, h_kv, n, e)
         q, k = apply_rotary(q, ctx.cos, ctx.sin), apply_rotary(k, ctx.cos, ctx.sin)
-        key = merge_columns(key, k, ctx.start, ctx.offset)  # (b, h_kv, w, e)
-        value = merge_columns(value, v, ctx.start, ctx.offset)
+        key = merge_columns(key, k, ctx.start, ctx.offset, ctx.aligned)  # (b, h_kv, w, e)
+        value = merge_columns(value, v, ctx.start, ctx.offset, ctx.aligned)
         if prefix is None:
             y = attend(q, key, value, ctx.start)
         else:

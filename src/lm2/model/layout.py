@@ -26,6 +26,7 @@ class GridLayout:
     valid: Tensor  # (b, g) bool: the column holds a real token of the sample
     low: int  # segment column of grid column 0
     source: Tensor  # (b, L) grid column each input position reports, -1 for none
+    identity: bool = False  # the input is the grid (dense and aligned): source[:, j] == j
 
     @property
     def width(self) -> int:
@@ -41,7 +42,7 @@ def grid_layout(input_ids: Tensor, attention_mask: Tensor | None, offset: Tensor
     if attention_mask is None or bool(attention_mask.bool().all()):
         if aligned:  # the common case: a dense batch at a shared offset is already on the grid
             source = torch.arange(length, device=device).expand(b, length)
-            return GridLayout(input_ids, torch.ones_like(input_ids, dtype=torch.bool), low, source)
+            return GridLayout(input_ids, torch.ones_like(input_ids, dtype=torch.bool), low, source, True)
         mask = torch.ones_like(input_ids, dtype=torch.bool)
     else:
         mask = attention_mask.bool()

@@ -116,8 +116,8 @@ class LM2Memory(nn.Module):
                 e_mem = attend(q, key, value, None)  # every token reads every row
             else:
                 k_new, v_new = self.keys_values(rows)  # K = M_t W_K, V = M_t W_V of the new rows
-                key = merge_columns(key, k_new, ctx.start, ctx.offset)  # (b, h, w, e)
-                value = merge_columns(value, v_new, ctx.start, ctx.offset)
+                key = merge_columns(key, k_new, ctx.start, ctx.offset, ctx.aligned)  # (b, h, w, e)
+                value = merge_columns(value, v_new, ctx.start, ctx.offset, ctx.aligned)
                 e_mem = attend(q, key, value, ctx.start)  # token i reads rows j <= i
             b, _, n, _ = e_mem.shape
             e_mem = e_mem.transpose(1, 2).reshape(b, n, self.heads * self.head_dim)  # eq. 2: E_mem (b, n, d)

@@ -192,7 +192,12 @@ class LM2Model(LM2PreTrainedModel):
                 inside = (keep >= columns.start) & (keep < columns.stop)
                 got = gather_outputs(h, torch.where(inside, keep - columns.start, -1))
                 kept = got if kept is None else torch.where(inside[..., None], got, kept)
-        hidden = gather_outputs(torch.cat(pieces, 1), keep) if logits_to_keep <= 0 else kept
+        if logits_to_keep > 0:
+            hidden = kept
+        elif layout.identity:  # every position reports its own column: no gather (and no copy for one piece)
+            hidden = pieces[0] if len(pieces) == 1 else torch.cat(pieces, 1)
+        else:
+            hidden = gather_outputs(torch.cat(pieces, 1), keep)
         return hidden, state
 
     def _segment(
@@ -203,7 +208,7 @@ class LM2Model(LM2PreTrainedModel):
         n = ids.shape[1]
         h = self.embed_tokens(ids)  # (b, n, d)
         cos, sin = self.rotary_emb(torch.arange(start, start + n, device=ids.device), h.dtype)
-        ctx = SegmentContext(start, state.offset, cos, sin)
+        ctx = SegmentContext(start, state.offset, bool((state.offset == start).all()), cos, sin)
         caches = state.layers or [LayerCache() for _ in self.layers]
         if cfg.arch == "rmt":
             caches = rmt.read_prefix(self, state, caches)
@@ -355,11 +360,12 @@ def causal_lm_loss(logits: Tensor, labels: Tensor, attention_mask: Tensor | None
 
     With padding, positions are first compacted per sample, so a pad between two tokens never breaks the
     pair and a pad never counts as a target."""
-    labels = labels.clone()
     if attention_mask is not None:
         order = compact_order(attention_mask)
         logits = logits.gather(1, order[..., None].expand(-1, -1, logits.shape[-1]))
         labels = labels.gather(1, order).masked_fill(~attention_mask.bool().gather(1, order), -100)
-    shift_logits = logits[:, :-1].float().reshape(-1, logits.shape[-1])
-    shift_labels = labels[:, 1:].reshape(-1).to(shift_logits.device)
-    return nn.functional.cross_entropy(shift_logits, shift_labels, ignore_index=-100)
+    # Position t predicts label t + 1. Shift the labels, not the logits: slicing the `(b, L, vocab)` logits
+    # would copy them, and the slice's backward would fill another zero gradient of that size.
+    targets = nn.functional.pad(labels[:, 1:], (0, 1), value=-100).to(logits.device)  # (b, L)
+    flat = logits.float().reshape(-1, logits.shape[-1])  # a view of fp32 logits
+    return nn.functional.cross_entropy(flat, targets.reshape(-1), ignore_index=-100)

@@ -84,16 +84,21 @@ class MemoryState:
         return self.apply(lambda t: t.repeat_interleave(repeats, dim=0))
 
 
-def merge_columns(cached: Tensor | None, new: Tensor, start: int, offset: Tensor) -> Tensor:
+def merge_columns(
+    cached: Tensor | None, new: Tensor, start: int, offset: Tensor, aligned: bool = False
+) -> Tensor:
     """Combine a segment's cached columns with freshly computed ones, per sample.
 
     cached: `(b, h, w, e)` or None (then nothing is cached and `start` is 0); new: `(b, h, n, e)` for segment
-    columns `[start, start + n)`; offset: `(b,)`, the columns below `offset[i]` are valid in the cache.
+    columns `[start, start + n)`; offset: `(b,)`, the columns below `offset[i]` are valid in the cache;
+    aligned: the caller knows that every `offset[i] == start`.
     Returns `(b, h, max(w, start + n), e)`: the cache where a column is below the sample's offset, the new
     values where the column was computed now, the cache (or zeros) elsewhere (masked by causality).
     """
     if cached is None:
         return new
+    if aligned and cached.shape[2] == start:  # the common case (every decoding step): append the columns
+        return torch.cat([cached.to(new.dtype), new], 2)
     n, w = new.shape[2], cached.shape[2]
     width = max(w, start + n)
     cached = F.pad(cached, (0, 0, 0, width - w))
