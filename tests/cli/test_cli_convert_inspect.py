@@ -34,10 +34,7 @@ def test_convert_then_generate_and_inspect(llama_dir, tmp_path, capsys):
     assert "max |logit - Llama logit| = 0 " in printed and "same top token at 100.0%" in printed
     model, tokenizer = load_pretrained(out)
     assert model.config.arch == "lm2" and model.config.memory_layers == [0, 1]
-    assert (
-        main(["generate", "--model", str(out), "--prompt", "Mary went", "--greedy", "--max-new-tokens", "3"])
-        == 0
-    )
+    assert main(["generate", "--model", str(out), "--prompt", "Mary went", "--greedy", "--max-new-tokens", "3"]) == 0
     text = "Mary moved to the bathroom. " * 6
     assert main(["inspect", "--model", str(out), "--prompt", text, "--out", str(tmp_path / "inspect")]) == 0
     assert "| 1 |" in capsys.readouterr().out

@@ -112,9 +112,7 @@ def test_path_and_position_answers_replay_from_the_facts():
         for a, r, b in ((a1, r1, b1), (a2, r2, b2)):
             sign = 1 if b == middle else -1
             position[a if b == middle else b] = (sign * side[r][0], sign * side[r][1])
-        x, r, y = re.match(
-            r"Is the (.+?) (to the left of|to the right of|above|below) the (.+)\?", s.question
-        ).groups()
+        x, r, y = re.match(r"Is the (.+?) (to the left of|to the right of|above|below) the (.+)\?", s.question).groups()
         delta = (position[x][0] - position[y][0], position[x][1] - position[y][1])
         assert (s.answer == "yes") == (delta[0] * side[r][0] + delta[1] * side[r][1] > 0)
 

@@ -87,16 +87,12 @@ def test_same_seed_gives_byte_identical_files(qa2, tokenizer, tmp_path):
     for run in ("a", "b"):
         samples = build_babilong(qa2, 2000, tokenizer, prose_haystack(seed=0), 5, seed=0)
         save_babilong(samples, tmp_path / run, "qa2", "2k")
-    assert (tmp_path / "a" / "qa2" / "2k.json").read_bytes() == (
-        tmp_path / "b" / "qa2" / "2k.json"
-    ).read_bytes()
+    assert (tmp_path / "a" / "qa2" / "2k.json").read_bytes() == (tmp_path / "b" / "qa2" / "2k.json").read_bytes()
 
 
 def test_errors_are_explained(qa2, tokenizer):
     tiny = texts_haystack(["Only this one sentence is here to be used as background text."])
-    with pytest.raises(
-        ValueError, match=r"holds only \d+ tokens .* use a larger haystack or a shorter length"
-    ):
+    with pytest.raises(ValueError, match=r"holds only \d+ tokens .* use a larger haystack or a shorter length"):
         build_sample(qa2[0], 1000, tokenizer, tiny, random.Random(0))
     with pytest.raises(ValueError, match="only 0 of the 200 bAbI samples fit in 5 tokens"):
         build_babilong(qa2, 5, tokenizer, tiny, 1)
@@ -167,9 +163,7 @@ def test_encode_sample_layout(tokenizer):
 def test_real_books_and_real_babi(real_babi, real_books, tokenizer):
     from lm2.data import folder_haystack, load_babi
 
-    samples = build_babilong(
-        load_babi("qa1", "test", real_babi), 4000, tokenizer, folder_haystack(real_books), 3
-    )
+    samples = build_babilong(load_babi("qa1", "test", real_babi), 4000, tokenizer, folder_haystack(real_books), 3)
     for sample in samples:
         assert 4000 - 8 <= sample.num_tokens <= 4000
         assert all(fact in sample.input for fact in sample.facts)

@@ -53,24 +53,17 @@ def test_bad_input_is_reported_not_raised(tmp_path, saved_tokenizer, caplog):
         assert main([*base, "--lengths", "4kb"]) == 2
         assert main([*base, "--samples", "0"]) == 2
     messages = "\n".join(caplog.messages)
-    assert (
-        "allowed: qa1, qa2" in messages and "allowed: 0k, 1k" in messages and "--samples must be" in messages
-    )
+    assert "allowed: qa1, qa2" in messages and "allowed: 0k, 1k" in messages and "--samples must be" in messages
 
 
 def test_tokenizer_command(tmp_path):
-    assert (
-        main(["data", "tokenizer", "--out", str(tmp_path / "tok"), "--vocab-size", "600", "--generate"]) == 0
-    )
+    assert main(["data", "tokenizer", "--out", str(tmp_path / "tok"), "--vocab-size", "600", "--generate"]) == 0
     tokenizer = load_tokenizer(tmp_path / "tok")
     assert len(tokenizer) <= 600 and tokenizer.answer_token_id == 3
 
 
 def test_babi_generate_and_list(tmp_path, capsys, saved_tokenizer):
-    assert (
-        main(["data", "babi-generate", "--out", str(tmp_path / "babi"), "--tasks", "qa6", "--stories", "5"])
-        == 0
-    )
+    assert main(["data", "babi-generate", "--out", str(tmp_path / "babi"), "--tasks", "qa6", "--stories", "5"]) == 0
     assert len(read_babi_file(tmp_path / "babi" / task_file_name("qa6", "test"))) == 25
     out = tmp_path / "set"
     args = ["--babi", str(tmp_path / "babi"), "--tokenizer", str(saved_tokenizer), "--samples", "3"]
@@ -88,15 +81,10 @@ def test_babi_download_command(tmp_path):
         tar.addfile(info, io.BytesIO(data))
     url = (tmp_path / "babi.tar.gz").as_uri()
     assert main(["data", "babi-download", "--url", url, "--cache", str(tmp_path / "cache")]) == 0
-    assert (
-        main(["data", "babi-download", "--url", url, "--cache", str(tmp_path / "c2"), "--sha256", "0" * 64])
-        == 2
-    )
+    assert main(["data", "babi-download", "--url", url, "--cache", str(tmp_path / "c2"), "--sha256", "0" * 64]) == 2
 
 
 def test_babi_stats_command(real_babi, capsys):
-    assert (
-        main(["data", "babi-stats", "--babi", str(real_babi), "--tasks", "qa1,qa4", "--samples", "500"]) == 0
-    )
+    assert main(["data", "babi-stats", "--babi", str(real_babi), "--tasks", "qa1,qa4", "--samples", "500"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("task") and all(line.endswith("yes") for line in lines[1:])

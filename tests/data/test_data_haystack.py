@@ -30,9 +30,7 @@ def test_split_sentences_respects_abbreviations_quotes_and_paragraphs():
 
 
 def test_gutenberg_header_and_footer_are_removed():
-    text = (
-        "Title\n*** START OF THE PROJECT GUTENBERG EBOOK X ***\nThe story.\n*** END OF THE EBOOK ***\nLicense"
-    )
+    text = "Title\n*** START OF THE PROJECT GUTENBERG EBOOK X ***\nThe story.\n*** END OF THE EBOOK ***\nLicense"
     assert strip_gutenberg(text).strip() == "The story."
     assert strip_gutenberg("Just a book.") == "Just a book."
 
@@ -73,12 +71,8 @@ def test_sample_starts_at_a_random_document_and_sentence_and_reads_on():
 
 
 def test_folder_haystack(tmp_path):
-    (tmp_path / "b.txt").write_text(
-        "\ufeffThe second book begins with a long sentence.\r\nAnd then it goes on and on."
-    )
-    (tmp_path / "a.txt").write_text(
-        "*** START OF X ***\nThe first book has exactly one real sentence.\n*** END OF X"
-    )
+    (tmp_path / "b.txt").write_text("\ufeffThe second book begins with a long sentence.\r\nAnd then it goes on and on.")
+    (tmp_path / "a.txt").write_text("*** START OF X ***\nThe first book has exactly one real sentence.\n*** END OF X")
     (tmp_path / "notes.md").write_text("Not a book at all, whatever it may say here.")
     haystack = folder_haystack(tmp_path)
     assert haystack.num_documents == 2

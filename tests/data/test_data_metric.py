@@ -82,6 +82,4 @@ def test_every_real_target_is_accepted(real_babi):
             assert compare_answers(sample.answer, sample.answer, sample.question, task), (task, sample)
             official = compare_answers(sample.answer, sample.answer, sample.question, task, mode="official")
             assert official is not (task == "qa7" and sample.answer == "none")
-            assert set(sample.answer.split(",") if task != "qa19" else [sample.answer]) <= set(
-                TASK_LABELS[task]
-            )
+            assert set(sample.answer.split(",") if task != "qa19" else [sample.answer]) <= set(TASK_LABELS[task])

@@ -32,9 +32,7 @@ def test_sentences_look_like_prose_and_split_back_cleanly():
 
 def test_no_babi_actor_object_place_or_label_ever_appears():
     words = {w.lower() for s in prose_sentences(20_000, seed=0) for w in re.findall(r"[A-Za-z]+", s)}
-    labels = {
-        part.lower() for labels in TASK_LABELS.values() for label in labels for part in label.split(",")
-    }
+    labels = {part.lower() for labels in TASK_LABELS.values() for label in labels for part in label.split(",")}
     # Everyday words that are also labels (yes/no answers, counts, "nothing", path letters) may appear.
     allowed = {"yes", "no", "maybe", "none", "one", "two", "three", "nothing", "n", "s", "e", "w"}
     assert not words & BABI_NAMES

@@ -27,17 +27,9 @@ def test_qa2_needs_two_facts_so_last_mention_fails():
 
 def test_yes_no_last_mention_compares_the_asked_place():
     text = "Daniel went to the office. Sandra went to the garden."
-    assert (
-        shortcut_answers({"input": text, "question": "Is Daniel in the office?"}, "qa6")["last_mention"]
-        == "yes"
-    )
-    assert (
-        shortcut_answers({"input": text, "question": "Is Daniel in the garden?"}, "qa6")["last_mention"]
-        == "no"
-    )
-    assert (
-        shortcut_answers({"input": text, "question": "Is Daniel in the garden?"}, "qa6")["last_label"] == ""
-    )
+    assert shortcut_answers({"input": text, "question": "Is Daniel in the office?"}, "qa6")["last_mention"] == "yes"
+    assert shortcut_answers({"input": text, "question": "Is Daniel in the garden?"}, "qa6")["last_mention"] == "no"
+    assert shortcut_answers({"input": text, "question": "Is Daniel in the garden?"}, "qa6")["last_label"] == ""
 
 
 def test_labels_named_in_the_question_are_never_answers():

@@ -24,9 +24,7 @@ from lm2.data import (
     train_tokenizer,
 )
 
-TEXTS = ["Mary went to the kitchen. Where is Mary? kitchen"] * 50 + [
-    "The old road ran along the river bank."
-] * 50
+TEXTS = ["Mary went to the kitchen. Where is Mary? kitchen"] * 50 + ["The old road ran along the river bank."] * 50
 
 
 def test_special_tokens_have_fixed_ids(tokenizer):
@@ -94,9 +92,7 @@ def test_babi_words_are_single_tokens(tokenizer):
 
 
 @settings(max_examples=60, deadline=None)
-@given(
-    st.lists(st.text(alphabet=st.characters(blacklist_categories=("Zs", "Cc", "Cs")), min_size=1), min_size=1)
-)
+@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Zs", "Cc", "Cs")), min_size=1), min_size=1))
 def test_counts_of_space_joined_pieces_add_up(tokenizer, pieces):
     """count(" ".join(pieces)) == count(pieces[0]) + sum(count(" " + p) for p in pieces[1:])."""
     joined = count_tokens(tokenizer, [" ".join(pieces)])[0]

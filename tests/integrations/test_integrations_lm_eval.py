@@ -109,9 +109,7 @@ def test_simple_evaluate_runs_every_request_type_offline(tmp_path, monkeypatch):
     )
     assert set(out["results"]) == {"lm2_tiny_choice", "lm2_tiny_generate", "lm2_tiny_rolling"}
     for sample in out["samples"]["lm2_tiny_choice"]:
-        for (context, continuation), (logprob, _) in zip(
-            sample["arguments"], sample["filtered_resps"], strict=True
-        ):
+        for (context, continuation), (logprob, _) in zip(sample["arguments"], sample["filtered_resps"], strict=True):
             assert logprob == pytest.approx(own_logprob(model, context, continuation)[0], abs=1e-9)
     assert all(isinstance(s["resps"][0][0], str) for s in out["samples"]["lm2_tiny_generate"])
 

@@ -38,9 +38,7 @@ def test_vanilla_with_llama_weights_gives_llama_logits(rope, tied):
     )
     torch.manual_seed(0)
     llama = LlamaForCausalLM(LlamaConfig(**shape, rope_parameters=dict(ROPES[rope]))).double().eval()
-    ours = LM2ForCausalLM(
-        LM2Config(arch="vanilla", segment_length=None, rope_parameters=dict(ROPES[rope]), **shape)
-    )
+    ours = LM2ForCausalLM(LM2Config(arch="vanilla", segment_length=None, rope_parameters=dict(ROPES[rope]), **shape))
     ours = ours.double().eval()
     ours.load_state_dict(llama.state_dict(), strict=True)  # identical parameter names, nothing missing
     ids = torch.randint(0, 60, (2, 70))

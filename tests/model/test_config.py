@@ -77,9 +77,7 @@ def test_foreign_memory_state_raises():
     with pytest.raises(ValueError, match="memory has batch size 2, input_ids has batch size 3"):
         model(random_ids(3, 4), memory=state)
     wider = tiny_model("lm2", segment_length=8)
-    with pytest.raises(
-        ValueError, match=r"memory.memory has shape \(2, 6, 32\), this model needs \(2, 8, 32\)"
-    ):
+    with pytest.raises(ValueError, match=r"memory.memory has shape \(2, 6, 32\), this model needs \(2, 8, 32\)"):
         wider(random_ids(2, 4), memory=state)
     with pytest.raises(ValueError, match="memory comes from arch='lm2', this model is arch='rmt'"):
         tiny_model("rmt")(random_ids(2, 4), memory=state)

@@ -50,9 +50,7 @@ def test_generate_scores_equal_full_forward_logits():
 
 
 @pytest.mark.parametrize("side", ["left", "right"])
-@pytest.mark.parametrize(
-    ("arch", "overrides"), VARIANTS[:1] + VARIANTS[4:6], ids=VARIANT_IDS[:1] + VARIANT_IDS[4:6]
-)
+@pytest.mark.parametrize(("arch", "overrides"), VARIANTS[:1] + VARIANTS[4:6], ids=VARIANT_IDS[:1] + VARIANT_IDS[4:6])
 def test_padded_batch_generate_equals_each_sample_alone(arch, overrides, side):
     model = tiny_model(arch, **overrides)
     lengths, width = [SEG + 3, 2, 2 * SEG - 1], 2 * SEG - 1
@@ -62,9 +60,7 @@ def test_padded_batch_generate_equals_each_sample_alone(arch, overrides, side):
     for i, n in enumerate(lengths):
         cols = slice(width - n, width) if side == "left" else slice(0, n)
         padded[i, cols], mask[i, cols] = ids[i, :n], 1
-    batch = model.generate(
-        padded, attention_mask=mask, max_new_tokens=2 * SEG, do_sample=False, pad_token_id=0
-    )
+    batch = model.generate(padded, attention_mask=mask, max_new_tokens=2 * SEG, do_sample=False, pad_token_id=0)
     for i, n in enumerate(lengths):
         alone = model.generate(ids[i : i + 1, :n], max_new_tokens=2 * SEG, do_sample=False)
         assert torch.equal(batch[i, width:], alone[0, n:])

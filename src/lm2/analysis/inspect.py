@@ -144,9 +144,7 @@ def record_memory(
     if bad:
         raise ValueError(f"blocks={blocks} has {bad} without memory; memory blocks: {cfg.memory_layer_ids}")
     recorder = _Recorder(keep_heads, cfg.memory_slots)
-    handles = [
-        model.model.layers[i].memory.register_forward_hook(recorder.hook(i), with_kwargs=True) for i in blocks
-    ]
+    handles = [model.model.layers[i].memory.register_forward_hook(recorder.hook(i), with_kwargs=True) for i in blocks]
     state = model.model.initial_state(input_ids.shape[0], input_ids.device)
     bank_norms = [state.memory.norm(dim=-1).float().cpu()]  # (b, m) M_0
     try:

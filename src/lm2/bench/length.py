@@ -213,9 +213,7 @@ def length_table(result: dict[str, Any]) -> str:
             )
         if "peak_ratio_1m_4k" in m:
             verdict = "met" if m["peak_target_met"] else "MISSED"
-            parts.append(
-                f"peak(1M)/peak(4k) = {m['peak_ratio_1m_4k']:.3f} (target <= {PEAK_TARGET}: {verdict})"
-            )
+            parts.append(f"peak(1M)/peak(4k) = {m['peak_ratio_1m_4k']:.3f} (target <= {PEAK_TARGET}: {verdict})")
         if parts:
             fits.append(f"{name}: " + "; ".join(parts))
     return text + "\n\n" + "\n".join(fits)

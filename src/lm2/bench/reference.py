@@ -39,9 +39,7 @@ LLAMA_FIELDS = (
 )
 
 
-def reference_pair(
-    backbone: dict[str, Any] | None = None, seed: int = 0
-) -> tuple[LlamaForCausalLM, LM2ForCausalLM]:
+def reference_pair(backbone: dict[str, Any] | None = None, seed: int = 0) -> tuple[LlamaForCausalLM, LM2ForCausalLM]:
     """A random `LlamaForCausalLM` (SDPA attention) and our full-attention `vanilla` with its weights."""
     shape = {k: (backbone or BACKBONE)[k] for k in LLAMA_FIELDS}
     rope = {"rope_type": "default", "rope_theta": 500000.0}
@@ -49,9 +47,7 @@ def reference_pair(
     torch.manual_seed(seed)
     llama = LlamaForCausalLM(LlamaConfig(**common, rope_parameters=dict(rope), attn_implementation="sdpa"))
     ours = LM2ForCausalLM(
-        LM2Config(
-            arch="vanilla", vanilla_mode="full", segment_length=None, rope_parameters=dict(rope), **common
-        )
+        LM2Config(arch="vanilla", vanilla_mode="full", segment_length=None, rope_parameters=dict(rope), **common)
     )
     ours.load_state_dict(llama.state_dict(), strict=True)
     for model in (llama, ours):
@@ -113,9 +109,7 @@ def run_reference(
     }
     for task, (fn, tokens) in tasks.items():
         log.info("reference: %s, %d rounds", task, repeats)
-        times = interleaved(
-            {n: (lambda m=m, fn=fn: fn(m)) for n, m in models.items()}, repeats, device=device
-        )
+        times = interleaved({n: (lambda m=m, fn=fn: fn(m)) for n, m in models.items()}, repeats, device=device)
         row = {
             name: {
                 "seconds": median(t),
@@ -146,9 +140,7 @@ def reference_table(result: dict[str, Any]) -> str:
     rows = []
     for task, r in result["tasks"].items():
         hf, ours = r["transformers"], r["lm2 vanilla"]
-        label = (
-            "forward + backward" if task == "forward_backward" else f"cached generation, batch {task[15:]}"
-        )
+        label = "forward + backward" if task == "forward_backward" else f"cached generation, batch {task[15:]}"
         rows.append(
             [
                 label,

@@ -119,9 +119,7 @@ def run_train_memory(
                     seed=seed,
                     device=device,
                 )
-                row = run_isolated(
-                    "lm2.bench.train_memory:measure_train_step", kwargs, threads, memory_cap_gib
-                )
+                row = run_isolated("lm2.bench.train_memory:measure_train_step", kwargs, threads, memory_cap_gib)
                 rows[f"{count}/{'ckpt' if checkpointing else 'full'}"] = row
                 if on_result is not None:
                     on_result(name, count, checkpointing, row)

@@ -107,9 +107,7 @@ def _add_overhead(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--models", default="lm2,rmt,vanilla-segmented,vanilla", help=MODELS_HELP)
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--segments", type=int, default=4, help="segments per input")
-    p.add_argument(
-        "--repeats", type=int, default=9, help="interleaved timed training rounds (inference: 3x as many)"
-    )
+    p.add_argument("--repeats", type=int, default=9, help="interleaved timed training rounds (inference: 3x as many)")
     _common(p)
     p.set_defaults(func=_run_overhead)
 
@@ -285,9 +283,7 @@ def _add_gpu(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--peak-tflops", type=float, default=989.0, help="dense bf16 peak of the GPU (H100: 989)")
     p.add_argument("--tf32", action="store_true", help="allow TF32 for fp32 matmuls (the LM2 memory path)")
     p.add_argument("--no-compile", action="store_true", help="eager only (skip torch.compile)")
-    p.add_argument(
-        "--dry-run", action="store_true", help="run the same code on CPU with a tiny shape (no CUDA needed)"
-    )
+    p.add_argument("--dry-run", action="store_true", help="run the same code on CPU with a tiny shape (no CUDA needed)")
     _common(p, cpu_options=False)
     p.set_defaults(func=_run_gpu)
 

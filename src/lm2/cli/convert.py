@@ -54,9 +54,7 @@ def memory_options(args: argparse.Namespace) -> dict:
             try:
                 options["memory_layers"] = [int(i) for i in args.memory_layers.split(",")]
             except ValueError:
-                raise ValueError(
-                    f"--memory-layers={args.memory_layers!r} must be block indices like 0,1,2"
-                ) from None
+                raise ValueError(f"--memory-layers={args.memory_layers!r} must be block indices like 0,1,2") from None
         if args.memory_heads is not None:
             options["memory_heads"] = args.memory_heads
     elif args.arch == "rmt":

@@ -84,9 +84,7 @@ def _add_babi_source(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="use the official archive, downloaded once into the cache and checksum-verified",
     )
-    group.add_argument(
-        "--generate", action="store_true", help="use the offline bAbI generator (all 20 tasks)"
-    )
+    group.add_argument("--generate", action="store_true", help="use the offline bAbI generator (all 20 tasks)")
 
 
 def _babi_source(args: argparse.Namespace):
@@ -134,18 +132,12 @@ def _add_babilong(sub: argparse._SubParsersAction) -> None:
         formatter_class=_FORMATTER,
     )
     p.add_argument("--tasks", default="qa1,qa2,qa3,qa4,qa5", help="comma-separated tasks, or 'all'")
-    p.add_argument(
-        "--lengths", default="0k,1k,2k,4k", help="comma-separated lengths: 0k..128k, 1M, or tokens"
-    )
+    p.add_argument("--lengths", default="0k,1k,2k,4k", help="comma-separated lengths: 0k..128k, 1M, or tokens")
     p.add_argument("--samples", type=int, default=100, help="samples per task and length")
     p.add_argument("--seed", type=int, default=0, help="seed of the question choice and the background draws")
-    p.add_argument(
-        "--split", choices=("train", "test"), default="test", help="bAbI split the questions come from"
-    )
+    p.add_argument("--split", choices=("train", "test"), default="test", help="bAbI split the questions come from")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
-    p.add_argument(
-        "--tokenizer", type=Path, metavar="DIR", help="tokenizer folder (default: the default tokenizer)"
-    )
+    p.add_argument("--tokenizer", type=Path, metavar="DIR", help="tokenizer folder (default: the default tokenizer)")
     _add_babi_source(p)
     _add_haystack(p)
     p.set_defaults(func=_reported(run_babilong))
@@ -174,9 +166,7 @@ def run_babilong(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     with tqdm(total=len(tasks) * len(lengths) * args.samples, unit="sample", desc="babilong") as bar:
         for task in tasks:
-            pool = babi_samples(
-                task, args.split, source, seed=args.seed, num_generated=max(1000, 2 * args.samples)
-            )
+            pool = babi_samples(task, args.split, source, seed=args.seed, num_generated=max(1000, 2 * args.samples))
             for length in lengths:
                 bar.set_postfix_str(f"{task} {length_name(length)}")
                 built = []
@@ -185,9 +175,7 @@ def run_babilong(args: argparse.Namespace) -> int:
                     bar.update()
                 save_babilong(built, args.out, task, length)
     _write_manifest(args, tasks, lengths, tokenizer, haystack.name, source)
-    logger.info(
-        "wrote %d files to %s in %.1fs", len(tasks) * len(lengths), args.out, time.perf_counter() - start
-    )
+    logger.info("wrote %d files to %s in %.1fs", len(tasks) * len(lengths), args.out, time.perf_counter() - start)
     return 0
 
 
@@ -225,9 +213,7 @@ def _add_tokenizer(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     p.add_argument("--vocab-size", type=int, default=2048, help="vocabulary size")
     group = p.add_mutually_exclusive_group()
-    group.add_argument(
-        "--babi", type=Path, metavar="DIR", help="bAbI folder: use the train files of all tasks"
-    )
+    group.add_argument("--babi", type=Path, metavar="DIR", help="bAbI folder: use the train files of all tasks")
     group.add_argument("--generate", action="store_true", help="use generated bAbI stories (the default)")
     p.add_argument(
         "--haystack",
@@ -268,8 +254,7 @@ def run_tokenizer(args: argparse.Namespace) -> int:
     sample = texts[:: max(1, len(texts) // 2000)]
     tokens = sum(len(ids) for ids in tokenizer(sample, add_special_tokens=False)["input_ids"])
     logger.info(
-        "trained %d tokens on %d texts (%.1f MB) in %.1fs; %.2f characters per token; "
-        "fingerprint %s; saved to %s",
+        "trained %d tokens on %d texts (%.1f MB) in %.1fs; %.2f characters per token; fingerprint %s; saved to %s",
         len(tokenizer),
         len(texts),
         sum(map(len, texts)) / 1e6,
@@ -292,9 +277,7 @@ def _add_babi_download(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--url", help="archive URL, http(s) or file:// (default: the official v1.2 archive)")
     p.add_argument("--sha256", default=None, help="expected SHA-256 of the archive")
-    p.add_argument(
-        "--cache", type=Path, default=None, metavar="DIR", help="cache folder (default: <cache>/babi)"
-    )
+    p.add_argument("--cache", type=Path, default=None, metavar="DIR", help="cache folder (default: <cache>/babi)")
     p.set_defaults(func=_reported(run_babi_download))
 
 
@@ -310,15 +293,12 @@ def _add_babi_generate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "babi-generate",
         help="write generated bAbI files (offline generator)",
-        description="Write qaN_<name>_{train,test}.txt files in the bAbI v1.2 format "
-        "from the offline generator.",
+        description="Write qaN_<name>_{train,test}.txt files in the bAbI v1.2 format from the offline generator.",
         formatter_class=_FORMATTER,
     )
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     p.add_argument("--tasks", default="all", help="comma-separated tasks, or 'all'")
-    p.add_argument(
-        "--stories", type=int, default=2000, help="stories per file (most tasks ask 5 questions per story)"
-    )
+    p.add_argument("--stories", type=int, default=2000, help="stories per file (most tasks ask 5 questions per story)")
     p.add_argument("--seed", type=int, default=0, help="generator seed (test files use a derived seed)")
     p.set_defaults(func=_reported(run_babi_generate))
 
@@ -339,9 +319,7 @@ def _add_babi_stats(sub: argparse._SubParsersAction) -> None:
         "supporting-fact distance, answer distribution, vocabulary, labels) and whether they agree.",
         formatter_class=_FORMATTER,
     )
-    p.add_argument(
-        "--babi", type=Path, default=None, metavar="DIR", help="real bAbI folder (default: <data dir>/babi)"
-    )
+    p.add_argument("--babi", type=Path, default=None, metavar="DIR", help="real bAbI folder (default: <data dir>/babi)")
     p.add_argument("--tasks", default="all", help="comma-separated tasks, or 'all'")
     p.add_argument("--split", choices=("train", "test"), default="train", help="real split to compare with")
     p.add_argument("--samples", type=int, default=2000, help="generated samples per task")

@@ -33,21 +33,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", type=Path, required=True, metavar="DIR", help="model folder with its tokenizer")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--prompt", help="the prompt text")
-    source.add_argument(
-        "--file", metavar="PATH", help="read the prompt from a UTF-8 file ('-': standard input)"
-    )
+    source.add_argument("--file", metavar="PATH", help="read the prompt from a UTF-8 file ('-': standard input)")
     p.add_argument("--max-new-tokens", type=int, default=64, help="tokens to generate (default 64)")
     p.add_argument("--greedy", action="store_true", help="greedy decoding (default: sampling)")
     p.add_argument("--temperature", type=float, help="sampling temperature > 0 (default 1.0)")
     p.add_argument("--top-k", type=int, help="sample among the k most likely tokens, 0: all (default 50)")
     p.add_argument("--top-p", type=float, help="nucleus sampling: smallest set with this mass (default 1.0)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
-    p.add_argument(
-        "--chunk-size", type=int, default=4096, help="prompt tokens per forward call (default 4096)"
-    )
-    p.add_argument(
-        "--no-bos", action="store_true", help="do not start the prompt with the tokenizer's BOS token"
-    )
+    p.add_argument("--chunk-size", type=int, default=4096, help="prompt tokens per forward call (default 4096)")
+    p.add_argument("--no-bos", action="store_true", help="do not start the prompt with the tokenizer's BOS token")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--dtype", default="auto", help="auto (as saved), float32, bfloat16, float16 or float64")
@@ -111,9 +105,7 @@ def _generate(args: argparse.Namespace, model, tokenizer, options: dict) -> int:
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     start = time.perf_counter()
     with torch.no_grad():
-        out = model.generate(
-            torch.tensor([[last]], device=model.device), memory=state, pad_token_id=pad, **options
-        )
+        out = model.generate(torch.tensor([[last]], device=model.device), memory=state, pad_token_id=pad, **options)
     new = out[0, 1:].tolist()
     print(tokenizer.decode(new, skip_special_tokens=True))
     if args.stats:

@@ -57,9 +57,7 @@ def _inspect(args: argparse.Namespace) -> int:
     model, tokenizer = load_pretrained(args.model, args.device, args.dtype)
     bos = None if args.no_bos else tokenizer.bos_token_id
     with open_prompt(args.prompt, args.file) as (stream, _):
-        ids = next(
-            token_chunks(tokenizer, text_pieces(stream), args.max_tokens, None if bos is None else [bos]), []
-        )
+        ids = next(token_chunks(tokenizer, text_pieces(stream), args.max_tokens, None if bos is None else [bos]), [])
     if not ids:
         raise ValueError("the input is empty; give some text")
     trace = record_memory(model, torch.tensor([ids], device=model.device), blocks, args.keep_heads)
@@ -72,9 +70,7 @@ def _inspect(args: argparse.Namespace) -> int:
     print("| block | g_in | g_f | g_out | read entropy (bits) | written row norm |")
     print("|---|---|---|---|---|---|")
     for j, block in enumerate(trace.blocks):
-        gates = " | ".join(
-            f"{g[j, 0].mean().item():.3f}" for g in (trace.gate_in, trace.gate_forget, trace.gate_out)
-        )
+        gates = " | ".join(f"{g[j, 0].mean().item():.3f}" for g in (trace.gate_in, trace.gate_forget, trace.gate_out))
         print(f"| {block} | {gates} | {entropy[j].item():.2f} | {trace.row_norm[j, 0].mean().item():.3f} |")
     first, last = trace.bank_norm[0, 0], trace.bank_norm[0, -1]
     print(

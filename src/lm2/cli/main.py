@@ -25,9 +25,7 @@ SUBCOMMANDS = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="lm2", description="LM2: Large Memory Models, RMT and Transformer baselines."
-    )
+    parser = argparse.ArgumentParser(prog="lm2", description="LM2: Large Memory Models, RMT and Transformer baselines.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:

@@ -30,9 +30,7 @@ MODELS = {
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "recall", help="train tiny models on cross-segment recall and compare them", description=__doc__
-    )
+    p = sub.add_parser("recall", help="train tiny models on cross-segment recall and compare them", description=__doc__)
     p.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, from {', '.join(MODELS)}")
     p.add_argument("--steps", type=int, default=800, help="training steps per model (batch 32)")
     p.add_argument("--segments", type=int, default=3, help="segments per training input")
@@ -128,9 +126,7 @@ def stream(model, tokens: int, task: RecallTask, chunk: int = 1024) -> dict:
         state = model(ids, memory=state, logits_to_keep=1).memory
     elapsed = time.time() - start
     size = state.memory.numel() * state.memory.element_size()
-    size += sum(
-        t.numel() * t.element_size() for c in state.layers or [] for t in c.tensors() if t is not None
-    )
+    size += sum(t.numel() * t.element_size() for c in state.layers or [] for t in c.tensors() if t is not None)
     prompt = torch.randint(4, task.vocab_size, (1, 8), generator=generator, device=device)
     out = model.generate(prompt, memory=state, max_new_tokens=8, do_sample=False)
     return {

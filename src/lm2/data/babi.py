@@ -107,9 +107,7 @@ def parse_babi(lines: Iterable[str], source: str = "<lines>", task: str = "") ->
         if line_id == 1:
             facts, fact_index, story = [], {}, story + 1
         elif line_id != last_id + 1 or story < 0:
-            raise ValueError(
-                f"{where}: line ID {line_id} does not follow {last_id} (IDs restart at 1 per story)"
-            )
+            raise ValueError(f"{where}: line ID {line_id} does not follow {last_id} (IDs restart at 1 per story)")
         last_id = line_id
         if "\t" not in text:
             if text.rstrip().endswith("?"):
@@ -128,9 +126,7 @@ def _parse_question(
     question = fields[0].strip()
     answer = fields[1].strip() if len(fields) > 1 else ""
     if not question or not answer:
-        raise ValueError(
-            f"{where}: a question line needs 'question<TAB>answer<TAB>supporting IDs', got {text!r}"
-        )
+        raise ValueError(f"{where}: a question line needs 'question<TAB>answer<TAB>supporting IDs', got {text!r}")
     support_text = fields[2].strip() if len(fields) > 2 else ""
     supporting = []
     for item in support_text.split():

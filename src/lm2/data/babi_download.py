@@ -64,9 +64,7 @@ def _unpack(archive: Path, destination: Path) -> None:
     tmp.replace(destination)
 
 
-def download_babi(
-    cache: str | Path | None = None, url: str = BABI_URL, sha256: str | None = BABI_SHA256
-) -> Path:
+def download_babi(cache: str | Path | None = None, url: str = BABI_URL, sha256: str | None = BABI_SHA256) -> Path:
     """Download (if not cached), verify and unpack the bAbI archive; returns the unpacked folder, which
     `lm2.data.babi.load_babi(task, split, root=...)` accepts."""
     if cache is None:
@@ -107,7 +105,5 @@ def download_babi(
         marker.write_text(actual + "\n")
     if expected is None:
         record.write_text(actual + "\n")
-        logger.warning(
-            "no known checksum for %s; recorded sha256 %s in %s (trusted on first use)", url, actual, record
-        )
+        logger.warning("no known checksum for %s; recorded sha256 %s in %s (trusted on first use)", url, actual, record)
     return unpacked

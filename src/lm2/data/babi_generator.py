@@ -98,10 +98,7 @@ def _before_question(world: World, obj: str, now: int) -> bool:
     from a place stated at most QA3_WINDOW lines back. "Before the L" means before its latest arrival."""
     places = world.history[obj]
     return (
-        len(places) >= 2
-        and obj in world.object_line
-        and places[-1][1] > now - 2
-        and places[-2][1] > now - QA3_WINDOW
+        len(places) >= 2 and obj in world.object_line and places[-1][1] > now - 2 and places[-2][1] > now - QA3_WINDOW
     )
 
 

@@ -258,9 +258,7 @@ def story_qa19(rng: random.Random) -> Story:
     paths = [(a, b, c) for (a, b) in moves for (b2, c) in moves if b == b2 and c != a]
     start, middle, end = rng.choice(paths)
     answer = f"{moves[(start, middle)]},{moves[(middle, end)]}"
-    story.ask(
-        f"How do you go from the {start} to the {end}?", answer, [line[(start, middle)], line[(middle, end)]]
-    )
+    story.ask(f"How do you go from the {start} to the {end}?", answer, [line[(start, middle)], line[(middle, end)]])
     return story
 
 

@@ -81,7 +81,5 @@ def compare_stats(generated: BabiStats, real: BabiStats) -> list[str]:
     for name in ("facts_mean", "supports_mean", "distance_mean"):
         g, r = getattr(generated, name), getattr(real, name)
         if abs(g - r) > MAX_MEAN_REL_DIFF * r:
-            problems.append(
-                f"{name}: generated {g:.2f} vs real {r:.2f} (more than {MAX_MEAN_REL_DIFF:.0%} apart)"
-            )
+            problems.append(f"{name}: generated {g:.2f} vs real {r:.2f} (more than {MAX_MEAN_REL_DIFF:.0%} apart)")
     return problems

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,8 +36,7 @@ def parse_length(length: str | int) -> int:
     match = _LENGTH.match(str(length).strip())
     if not match:
         raise ValueError(
-            f"unknown length {length!r}; allowed: {', '.join(LENGTHS)}, "
-            "or a number of tokens such as 1500 or 3k"
+            f"unknown length {length!r}; allowed: {', '.join(LENGTHS)}, or a number of tokens such as 1500 or 3k"
         )
     return int(match.group(1)) * {"": 1, "k": 1000, "m": 1_000_000}[match.group(2).lower()]
 
@@ -91,22 +90,27 @@ def _cut_to_budget(sentence: str, budget: int, tokenizer) -> tuple[str, int]:
 
 
 def build_sample(
-    sample: BabiSample, length: int, tokenizer, haystack: Haystack | None, rng: random.Random
+    sample: BabiSample,
+    length: int,
+    tokenizer,
+    haystack: Haystack | None,
+    rng: random.Random,
+    count: Callable[[Sequence[str]], list[int]] | None = None,
 ) -> BabilongSample:
-    """Hide `sample`'s facts in `length` tokens of background text (see module docstring)."""
+    """Hide `sample`'s facts in `length` tokens of background text (see module docstring). `count` gives
+    token counts of texts (default: the tokenizer's); a memoising one makes repeated builds fast."""
+    count = count or (lambda texts: count_tokens(tokenizer, texts))
     facts = list(sample.facts)
-    fact_counts = count_tokens(tokenizer, [" " + f for f in facts])
+    fact_counts = count([" " + f for f in facts])
     budget = length - sum(fact_counts)
     background: list[tuple[str, int]] = []
     if length > 0:
         if budget < 0:
-            raise ValueError(
-                f"the facts of this sample take {sum(fact_counts)} tokens, more than length {length}"
-            )
+            raise ValueError(f"the facts of this sample take {sum(fact_counts)} tokens, more than length {length}")
         if haystack is None:
             raise ValueError("a haystack is needed for lengths above 0k")
         if budget > 0:
-            background = haystack.sample(rng, budget, lambda texts: count_tokens(tokenizer, texts))
+            background = haystack.sample(rng, budget, count)
             last, last_count = background.pop()
             cut, cut_count = _cut_to_budget(last, budget - sum(n for _, n in background), tokenizer)
             if cut:
@@ -124,11 +128,7 @@ def build_sample(
     text = " ".join(pieces)
     # Counts are additive over " "-joined pieces, except that the first piece has no leading space.
     spaced = sum(fact_counts) + sum(n for _, n in background)
-    first = (
-        count_tokens(tokenizer, [pieces[0]])[0] - count_tokens(tokenizer, [" " + pieces[0]])[0]
-        if pieces
-        else 0
-    )
+    first = count_tokens(tokenizer, [pieces[0]])[0] - count_tokens(tokenizer, [" " + pieces[0]])[0] if pieces else 0
     return BabilongSample(
         input=text,
         question=sample.question,
@@ -188,15 +188,11 @@ def build_babilong(
     return list(iter_babilong(samples, length, tokenizer, haystack, num_samples, seed))
 
 
-def save_babilong(
-    samples: Sequence[BabilongSample | Mapping], root: str | Path, task: str, length: str | int
-) -> Path:
+def save_babilong(samples: Sequence[BabilongSample | Mapping], root: str | Path, task: str, length: str | int) -> Path:
     """Write `root/qaN/<length>.json`: a JSON list of {"input", "question", "target"}."""
     path = Path(root) / task_id(task) / f"{length_name(parse_length(length))}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    records = [
-        s.to_dict() if isinstance(s, BabilongSample) else {k: s[k] for k in SAMPLE_KEYS} for s in samples
-    ]
+    records = [s.to_dict() if isinstance(s, BabilongSample) else {k: s[k] for k in SAMPLE_KEYS} for s in samples]
     path.write_text(json.dumps(records, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
 

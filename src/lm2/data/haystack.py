@@ -45,9 +45,7 @@ def split_sentences(text: str) -> list[str]:
         start = 0
         for match in _BOUNDARY.finditer(paragraph):
             # the word before the full stop: an abbreviation or an initial does not end a sentence
-            word = paragraph[paragraph.rfind(" ", start, match.start()) + 1 : match.start()].lstrip(
-                "\"'(\u2018\u201c["
-            )
+            word = paragraph[paragraph.rfind(" ", start, match.start()) + 1 : match.start()].lstrip("\"'(\u2018\u201c[")
             if paragraph[match.start()] == "." and (len(word) == 1 or word.lower() in _ABBREVIATIONS):
                 continue
             sentences.append(paragraph[start : match.end()].strip())
@@ -137,16 +135,12 @@ def folder_haystack(path: str | Path) -> Haystack:
         raise ValueError(f"haystack folder {path} holds no .txt files")
 
     def read(index: int) -> list[str]:
-        return split_sentences(
-            strip_gutenberg(files[index].read_text(encoding="utf-8-sig", errors="replace"))
-        )
+        return split_sentences(strip_gutenberg(files[index].read_text(encoding="utf-8-sig", errors="replace")))
 
     return Haystack(f"folder:{path}", len(files), read)
 
 
-def pg19_haystack(
-    split: str = "test", path: str | Path | None = None, repo: str = "deepmind/pg19"
-) -> Haystack:
+def pg19_haystack(split: str = "test", path: str | Path | None = None, repo: str = "deepmind/pg19") -> Haystack:
     """PG19 books through `datasets` (the `lm2[hub]` extra): from a copy saved with `save_to_disk` when
     `path` is given (a Dataset, or a DatasetDict holding `split`), else `load_dataset(repo, split=split)`,
     which downloads. Each row's `text` is a document."""

@@ -82,10 +82,9 @@ def compare_answers(target: str, output: str, question: str, task: str, mode: st
     labels = {label.lower() for label in task_labels(task)}
     target = target.lower().strip()
     found = _mentions(labels, _first_sentence(output, mode), mode) - _mentions(labels, question.lower(), mode)
-    if mode == "official":
-        is_list = "," in target and len(target) > 3
-    else:
-        is_list = "," in target and target not in labels
+    # official: BABILong's rule (any comma in a target longer than 3 characters); fixed: a comma-joined
+    # target that is not itself a label
+    is_list = "," in target and (len(target) > 3 if mode == "official" else target not in labels)
     if is_list:
         parts = target.split(",")
         return all(part in found for part in parts) and len(found) == len(parts)

@@ -31,9 +31,7 @@ class RecallTask:
         if 2 * self.pairs > self.segment_length:
             raise ValueError(f"pairs={self.pairs} do not fit in segment_length={self.segment_length}")
         if self.segments < 2 or self.segment_length < 2:
-            raise ValueError(
-                f"segments={self.segments} and segment_length={self.segment_length} must be >= 2"
-            )
+            raise ValueError(f"segments={self.segments} and segment_length={self.segment_length} must be >= 2")
         if RESERVED + self.keys + self.values >= self.vocab_size:
             raise ValueError(
                 f"vocab_size={self.vocab_size} leaves no noise tokens after {RESERVED} reserved, "

@@ -54,9 +54,7 @@ def shortcut_answers(sample: Mapping, task: str) -> dict[str, str]:
     text, question = record["input"], record["question"]
     labels = set(task_labels(task))
     in_question = {
-        label
-        for label in labels
-        if re.search(rf"(?<![a-z]){re.escape(label.lower())}(?![a-z])", question.lower())
+        label for label in labels if re.search(rf"(?<![a-z]){re.escape(label.lower())}(?![a-z])", question.lower())
     }
     free = labels - in_question
     named = [w.lower() for w in _WORD.findall(question) if w.lower() not in _QUESTION_WORDS]

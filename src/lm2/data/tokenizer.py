@@ -35,9 +35,7 @@ def train_tokenizer(
 ) -> PreTrainedTokenizerFast:
     """Train a byte-level BPE on `texts`; the same texts in the same order give the same tokenizer."""
     if vocab_size < 256 + len(SPECIAL_TOKENS):
-        raise ValueError(
-            f"vocab_size={vocab_size} is too small: the byte alphabet and special tokens need 260"
-        )
+        raise ValueError(f"vocab_size={vocab_size} is too small: the byte alphabet and special tokens need 260")
     backend = Tokenizer(models.BPE())
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     backend.decoder = decoders.ByteLevel()
@@ -80,9 +78,7 @@ def load_tokenizer(path: str | Path) -> PreTrainedTokenizerFast:
         tokenizer = PreTrainedTokenizerFast.from_pretrained(str(path))
         _check_special_ids(tokenizer, str(path))
     else:
-        raise FileNotFoundError(
-            f"no tokenizer at {path} (expected a folder with tokenizer.json, or the file)"
-        )
+        raise FileNotFoundError(f"no tokenizer at {path} (expected a folder with tokenizer.json, or the file)")
     return tokenizer
 
 

@@ -104,9 +104,7 @@ class LM2EvalLM(TemplateLM):
     def tok_decode(self, tokens: list[int], skip_special_tokens: bool = True) -> str:
         return self.tokenizer.decode(tokens, skip_special_tokens=skip_special_tokens)
 
-    def apply_chat_template(
-        self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True
-    ) -> str:
+    def apply_chat_template(self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
         return self.tokenizer.apply_chat_template(
             chat_history, tokenize=False, add_generation_prompt=add_generation_prompt
         )
@@ -186,9 +184,7 @@ class LM2EvalLM(TemplateLM):
             inputs = torch.tensor([[self.prefix_token_id, *tokens[:-1]]], device=self._device)
             targets = torch.tensor([tokens], device=self._device)
             state, total = None, 0.0
-            chunks = zip(
-                split_columns(inputs, self.chunk_size), split_columns(targets, self.chunk_size), strict=True
-            )
+            chunks = zip(split_columns(inputs, self.chunk_size), split_columns(targets, self.chunk_size), strict=True)
             for ids, tgt in chunks:
                 out = self.model(ids, memory=state)
                 state = out.memory

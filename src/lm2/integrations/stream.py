@@ -129,9 +129,7 @@ def hold_last(chunks: Iterable[list[int]]) -> Iterator[tuple[list[int], int | No
 
 
 @contextlib.contextmanager
-def open_prompt(
-    prompt: str | None = None, file: str | Path | None = None
-) -> Iterator[tuple[TextIO, int | None]]:
+def open_prompt(prompt: str | None = None, file: str | Path | None = None) -> Iterator[tuple[TextIO, int | None]]:
     """The prompt as a text stream and its size in bytes (None for stdin): `prompt` text, or the UTF-8
     file `file` (`"-"`: standard input). Exactly one of the two must be given."""
     if (prompt is None) == (file is None):

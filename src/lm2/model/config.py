@@ -89,11 +89,7 @@ class LM2Config(PreTrainedConfig):
     def __post_init__(self, **kwargs: Any) -> None:
         if self.num_key_value_heads is None:
             self.num_key_value_heads = self.num_attention_heads
-        if (
-            self.head_dim is None
-            and self.num_attention_heads
-            and self.hidden_size % self.num_attention_heads == 0
-        ):
+        if self.head_dim is None and self.num_attention_heads and self.hidden_size % self.num_attention_heads == 0:
             self.head_dim = self.hidden_size // self.num_attention_heads
         if self.arch == "lm2" and self.memory_slots is None:
             self.memory_slots = self.segment_length
@@ -145,9 +141,7 @@ class LM2Config(PreTrainedConfig):
         if self.arch == "lm2":
             self._validate_lm2()
         if self.arch == "rmt" and (not isinstance(self.num_memory_tokens, int) or self.num_memory_tokens < 1):
-            raise ValueError(
-                f"num_memory_tokens={self.num_memory_tokens!r} must be a positive integer for arch='rmt'"
-            )
+            raise ValueError(f"num_memory_tokens={self.num_memory_tokens!r} must be a positive integer for arch='rmt'")
 
     def _validate_lm2(self) -> None:
         if self.memory_slots != self.segment_length:
@@ -160,9 +154,7 @@ class LM2Config(PreTrainedConfig):
             raise ValueError(f"memory_heads={self.memory_heads} must divide hidden_size={self.hidden_size}")
         if self.memory_layers is not None:
             if not self.memory_layers:
-                raise ValueError(
-                    "memory_layers=[] gives lm2 no memory; use None (all blocks) or block indices"
-                )
+                raise ValueError("memory_layers=[] gives lm2 no memory; use None (all blocks) or block indices")
             bad = [i for i in self.memory_layers if not 0 <= i < self.num_hidden_layers]
             if bad:
                 raise ValueError(

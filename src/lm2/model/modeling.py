@@ -95,13 +95,9 @@ class LM2Model(LM2PreTrainedModel):
         self.norm = RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
         self.rotary_emb = RotaryEmbedding(config)
         learned = config.arch == "lm2" and config.memory_init == "learned"
-        self.memory_init = (
-            nn.Parameter(initial_bank(config.memory_slots, config.hidden_size)) if learned else None
-        )
+        self.memory_init = nn.Parameter(initial_bank(config.memory_slots, config.hidden_size)) if learned else None
         self.memory_tokens = (
-            nn.Parameter(torch.zeros(config.num_memory_tokens, config.hidden_size))
-            if config.arch == "rmt"
-            else None
+            nn.Parameter(torch.zeros(config.num_memory_tokens, config.hidden_size)) if config.arch == "rmt" else None
         )
         ids = config.memory_layer_ids
         self.first_memory_layer = ids[0] if ids else None
@@ -114,11 +110,7 @@ class LM2Model(LM2PreTrainedModel):
         cfg, dtype = self.config, bank_dtype(self.embed_tokens.weight.dtype)
         memory = None
         if cfg.arch == "lm2":
-            m0 = (
-                self.memory_init
-                if self.memory_init is not None
-                else initial_bank(cfg.memory_slots, cfg.hidden_size)
-            )
+            m0 = self.memory_init if self.memory_init is not None else initial_bank(cfg.memory_slots, cfg.hidden_size)
             memory = m0.to(device=device, dtype=dtype).expand(batch, -1, -1)
         elif cfg.arch == "rmt":
             memory = self.memory_tokens.expand(batch, -1, -1)
@@ -129,9 +121,7 @@ class LM2Model(LM2PreTrainedModel):
         """Raise `ValueError` if `state` did not come from a model of this shape and this batch size."""
         cfg = self.config
         if not isinstance(state, MemoryState):
-            raise ValueError(
-                f"memory must be a MemoryState returned by this model, got {type(state).__name__}"
-            )
+            raise ValueError(f"memory must be a MemoryState returned by this model, got {type(state).__name__}")
         if state.arch != cfg.arch:
             raise ValueError(f"memory comes from arch={state.arch!r}, this model is arch={cfg.arch!r}")
         if state.batch_size != batch:
@@ -168,9 +158,7 @@ class LM2Model(LM2PreTrainedModel):
         layout = grid_layout(input_ids, attention_mask, state.offset, self.config.pad_token_id or 0)
         keep = layout.source if logits_to_keep <= 0 else layout.source[:, -logits_to_keep:]
         span = self.config.segment_span
-        use_checkpoint = (
-            self.gradient_checkpointing or self.config.segment_checkpointing
-        ) and torch.is_grad_enabled()
+        use_checkpoint = (self.gradient_checkpointing or self.config.segment_checkpointing) and torch.is_grad_enabled()
         pieces, kept = [], None
         for count, (first, last) in enumerate(segment_slices(layout.low, layout.low + layout.width, span), 1):
             columns = slice(first - layout.low, last - layout.low)
@@ -180,11 +168,7 @@ class LM2Model(LM2PreTrainedModel):
                 h, state = checkpoint(self._segment, *args, use_reentrant=False)
             else:
                 h, state = self._segment(*args)
-            if (
-                self.config.bptt_segments
-                and count % self.config.bptt_segments == 0
-                and state.memory is not None
-            ):
+            if self.config.bptt_segments and count % self.config.bptt_segments == 0 and state.memory is not None:
                 state = MemoryState(state.memory.detach(), state.offset, state.layers, state.arch)
             if logits_to_keep <= 0:
                 pieces.append(h)
@@ -200,9 +184,7 @@ class LM2Model(LM2PreTrainedModel):
             hidden = gather_outputs(torch.cat(pieces, 1), keep)
         return hidden, state
 
-    def _segment(
-        self, ids: Tensor, valid: Tensor, start: int, state: MemoryState
-    ) -> tuple[Tensor, MemoryState]:
+    def _segment(self, ids: Tensor, valid: Tensor, start: int, state: MemoryState) -> tuple[Tensor, MemoryState]:
         """One pass over columns `[start, start + n)` of the current segment, for the whole batch."""
         cfg = self.config
         n = ids.shape[1]
@@ -330,9 +312,7 @@ class LM2ForCausalLM(LM2PreTrainedModel, GenerationMixin):
             "logits_to_keep": logits_to_keep,
         }
 
-    def _update_model_kwargs_for_generation(
-        self, outputs, model_kwargs, is_encoder_decoder=False, num_new_tokens=1
-    ):
+    def _update_model_kwargs_for_generation(self, outputs, model_kwargs, is_encoder_decoder=False, num_new_tokens=1):
         model_kwargs = super()._update_model_kwargs_for_generation(
             outputs, model_kwargs, is_encoder_decoder=is_encoder_decoder, num_new_tokens=num_new_tokens
         )
@@ -343,9 +323,7 @@ class LM2ForCausalLM(LM2PreTrainedModel, GenerationMixin):
     def _reorder_cache(self, cache: MemoryState, beam_idx: Tensor) -> MemoryState:
         return cache.index_select(beam_idx)
 
-    def _expand_inputs_for_generation(
-        self, expand_size=1, is_encoder_decoder=False, input_ids=None, **model_kwargs
-    ):
+    def _expand_inputs_for_generation(self, expand_size=1, is_encoder_decoder=False, input_ids=None, **model_kwargs):
         state = model_kwargs.pop("memory", None)
         input_ids, model_kwargs = super()._expand_inputs_for_generation(
             expand_size, is_encoder_decoder, input_ids, **model_kwargs

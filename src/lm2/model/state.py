@@ -84,9 +84,7 @@ class MemoryState:
         return self.apply(lambda t: t.repeat_interleave(repeats, dim=0))
 
 
-def merge_columns(
-    cached: Tensor | None, new: Tensor, start: int, offset: Tensor, aligned: bool = False
-) -> Tensor:
+def merge_columns(cached: Tensor | None, new: Tensor, start: int, offset: Tensor, aligned: bool = False) -> Tensor:
     """Combine a segment's cached columns with freshly computed ones, per sample.
 
     cached: `(b, h, w, e)` or None (then nothing is cached and `start` is 0); new: `(b, h, n, e)` for segment

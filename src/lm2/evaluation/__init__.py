@@ -1,0 +1,1 @@
+"""Evaluation: answering BABILong questions with a model and scoring the answers."""

@@ -1,0 +1,183 @@
+"""Typed configuration of a training run. Field docstrings become `lm2 train --help`; a run is a YAML
+file under `configs/` plus command-line overrides (`--optim.lr 3e-3`). Everything is checked before any
+training starts: unknown keys and wrong types by the parser, values by `TrainConfig.validate`."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lm2.model import LM2Config
+
+TASKS = ("babilong", "lm")
+
+
+@dataclass
+class DataConfig:
+    """What the model reads: BABILong samples built on the fly, or packed text."""
+
+    task: str = "babilong"
+    """`babilong` (bAbI facts hidden in background text, loss on the answer tokens) or `lm` (language
+    modelling on packed sequences from `text_dir`)."""
+    babi_tasks: list[str] = field(default_factory=lambda: ["qa1"])
+    """bAbI tasks to train on (babilong)."""
+    babi: str | None = None
+    """bAbI source: a folder of v1.2 files, `generate` (offline generator), `download`, or null for the
+    shared data folder (`LM2_DATA_DIR`, default ../shared/data)."""
+    haystack: str | None = "prose"
+    """Background text: a folder of .txt files, `prose` (offline generated prose) or `pg19`."""
+    tokenizer: str | None = None
+    """A tokenizer directory (tokenizer.json); null builds the offline default tokenizer."""
+    vocab_size: int = 2048
+    """Vocabulary size of the default tokenizer when `tokenizer` is null."""
+    validation_fraction: float = 0.05
+    """Share of each task's training stories held out for validation (never trained on)."""
+    validation_samples: int = 200
+    """Validation samples per task and length."""
+    validation_lengths: list[int] = field(default_factory=lambda: [])
+    """Extra validation lengths in segments (besides the current curriculum stage's)."""
+    text_dir: str | None = None
+    """Folder of .txt files (lm task)."""
+    sequence_length: int = 512
+    """Tokens per packed training sequence (lm task)."""
+    reserve: int = 24
+    """Tokens kept free for question and answer when a sample must fill k segments (babilong)."""
+
+
+@dataclass
+class CurriculumConfig:
+    """Curriculum over the number of segments per sample."""
+
+    segments: list[int] = field(default_factory=lambda: [0])
+    """Stages as numbers of segments per sample; 0 means the facts alone (BABILong `0k`)."""
+    advance: str = "steps"
+    """`steps` (move on after `stage_steps`) or `accuracy` (move on when validation accuracy reaches
+    `threshold`, or after `stage_steps` if that is > 0)."""
+    stage_steps: int = 0
+    """Steps per stage (`steps` mode), or the most steps a stage may take (`accuracy` mode; 0: no limit)."""
+    threshold: float = 0.9
+    """Validation accuracy that ends a stage in `accuracy` mode."""
+
+
+@dataclass
+class OptimConfig:
+    """AdamW and its learning-rate schedule."""
+
+    lr: float = 1e-3
+    """Peak learning rate (AdamW)."""
+    min_lr_ratio: float = 0.1
+    """The cosine schedule ends at `lr * min_lr_ratio`."""
+    warmup_steps: int = 100
+    """Linear warm-up steps."""
+    weight_decay: float = 0.1
+    """Decoupled weight decay on matrices (not on norms, biases, embeddings or the memory init)."""
+    betas: tuple[float, float] = (0.9, 0.95)
+    """AdamW betas."""
+    eps: float = 1e-8
+    """AdamW epsilon."""
+    grad_clip: float = 1.0
+    """Clip the global gradient norm to this (0: no clipping)."""
+
+
+@dataclass
+class RunConfig:
+    """Steps, batch, device, precision, checkpoints and logging."""
+
+    out: str = "runs/train"
+    """Run directory: checkpoints, metrics.jsonl, the final model."""
+    steps: int = 1000
+    """Optimizer steps."""
+    batch_size: int = 32
+    """Samples per optimizer step, over all processes and accumulation steps."""
+    accumulation: int = 1
+    """Micro-batches per optimizer step and process."""
+    seed: int = 0
+    """Seed of the weights and of the data stream."""
+    device: str = "auto"
+    """`auto` (cuda when available), `cpu`, `cuda` or `cuda:N`."""
+    precision: str = "auto"
+    """`fp32`, `bf16` (autocast; the memory state stays fp32) or `auto` (bf16 on GPU, fp32 on CPU)."""
+    compile: bool = False
+    """torch.compile every decoder block."""
+    segment_checkpointing: bool = False
+    """Recompute each segment's activations in the backward pass."""
+    threads: int = 0
+    """torch CPU threads (0: leave torch's default)."""
+    log_every: int = 10
+    """Steps between metrics lines."""
+    eval_every: int = 200
+    """Steps between validations (0: only at the end)."""
+    save_every: int = 200
+    """Steps between checkpoints (0: only at the end)."""
+    keep_last: int = 2
+    """Checkpoints kept on disk."""
+    distributed: str = "ddp"
+    """Under torchrun: `ddp` or `fsdp` (FSDP2 fully_shard)."""
+    tensorboard: bool = False
+    """Also write TensorBoard event files (needs the tensorboard package)."""
+    progress: bool = True
+    """Show a progress bar."""
+
+
+@dataclass
+class TrainConfig:
+    """A training run."""
+
+    model: dict[str, Any] = field(default_factory=dict)
+    """LM2Config fields (arch, sizes, segment_length, memory options); vocab_size defaults to the tokenizer's."""
+    data: DataConfig = field(default_factory=DataConfig)
+    curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def model_config(self, vocab_size: int) -> LM2Config:
+        """The LM2Config of this run; unknown model keys raise before anything is built."""
+        known = {f.name for f in dataclasses.fields(LM2Config)}
+        unknown = sorted(set(self.model) - known)
+        if unknown:
+            raise ValueError(f"model has unknown keys {unknown}; allowed: LM2Config fields such as arch, hidden_size")
+        fields = {"vocab_size": vocab_size, **self.model}
+        if self.run.segment_checkpointing:
+            fields["segment_checkpointing"] = True
+        return LM2Config(**fields)
+
+    def validate(self) -> None:
+        """Raise `ValueError` naming the field for values the parser's types cannot catch."""
+        d, c, o, r = self.data, self.curriculum, self.optim, self.run
+        _choice("data.task", d.task, TASKS)
+        _choice("curriculum.advance", c.advance, ("steps", "accuracy"))
+        _choice("run.precision", r.precision, ("auto", "fp32", "bf16"))
+        _choice("run.distributed", r.distributed, ("ddp", "fsdp"))
+        if not c.segments or any(s < 0 for s in c.segments):
+            raise ValueError(f"curriculum.segments={c.segments} must be a non-empty list of numbers >= 0")
+        if c.advance == "steps" and len(c.segments) > 1 and c.stage_steps <= 0:
+            raise ValueError("curriculum.stage_steps must be > 0 when curriculum.advance='steps' has several stages")
+        for name, value in (
+            ("run.steps", r.steps),
+            ("run.batch_size", r.batch_size),
+            ("run.accumulation", r.accumulation),
+        ):
+            if value <= 0:
+                raise ValueError(f"{name}={value} must be > 0")
+        if r.batch_size % r.accumulation:
+            raise ValueError(f"run.batch_size={r.batch_size} must be divisible by run.accumulation={r.accumulation}")
+        if o.lr <= 0 or not 0 <= o.min_lr_ratio <= 1 or o.warmup_steps < 0 or o.grad_clip < 0:
+            raise ValueError(
+                f"optim has lr={o.lr} (> 0), min_lr_ratio={o.min_lr_ratio} (0..1), "
+                f"warmup_steps={o.warmup_steps} (>= 0), grad_clip={o.grad_clip} (>= 0)"
+            )
+        if not 0 < d.validation_fraction < 1:
+            raise ValueError(f"data.validation_fraction={d.validation_fraction} must be in (0, 1)")
+        if d.task == "lm" and (not d.text_dir or not Path(d.text_dir).is_dir()):
+            raise ValueError(f"data.text_dir={d.text_dir!r} must be a folder of .txt files for data.task='lm'")
+        for path_field in ("babi", "haystack", "tokenizer"):
+            value = getattr(d, path_field)
+            if value not in (None, "generate", "download", "prose", "pg19") and not Path(value).exists():
+                raise ValueError(f"data.{path_field}={value!r} does not exist")
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is not allowed; choose one of {', '.join(map(repr, allowed))}")

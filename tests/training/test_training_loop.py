@@ -1,0 +1,202 @@
+"""The training loop: loss goes down, curriculum, validation, NaN stop, checkpoints, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from lm2.cli.train import parse_config
+from lm2.training.checkpoint import checkpoint_dirs
+from lm2.training.trainer import Trainer, TrainingDiverged
+from tests.training.conftest import tiny_config, to_argv
+
+
+def metrics(out):
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_babilong_loss_goes_down_and_model_is_exported(tmp_path):
+    cfg = tiny_config(tmp_path, run={"steps": 40, "batch_size": 16, "save_every": 0}, optim={"lr": 1e-2})
+    result = Trainer(cfg).fit()
+    losses = [m["loss"] for m in metrics(tmp_path) if "loss" in m]
+    assert sum(losses[-5:]) / 5 < 0.6 * sum(losses[:5]) / 5
+    assert "qa1/0seg" in result["accuracy"] and 0.0 <= result["accuracy"]["qa1/0seg"] <= 1.0
+    assert (tmp_path / "model" / "model.safetensors").exists() and (tmp_path / "model" / "tokenizer.json").exists()
+
+
+def test_language_modelling_on_a_text_folder(tmp_path):
+    texts = tmp_path / "texts"
+    texts.mkdir()
+    (texts / "a.txt").write_text("the cat sat on the mat. " * 400)
+    cfg = tiny_config(
+        tmp_path / "run", data={"task": "lm", "text_dir": str(texts), "sequence_length": 48},
+        run={"steps": 30, "batch_size": 8, "save_every": 0}, optim={"lr": 1e-2},
+    )  # fmt: skip
+    result = Trainer(cfg).fit()
+    losses = [m["loss"] for m in metrics(tmp_path / "run") if "loss" in m]
+    assert losses[-1] < 0.5 * losses[0] and result["val_loss"] < losses[0]
+
+
+def test_curriculum_advances_on_steps_and_lengthens_samples(tmp_path):
+    cfg = tiny_config(
+        tmp_path, model={"segment_length": 128}, curriculum={"segments": [0, 1, 2], "stage_steps": 2},
+        run={"steps": 6, "eval_every": 2},
+    )  # fmt: skip
+    trainer = Trainer(cfg)
+    widths = []
+    original = trainer.stream.batch
+
+    def spy(step, indices, length):
+        batch = original(step, indices, length)
+        widths.append((trainer.segments, batch.input_ids.shape[1]))
+        return batch
+
+    trainer.stream.batch = spy
+    trainer.fit()
+    stages = [s for s, _ in widths]
+    assert stages == [0, 0, 1, 1, 2, 2]
+    assert (
+        max(w for s, w in widths if s == 2) > max(w for s, w in widths if s == 1) > max(w for s, w in widths if s == 0)
+    )
+    assert 2 * 128 - 24 < max(w for s, w in widths if s == 2) <= 2 * 128  # fills about two segments
+
+
+def test_curriculum_advances_on_accuracy(tmp_path):
+    cfg = tiny_config(tmp_path, curriculum={"segments": [0, 1], "advance": "accuracy", "threshold": 0.0},
+                      run={"steps": 4, "eval_every": 2})  # fmt: skip
+    trainer = Trainer(cfg)
+    trainer.fit()
+    assert trainer.stage == 1
+
+
+def test_nan_loss_stops_with_the_step_and_keeps_last_good_checkpoint(tmp_path):
+    trainer = Trainer(tiny_config(tmp_path, run={"steps": 8, "save_every": 2}))
+    forward = trainer.wrapped.forward
+
+    def poisoned(*args, **kwargs):
+        loss = forward(*args, **kwargs)
+        return loss * float("nan") if trainer.step == 4 else loss  # the 5th step
+
+    trainer.wrapped.forward = poisoned
+    with pytest.raises(TrainingDiverged, match="loss became nan at step 5.*step-00000004"):
+        trainer.fit()
+    assert [p.name for p in checkpoint_dirs(tmp_path)] == ["step-00000002", "step-00000004"]
+
+
+def test_checkpoints_keep_last_k_and_ignore_partial_writes(tmp_path):
+    Trainer(tiny_config(tmp_path, run={"steps": 6, "save_every": 1, "keep_last": 2})).fit()
+    assert [p.name for p in checkpoint_dirs(tmp_path)] == ["step-00000005", "step-00000006"]
+    partial = tmp_path / "step-00000009"  # a directory without trainer.pt is not a checkpoint
+    partial.mkdir()
+    assert checkpoint_dirs(tmp_path)[-1].name == "step-00000006"
+
+
+def test_resume_from_a_different_architecture_is_refused(tmp_path):
+    Trainer(tiny_config(tmp_path, run={"steps": 2, "save_every": 2})).fit()
+    with pytest.raises(ValueError, match="different model .*arch: checkpoint 'lm2' vs config 'rmt'"):
+        Trainer(tiny_config(tmp_path, model={"arch": "rmt"}, run={"steps": 4}))
+
+
+def test_command_line_round_trip_and_overrides(tmp_path):
+    cfg = tiny_config(tmp_path)
+    parsed = parse_config([*to_argv(cfg), "--optim.lr", "0.02", "--curriculum.segments", "[0, 1]"])
+    assert parsed.optim.lr == 0.02 and parsed.curriculum.segments == [0, 1] and parsed.model == cfg.model
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--optim.lrr", "1"], "unrecognized arguments"),
+        (["--run.steps", "many"], "run.steps"),
+    ],
+)
+def test_bad_command_line_exits_before_training(tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit):
+        parse_config([*to_argv(tiny_config(tmp_path)), *argv])
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("sections", "message"),
+    [
+        ({"model": {"hidden_sise": 32}}, r"model has unknown keys \['hidden_sise'\]"),
+        ({"model": {"arch": "lstm"}}, "arch='lstm' is not allowed"),
+        ({"data": {"babi": "/nonexistent/babi"}}, "data.babi='/nonexistent/babi' does not exist"),
+        ({"data": {"task": "lm", "text_dir": "/nope"}}, "data.text_dir='/nope' must be a folder"),
+        ({"data": {"task": "translate"}}, "data.task='translate' is not allowed"),
+        ({"curriculum": {"segments": [0, 1]}}, "curriculum.stage_steps must be > 0"),
+        ({"run": {"batch_size": 6, "accumulation": 4}}, "run.batch_size=6 must be divisible by run.accumulation=4"),
+        ({"run": {"precision": "fp8"}}, "run.precision='fp8' is not allowed"),
+    ],
+)
+def test_bad_config_raises_before_training(tmp_path, sections, message):
+    with pytest.raises(ValueError, match=message):
+        Trainer(tiny_config(tmp_path, **sections))
+    assert not (tmp_path / "metrics.jsonl").exists()
+
+
+def test_paper_scale_config_builds_and_takes_a_step_on_a_tiny_batch():
+    """The Llama-3.2-1B-shaped LM2 of configs/paper-1b-babilong.yaml: parameter count on the meta device,
+    then a real forward + backward in bf16 on 16 tokens (about 7 GB of RAM, seconds on 2 cores)."""
+    import yaml
+
+    from lm2 import LM2Config, LM2ForCausalLM
+    from lm2.model.flops import parameter_counts
+
+    spec = yaml.safe_load((Path(__file__).parents[2] / "configs/paper-1b-babilong.yaml").read_text())["model"]
+    config = LM2Config(vocab_size=128256, **spec)
+    assert (config.num_hidden_layers, config.hidden_size, config.memory_slots) == (16, 2048, 2048)
+    with torch.device("meta"):
+        meta = LM2ForCausalLM(config)
+    assert parameter_counts(config)["total"] == sum(p.numel() for p in meta.parameters())
+    del meta
+    torch.manual_seed(0)
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.bfloat16)  # build in bf16 directly: half the memory, no fp32 copy
+    try:
+        model = LM2ForCausalLM(config)
+    finally:
+        torch.set_default_dtype(default)
+    ids = torch.randint(4, 128256, (1, 16))
+    out = model(ids, labels=ids)
+    out.loss.backward()
+    assert torch.isfinite(out.loss) and out.memory.memory.dtype == torch.float32
+    assert model.model.layers[0].memory.forget_gate.weight.grad.abs().sum() > 0
+
+
+def test_saved_weights_are_safetensors(tmp_path):
+    Trainer(tiny_config(tmp_path, run={"steps": 2, "save_every": 2})).fit()
+    weights = load_file(tmp_path / "step-00000002" / "model.safetensors")
+    assert "model.layers.0.memory.forget_gate.bias" in weights
+
+
+def test_sparse_training_loss_equals_model_loss():
+    """The trainer's loss view (LM head only where labels are scored) equals `model(...).loss`."""
+    from lm2.training.distributed import LossOnly
+    from tests.conftest import random_ids, tiny_model
+
+    model = tiny_model("lm2")
+    ids = random_ids(3, 20)
+    mask = torch.ones_like(ids)
+    mask[0, 15:] = 0  # right padding
+    mask[1, :4] = 0  # left padding
+    labels = torch.full_like(ids, -100)
+    labels[:, 10:13] = ids[:, 10:13]
+    labels[2, 5] = ids[2, 5]
+    expected = model(ids, attention_mask=mask, labels=labels).loss
+    torch.testing.assert_close(LossOnly(model)(ids, mask, labels), expected, rtol=0, atol=1e-6)  # fp32 sums
+
+
+@pytest.mark.parametrize("name", ["tiny-cpu-babilong", "tiny-cpu-lm", "small-gpu-babilong", "paper-1b-babilong"])
+def test_shipped_run_files_parse_and_validate(name, monkeypatch):
+    """Every YAML in configs/ parses (no unknown keys, right types) and builds a valid model config."""
+    root = Path(__file__).parents[2]
+    monkeypatch.chdir(root)
+    config = parse_config(["--config", f"configs/{name}.yaml"])
+    config.model_config(vocab_size=2048)
+    if Path("../shared/data").exists():
+        config.validate()
