@@ -44,14 +44,14 @@ def test_language_modelling_on_a_text_folder(tmp_path):
 def test_curriculum_advances_on_steps_and_lengthens_samples(tmp_path):
     cfg = tiny_config(
         tmp_path, model={"segment_length": 128}, curriculum={"segments": [0, 1, 2], "stage_steps": 2},
-        run={"steps": 6, "eval_every": 2},
+        run={"steps": 6, "eval_every": 0},  # the stages follow the steps, not the validations
     )  # fmt: skip
     trainer = Trainer(cfg)
     widths = []
     original = trainer.stream.batch
 
-    def spy(step, indices, length):
-        batch = original(step, indices, length)
+    def spy(step, indices, length, jitter=0):
+        batch = original(step, indices, length, jitter)
         widths.append((trainer.segments, batch.input_ids.shape[1]))
         return batch
 
@@ -63,6 +63,19 @@ def test_curriculum_advances_on_steps_and_lengthens_samples(tmp_path):
         max(w for s, w in widths if s == 2) > max(w for s, w in widths if s == 1) > max(w for s, w in widths if s == 0)
     )
     assert 2 * 128 - 24 < max(w for s, w in widths if s == 2) <= 2 * 128  # fills about two segments
+
+
+def test_length_jitter_moves_the_question_within_its_segment(tmp_path):
+    """With jitter the inputs of one stage vary by up to a segment; without, they all fill it."""
+    widths = {}
+    for jitter in (0.0, 1.0):
+        cfg = tiny_config(tmp_path / str(jitter), model={"segment_length": 64}, curriculum={"segments": [2]},
+                          data={"length_jitter": jitter}, run={"batch_size": 16})  # fmt: skip
+        trainer = Trainer(cfg)
+        batch = trainer._micro_batches()[0]
+        widths[jitter] = batch.attention_mask.sum(1)
+    assert int(widths[0.0].min()) > 2 * 64 - 24  # every sample fills two segments less the reserve
+    assert int(widths[1.0].max() - widths[1.0].min()) > 24 and int(widths[1.0].min()) > 64 - 24
 
 
 def test_curriculum_advances_on_accuracy(tmp_path):
@@ -131,6 +144,7 @@ def test_bad_command_line_exits_before_training(tmp_path, capsys, argv, message)
         ({"curriculum": {"segments": [0, 1]}}, "curriculum.stage_steps must be > 0"),
         ({"run": {"batch_size": 6, "accumulation": 4}}, "run.batch_size=6 must be divisible by run.accumulation=4"),
         ({"run": {"precision": "fp8"}}, "run.precision='fp8' is not allowed"),
+        ({"data": {"length_jitter": 1.5}}, r"data.length_jitter=1.5 must be in \[0, 1\]"),
     ],
 )
 def test_bad_config_raises_before_training(tmp_path, sections, message):

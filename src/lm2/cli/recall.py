@@ -34,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, from {', '.join(MODELS)}")
     p.add_argument("--steps", type=int, default=800, help="training steps per model (batch 32)")
     p.add_argument("--segments", type=int, default=3, help="segments per training input")
+    p.add_argument(
+        "--mixed-segments", default="", help="train on these segment counts in turn (e.g. 2,3,4) instead of --segments"
+    )
     p.add_argument("--eval-segments", default="3,6,12", help="input lengths to score, in segments")
     p.add_argument("--segment-length", type=int, default=16)
     p.add_argument("--pairs", type=int, default=1, help="key→value pairs stated in the first segment")
@@ -81,7 +84,10 @@ def run(args: argparse.Namespace) -> int:
             if step % 20 == 0:
                 bar.set_postfix(loss=f"{loss:.3f}")
 
-        result = train_recall(config, task, args.steps, seed=args.seed, device=args.device, on_step=tick)
+        mixed = [int(s) for s in args.mixed_segments.split(",") if s]
+        result = train_recall(
+            config, task, args.steps, seed=args.seed, device=args.device, on_step=tick, mixed_segments=mixed
+        )
         bar.close()
         trained[name] = result.model
         results["models"][name] = {

@@ -1,10 +1,11 @@
-"""Batched greedy answers to BABILong prompts, and their score under the BABILong metric."""
+"""Batched greedy answers to BABILong prompts, their score under the BABILong metric, and the score of
+the baselines a number is read against (chance, shortcuts, the majority answer)."""
 
 from __future__ import annotations
 
 import torch
 
-from lm2.data import compare_answers
+from lm2.data import SHORTCUTS, chance_level, compare_answers, majority_answer, shortcut_answers
 
 
 @torch.no_grad()
@@ -44,3 +45,18 @@ def accuracy(targets: list[str], outputs: list[str], questions: list[str], task:
         return 0.0
     hits = sum(compare_answers(t, o, q, task, mode=mode) for t, o, q in zip(targets, outputs, questions, strict=True))
     return hits / len(targets)
+
+
+def baseline_accuracies(samples: list[dict[str, str]], task: str, mode: str = "fixed") -> dict[str, float]:
+    """What answering without reading the story scores on `samples` under the same metric: `chance` (a
+    uniform guess over the task's labels), each shortcut of `lm2.data.shortcuts`, and `majority` (always
+    the most frequent target of these samples)."""
+    targets = [s["target"] for s in samples]
+    questions = [s["question"] for s in samples]
+    guesses = [shortcut_answers(s, task) for s in samples]
+    scores = {"chance": chance_level(task)}
+    for name in SHORTCUTS:
+        scores[name] = accuracy(targets, [g[name] for g in guesses], questions, task, mode)
+    majority = majority_answer(targets) if targets else ""
+    scores["majority"] = accuracy(targets, [majority] * len(targets), questions, task, mode)
+    return scores

@@ -44,6 +44,10 @@ class DataConfig:
     """Tokens per packed training sequence (lm task)."""
     reserve: int = 24
     """Tokens kept free for question and answer when a sample must fill k segments (babilong)."""
+    length_jitter: float = 0.0
+    """Shorten each training sample's input by a random share (0..this) of a segment (babilong): the
+    question then falls anywhere in its segment, as it does at evaluation lengths, instead of always at
+    the end of one. 0 keeps every sample at the stage's full length."""
 
 
 @dataclass
@@ -168,6 +172,8 @@ class TrainConfig:
                 f"optim has lr={o.lr} (> 0), min_lr_ratio={o.min_lr_ratio} (0..1), "
                 f"warmup_steps={o.warmup_steps} (>= 0), grad_clip={o.grad_clip} (>= 0)"
             )
+        if not 0 <= d.length_jitter <= 1:
+            raise ValueError(f"data.length_jitter={d.length_jitter} must be in [0, 1] (a share of a segment)")
         if not 0 < d.validation_fraction < 1:
             raise ValueError(f"data.validation_fraction={d.validation_fraction} must be in (0, 1)")
         if d.task == "lm" and (not d.text_dir or not Path(d.text_dir).is_dir()):

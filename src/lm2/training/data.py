@@ -112,10 +112,14 @@ class BabilongStream:
             self._counts.update(zip(missing, count_tokens(self.tokenizer, missing), strict=True))
         return [self._counts[t] for t in texts]
 
-    def item(self, step: int, index: int, length: int) -> dict:
+    def item(self, step: int, index: int, length: int, jitter: int = 0) -> dict:
+        """Sample `index` of the batch at `step`; `jitter` > 0 shortens its input by a random 0..jitter tokens
+        (so that the question does not always sit at the same place in its segment)."""
         rng = sample_rng(self.seed, step, index)
         task = self.tasks[rng.randrange(len(self.tasks))]
         babi = self.train[task][rng.randrange(len(self.train[task]))]
+        if jitter and length:
+            length = max(1, length - rng.randint(0, jitter))
         return self.encode(babi, length, rng)
 
     def encode(self, babi: BabiSample, length: int, rng: random.Random, with_answer: bool = True) -> dict:
@@ -124,8 +128,8 @@ class BabilongStream:
         sample = build_sample(babi, length, self.tokenizer, self.haystack, rng, count=self.count)
         return encode_sample(self.tokenizer, sample, with_answer=with_answer) | {"sample": sample}
 
-    def batch(self, step: int, indices: range, length: int) -> Batch:
-        return collate([self.item(step, i, length) for i in indices], self.tokenizer.pad_token_id)
+    def batch(self, step: int, indices: range, length: int, jitter: int = 0) -> Batch:
+        return collate([self.item(step, i, length, jitter) for i in indices], self.tokenizer.pad_token_id)
 
     def validation_set(self, task: str, length: int, count: int) -> list[dict]:
         """A fixed validation set: the first `count` held-out questions of `task` at `length`."""
@@ -164,5 +168,5 @@ class TextStream:
         start = rng.randrange(low, high - self.sequence_length - 1)
         return {"input_ids": self.tokens[start : start + self.sequence_length].tolist(), "answer_start": 0}
 
-    def batch(self, step: int, indices: range, length: int = 0) -> Batch:
+    def batch(self, step: int, indices: range, length: int = 0, jitter: int = 0) -> Batch:
         return collate([self.item(step, i) for i in indices], 0)

@@ -6,7 +6,7 @@ minute on a CPU whether a model carries information across segments at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import torch
@@ -30,16 +30,20 @@ def train_recall(
     seed: int = 0,
     device: str = "cpu",
     on_step: Callable[[int, float], None] | None = None,
+    mixed_segments: Sequence[int] = (),
 ) -> RecallRun:
     """Train a fresh model of `config` with AdamW (constant `lr`, gradient clipping at 1) on `steps` batches
-    of `task`; the loss scores the answer token only."""
+    of `task`; the loss scores the answer token only. `mixed_segments` (e.g. `(2, 3, 4)`) makes batch k use
+    `mixed_segments[k % len]` segments instead of `task.segments`: trained on several distances, the memory
+    learns to keep the fact rather than to keep it for one fixed number of segments."""
     torch.manual_seed(seed)
     model = LM2ForCausalLM(config).to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
     run = RecallRun(model)
     for step in range(1, steps + 1):
-        ids, labels = task.batch(batch_size, generator)
+        current = replace(task, segments=mixed_segments[step % len(mixed_segments)]) if mixed_segments else task
+        ids, labels = current.batch(batch_size, generator)
         loss = model(ids.to(device), labels=labels.to(device)).loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -14,6 +14,7 @@ import logging
 import math
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -36,9 +37,11 @@ class TrainingDiverged(RuntimeError):
 
 
 class Trainer:
-    def __init__(self, config: TrainConfig) -> None:
+    """`on_step(step, loss)`, when given, is called after every optimizer step (progress reporting)."""
+
+    def __init__(self, config: TrainConfig, on_step: Callable[[int, float], None] | None = None) -> None:
         config.validate()
-        self.config = config
+        self.config, self.on_step = config, on_step
         run = config.run
         self.device = torch.device(
             ("cuda" if torch.cuda.is_available() else "cpu") if run.device == "auto" else run.device
@@ -132,11 +135,14 @@ class Trainer:
                 loss, tokens = self.train_step()
                 self.step += 1
                 bar.update(1)
+                if self.on_step is not None:
+                    self.on_step(self.step, loss)
                 if self.step % run.log_every == 0 or self.step == run.steps:
                     self._log(loss, tokens / (time.time() - start), bar)
-                if (run.eval_every and self.step % run.eval_every == 0) or self.step == run.steps:
+                evaluated = (run.eval_every and self.step % run.eval_every == 0) or self.step == run.steps
+                if evaluated:
                     last_eval = self.evaluate()
-                    self._advance(last_eval)
+                self._advance(last_eval if evaluated else None)
                 if (run.save_every and self.step % run.save_every == 0) or self.step == run.steps:
                     self.save()
         finally:
@@ -152,7 +158,9 @@ class Trainer:
         if size == 0:
             raise ValueError(f"run.batch_size={run.batch_size} is smaller than processes x accumulation")
         first = [(m * self.dist.world + self.dist.rank) * size for m in range(run.accumulation)]
-        return [self.stream.batch(self.step, range(a, a + size), self.length(self.segments)) for a in first]
+        jitter = int(self.config.data.length_jitter * (self.model_config.segment_length or 0))
+        length = self.length(self.segments)
+        return [self.stream.batch(self.step, range(a, a + size), length, jitter) for a in first]
 
     def train_step(self) -> tuple[float, int]:
         """One optimizer step over the global batch; returns its mean loss and the tokens it read."""
@@ -236,13 +244,19 @@ class Trainer:
             "stage_accuracy": sum(current) / len(current),
         }
 
-    def _advance(self, result: dict) -> None:
+    def _advance(self, result: dict | None) -> None:
+        """Move to the next curriculum stage after `stage_steps` steps (checked every step) or, in accuracy
+        mode, when a validation `result` reaches the threshold."""
         curriculum = self.config.curriculum
         if self.stage + 1 >= len(curriculum.segments):
             return
         in_stage = self.step - self.stage_start
         by_steps = curriculum.stage_steps > 0 and in_stage >= curriculum.stage_steps
-        by_accuracy = curriculum.advance == "accuracy" and result.get("stage_accuracy", 0.0) >= curriculum.threshold
+        by_accuracy = (
+            curriculum.advance == "accuracy"
+            and result is not None
+            and result.get("stage_accuracy", 0.0) >= curriculum.threshold
+        )
         if by_steps or by_accuracy:
             self.stage, self.stage_start = self.stage + 1, self.step
             log.info("step %d: curriculum stage %d (%d segments)", self.step, self.stage, self.segments)

@@ -1,0 +1,357 @@
+"""`lm2 demo`: the main job, on built-in defaults, nothing downloaded.
+
+Act 1, cross-segment recall: tiny `lm2`, `rmt`, `vanilla` (full attention) and `vanilla-segmented` (the same
+segments, no memory) models trained on the same budget to recall a fact stated in the first segment at the
+end of the last; scored at the training length and beyond.
+
+Act 2, BABILong: the offline tokenizer, bAbI stories from the offline generator and generated prose as
+background text; the same four architectures trained on qa1 with a curriculum over segments, then evaluated
+with `lm2 eval` on the bAbI test split at lengths up to 8x the training length, beside chance and shortcut
+baselines, and compared with `lm2 compare`.
+
+Act 3, shipped checkpoints: models kept under `results/repro/<arch>/model/` (see docs/reproduction.md), when
+present, are evaluated on a few BABILong cells.
+
+Everything goes to `--out` (default `runs/demo/`): results, tables, heatmaps and training curves. Models
+train two at a time in worker processes (one thread each). Killed and started again with the same command,
+the demo resumes: finished trainings and evaluation cells are reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import queue
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+ARCHS = {
+    "lm2": {"arch": "lm2"},
+    "rmt": {"arch": "rmt", "num_memory_tokens": 8},
+    "vanilla": {"arch": "vanilla"},
+    "vanilla-segmented": {"arch": "vanilla", "vanilla_mode": "segmented"},
+}
+BACKBONE = {"hidden_size": 64, "intermediate_size": 256, "num_hidden_layers": 2, "num_attention_heads": 4}
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="the main job: train and compare tiny lm2/rmt/vanilla models", description=__doc__)
+    p.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder")
+    p.add_argument("--models", default=",".join(ARCHS), help=f"comma-separated, from {', '.join(ARCHS)}")
+    p.add_argument("--recall-steps", type=int, default=1000, help="act 1: training steps per model (batch 32)")
+    p.add_argument("--babilong-steps", type=int, default=1200, help="act 2: training steps per model (batch 32)")
+    p.add_argument("--segment-length", type=int, default=32, help="act 2: tokens per segment")
+    p.add_argument("--samples", type=int, default=100, help="act 2: test samples per task and length")
+    p.add_argument("--checkpoints", type=Path, default=REPO_ROOT / "results" / "repro",
+                   help="act 3: folder of shipped models (<arch>/model/)")  # fmt: skip
+    p.add_argument("--workers", type=int, default=2, help="models trained at once (one CPU thread each)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (workers then share the GPU)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quick", action="store_true", help="a one-minute smoke run of all three acts")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    names = [n for n in args.models.split(",") if n]
+    unknown = sorted(set(names) - set(ARCHS))
+    if unknown or not names:
+        raise SystemExit(
+            f"lm2 demo: --models {args.models!r} has unknown names {unknown}; choose from {', '.join(ARCHS)}"
+        )
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit(f"lm2 demo: --device {args.device!r} but CUDA is not available; use --device cpu")
+    if args.quick:
+        args.recall_steps, args.babilong_steps, args.samples = 40, 30, 8
+    args.out.mkdir(parents=True, exist_ok=True)
+    _quiet_transformers()
+    start = time.time()
+    summary = {"settings": {k: str(v) for k, v in vars(args).items() if k != "func"}}
+    print(f"[1/3] cross-segment recall: {', '.join(names)}, {args.recall_steps} steps each", flush=True)
+    summary["recall"] = recall_act(args, names)
+    print(f"\n[2/3] BABILong qa1: {', '.join(names)}, {args.babilong_steps} steps each", flush=True)
+    summary["babilong"] = babilong_act(args, names)
+    print("\n[3/3] shipped checkpoints", flush=True)
+    summary["checkpoints"] = checkpoints_act(args)
+    summary["wall_seconds"] = round(time.time() - start, 1)
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(f"\ndemo finished in {summary['wall_seconds'] / 60:.1f} min; everything is in {args.out}/", flush=True)
+    return 0
+
+
+# -- act 1: recall ----------------------------------------------------------------------------------------
+# Trained on 2, 3 and 4 segments (fact in the first, question at the end of the last), scored up to 4x longer.
+RECALL_TRAIN_SEGMENTS, RECALL_EVAL_SEGMENTS = (2, 3, 4), (4, 8, 16)
+
+
+def recall_act(args: argparse.Namespace, names: list[str]) -> dict:
+    from lm2.cli.recall import print_table
+
+    out = args.out / "recall"
+    settings = {"steps": args.recall_steps, "seed": args.seed, "train_segments": list(RECALL_TRAIN_SEGMENTS)}
+    jobs = {name: (recall_job, {"name": name, "settings": settings, "out": str(out), "device": args.device})
+            for name in names}  # fmt: skip
+    done = run_jobs(jobs, {name: args.recall_steps for name in names}, args.workers)
+    from lm2.data.recall import RecallTask
+
+    results = {"chance": RecallTask().chance, "task": {"segments": max(RECALL_TRAIN_SEGMENTS)}, "models": done}
+    print_table(results, list(RECALL_EVAL_SEGMENTS))
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    return results
+
+
+def recall_job(name: str, settings: dict, out: str, device: str, on_step: Callable) -> dict:
+    """Train one recall model (skipped when `out/<name>.json` holds a result for the same settings)."""
+    from lm2.data.recall import RecallTask
+    from lm2.model import LM2Config
+    from lm2.model.flops import parameter_counts
+    from lm2.training.recall import recall_accuracy, train_recall
+
+    path = Path(out) / f"{name}.json"
+    if path.exists() and (previous := json.loads(path.read_text())).get("settings") == settings:
+        on_step(settings["steps"], previous["final_loss"])
+        return previous
+    task = RecallTask(segments=max(settings["train_segments"]))
+    config = LM2Config(vocab_size=task.vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                       num_attention_heads=4, segment_length=task.segment_length, num_memory_tokens=4,
+                       **{k: v for k, v in ARCHS[name].items() if k != "num_memory_tokens"})  # fmt: skip
+    start = time.time()
+    result = train_recall(
+        config,
+        task,
+        settings["steps"],
+        seed=settings["seed"],
+        device=device,
+        on_step=on_step,
+        mixed_segments=settings["train_segments"],
+    )
+    record = {
+        "settings": settings,
+        "parameters": parameter_counts(config)["total"],
+        "train_seconds": round(time.time() - start, 1),
+        "final_loss": sum(result.losses[-20:]) / len(result.losses[-20:]),
+        "accuracy": {str(s): recall_accuracy(result.model, task, segments=s) for s in RECALL_EVAL_SEGMENTS},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomic(path, json.dumps(record, indent=2))
+    return record
+
+
+# -- act 2: BABILong --------------------------------------------------------------------------------------
+def babilong_plan(args: argparse.Namespace) -> dict:
+    """Training and evaluation lengths (tokens) of act 2: curriculum 2 -> 4 segments, then 1x .. 8x."""
+    train_segments = 4
+    train_tokens = train_segments * args.segment_length
+    lengths = [0, train_tokens, 2 * train_tokens, 4 * train_tokens, 8 * train_tokens]
+    if args.quick:
+        lengths = [0, train_tokens, 2 * train_tokens]
+    return {"train_segments": train_segments, "train_tokens": train_tokens, "lengths": lengths}
+
+
+def babilong_config(args: argparse.Namespace, name: str, out: Path):
+    from lm2.training.config import CurriculumConfig, DataConfig, OptimConfig, RunConfig, TrainConfig
+
+    plan = babilong_plan(args)
+    steps = args.babilong_steps
+    return TrainConfig(
+        model={**BACKBONE, **ARCHS[name], "segment_length": args.segment_length, "tie_word_embeddings": True},
+        data=DataConfig(babi_tasks=["qa1"], babi="generate", haystack="prose", validation_samples=50,
+                        length_jitter=1.0),
+        curriculum=CurriculumConfig(segments=[plan["train_segments"] // 2, plan["train_segments"]],
+                                    stage_steps=max(1, steps // 3)),
+        optim=OptimConfig(lr=3e-3, warmup_steps=min(100, steps // 10)),
+        run=RunConfig(out=str(out / name), steps=steps, batch_size=32, seed=args.seed, device=args.device,
+                      threads=1, eval_every=0, save_every=max(50, steps // 4), log_every=10, progress=False),
+    )  # fmt: skip
+
+
+def babilong_act(args: argparse.Namespace, names: list[str]) -> dict:
+    from lm2.evaluation import compare, format_summary, load_results
+
+    out = args.out / "babilong"
+    plan = babilong_plan(args)
+    jobs = {}
+    for name in names:
+        config = babilong_config(args, name, out / "train")
+        eval_spec = {"lengths": plan["lengths"], "samples": args.samples, "seed": args.seed}
+        jobs[name] = (babilong_job, {"config": config, "eval_spec": eval_spec, "eval_out": str(out / "eval" / name)})
+    run_jobs(jobs, {name: args.babilong_steps for name in names}, args.workers)
+    paths = [out / "eval" / name / "results.json" for name in names]
+    print(f"\ntrained on qa1 at {plan['train_tokens']} tokens ({plan['train_segments']} segments of "
+          f"{args.segment_length}); evaluated on the bAbI test split:\n")  # fmt: skip
+    first = load_results(paths[0])
+    print(format_summary(first).split("\n\n")[0])  # metric, data and baselines header of the first model
+    print(baselines_table(first))
+    table = compare(paths, out, names)
+    print(table)
+    curves = plot_curves({name: out / "train" / name / "metrics.jsonl" for name in names}, out / "training_curves.png")
+    print(f"table: {out / 'comparison.md'}, heatmaps: {out / 'comparison.png'}, curves: {curves}")
+    return {"plan": plan, "results": {name: str(p) for name, p in zip(names, paths, strict=True)}}
+
+
+def babilong_job(config, eval_spec: dict, eval_out: str, on_step: Callable) -> str:
+    """Train (resuming any earlier run of the same config) and evaluate one model; returns results.json."""
+    from lm2.evaluation import GeneratedSource, evaluate
+    from lm2.model import LM2ForCausalLM
+    from lm2.training.trainer import Trainer
+
+    model_dir = Path(config.run.out) / "model"
+    if not (model_dir / "config.json").exists():
+        Trainer(config, on_step=on_step).fit()
+    else:
+        on_step(config.run.steps, float("nan"))
+    model = LM2ForCausalLM.from_pretrained(model_dir).to(config.run.device)
+    from lm2.data import load_tokenizer
+
+    tokenizer = load_tokenizer(model_dir)
+    source = GeneratedSource(tokenizer, tasks=["qa1"], lengths=eval_spec["lengths"], samples=eval_spec["samples"],
+                             seed=eval_spec["seed"], babi="generate", haystack="prose")  # fmt: skip
+    evaluate(model, tokenizer, source, eval_out, batch_size=32, model_path=model_dir)
+    return str(Path(eval_out) / "results.json")
+
+
+def baselines_table(results: dict) -> str:
+    """Chance and shortcut accuracies of the evaluated cells (the same for every model: same samples)."""
+    lines = []
+    for task in results["tasks"]:
+        for length, record in results["cells"][task].items():
+            scores = ", ".join(f"{k} {100 * v:.1f}%" for k, v in record["baselines"].items())
+            lines.append(f"  {task} {length}: {scores}")
+    return "baselines (no model):\n" + "\n".join(lines) + "\n"
+
+
+def plot_curves(metrics: dict[str, Path], path: Path) -> Path:
+    """Training loss (smoothed) of each model against steps, from its metrics.jsonl."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, file in metrics.items():
+        records = [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
+        points = [(r["step"], r["loss"]) for r in records if "loss" in r]
+        if points:
+            steps, losses = zip(*points, strict=True)
+            ax.plot(steps, _smooth(list(losses)), label=name)
+    ax.set(xlabel="step", ylabel="training loss (answer tokens)", title="BABILong qa1 training")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def _smooth(values: list[float], weight: float = 0.8) -> list[float]:
+    out, running = [], values[0]
+    for v in values:
+        running = weight * running + (1 - weight) * v
+        out.append(running)
+    return out
+
+
+# -- act 3: shipped checkpoints ---------------------------------------------------------------------------
+def checkpoints_act(args: argparse.Namespace) -> dict:
+    from lm2.data import load_tokenizer
+    from lm2.evaluation import GeneratedSource, comparison_table, evaluate, load_results
+    from lm2.model import LM2ForCausalLM
+
+    found = sorted(p.parent for p in args.checkpoints.glob("*/model/config.json"))
+    if not found:
+        print(f"no shipped checkpoints under {args.checkpoints} (the reproduction study puts them there)")
+        return {}
+    lengths = ["0k", "1k"] if args.quick else ["0k", "1k", "4k"]
+    tasks = ["qa1"] if args.quick else ["qa1", "qa2", "qa3", "qa4", "qa5"]
+    paths = {}
+    for model_dir in found:
+        name = model_dir.parent.name
+        print(f"evaluating {model_dir} on {', '.join(tasks)} at {', '.join(lengths)}", flush=True)
+        model = LM2ForCausalLM.from_pretrained(model_dir).to(args.device)
+        tokenizer = load_tokenizer(model_dir)
+        source = GeneratedSource(tokenizer, tasks=tasks, lengths=lengths, samples=min(args.samples, 50),
+                                 seed=args.seed, babi="generate", haystack="prose")  # fmt: skip
+        out = args.out / "checkpoints" / name
+        evaluate(model, tokenizer, source, out, batch_size=32, model_path=model_dir)
+        paths[name] = out / "results.json"
+    print(comparison_table([load_results(p) for p in paths.values()], list(paths)))
+    return {name: str(p) for name, p in paths.items()}
+
+
+# -- worker processes -------------------------------------------------------------------------------------
+def run_jobs(jobs: dict[str, tuple[Callable, dict]], totals: dict[str, int], workers: int) -> dict:
+    """Run `fn(**kwargs, on_step=...)` for every job, `workers` at a time in spawned processes (one CPU thread
+    each), with one progress bar per job; returns each job's result. A failed job stops the demo with its
+    traceback."""
+    ctx = mp.get_context("spawn")
+    messages = ctx.Queue()
+    pending, running, results = list(jobs), {}, {}
+    bars = {name: tqdm(total=totals[name], desc=f"{name:>17}", unit="step", position=i, leave=True)
+            for i, name in enumerate(jobs)}  # fmt: skip
+    try:
+        while pending or running:
+            while pending and len(running) < max(1, workers):
+                name = pending.pop(0)
+                fn, kwargs = jobs[name]
+                running[name] = ctx.Process(target=_worker, args=(name, fn, kwargs, messages), daemon=True)
+                running[name].start()
+            try:
+                kind, name, payload = messages.get(timeout=1.0)
+            except queue.Empty:
+                for name, process in list(running.items()):
+                    if not process.is_alive() and process.exitcode not in (None, 0):
+                        raise SystemExit(f"lm2 demo: the {name} job died (exit code {process.exitcode})") from None
+                continue
+            if kind == "step":
+                bar = bars[name]
+                bar.update(payload[0] - bar.n)
+                if payload[1] == payload[1]:  # not NaN
+                    bar.set_postfix(loss=f"{payload[1]:.3f}", refresh=False)
+            elif kind == "done":
+                results[name] = payload
+                running.pop(name).join()
+                bars[name].update(totals[name] - bars[name].n)
+                bars[name].close()
+            else:
+                raise SystemExit(f"lm2 demo: the {name} job failed:\n{payload}")
+    finally:
+        for bar in bars.values():
+            bar.close()
+        for process in running.values():
+            process.terminate()
+    return {name: results[name] for name in jobs}
+
+
+def _worker(name: str, fn: Callable, kwargs: dict, messages) -> None:
+    torch.set_num_threads(1)
+    _quiet_transformers()
+    last = [0.0]
+
+    def on_step(step: int, loss: float) -> None:
+        if time.time() - last[0] > 0.5:
+            last[0] = time.time()
+            messages.put(("step", name, (step, loss)))
+
+    try:
+        result = fn(**kwargs, on_step=on_step)
+        messages.put(("done", name, result))
+    except BaseException:
+        messages.put(("error", name, traceback.format_exc()))
+
+
+def _quiet_transformers() -> None:
+    """No per-file progress bars from transformers (saving and loading tiny models) among the demo's own."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
