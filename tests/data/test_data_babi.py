@@ -18,29 +18,29 @@ from lm2.data import (
 )
 
 STORY = """\
-1 Mary moved to the bathroom.
-2 John went to the hallway.
-3 Where is Mary? \tbathroom\t1
-4 Daniel went back to the hallway.
-5 Sandra moved to the garden.
-6 Where is Daniel? \thallway\t4
-1 Mary got the milk there.
-2 Mary picked up the apple there.
-3 What is Mary carrying?\tmilk,apple\t1 2
+1 Olga rowed to the lighthouse.
+2 Ravi walked to the bakery.
+3 Where is Olga? \tlighthouse\t1
+4 Tomas drove to the bakery.
+5 Ines cycled to the harbour.
+6 Where is Tomas? \tbakery\t4
+1 Olga found the lantern there.
+2 Olga lifted the rope there.
+3 What is Olga carrying?\tlantern,rope\t1 2
 """
 
 
 def test_one_sample_per_question_with_preceding_facts():
     samples = parse_babi(STORY.splitlines(), task="qa1")
-    assert [s.question for s in samples] == ["Where is Mary?", "Where is Daniel?", "What is Mary carrying?"]
+    assert [s.question for s in samples] == ["Where is Olga?", "Where is Tomas?", "What is Olga carrying?"]
     first, second, third = samples
-    assert first.facts == ("Mary moved to the bathroom.", "John went to the hallway.")
+    assert first.facts == ("Olga rowed to the lighthouse.", "Ravi walked to the bakery.")
     # earlier questions are dropped from the facts, their facts kept
-    assert second.facts == first.facts + ("Daniel went back to the hallway.", "Sandra moved to the garden.")
-    assert second.supporting == (2,) and supporting_facts(second) == ["Daniel went back to the hallway."]
+    assert second.facts == first.facts + ("Tomas drove to the bakery.", "Ines cycled to the harbour.")
+    assert second.supporting == (2,) and supporting_facts(second) == ["Tomas drove to the bakery."]
     # a new story starts at ID 1: no facts carried over; list answers stay one string
-    assert third.facts == ("Mary got the milk there.", "Mary picked up the apple there.")
-    assert third.answer == "milk,apple" and third.supporting == (0, 1)
+    assert third.facts == ("Olga found the lantern there.", "Olga lifted the rope there.")
+    assert third.answer == "lantern,rope" and third.supporting == (0, 1)
     assert (first.story, second.story, third.story) == (0, 0, 1)
 
 
