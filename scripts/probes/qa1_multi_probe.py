@@ -24,6 +24,7 @@ import torch
 
 from lm2 import LM2Config, LM2ForCausalLM
 from lm2.data import babi_samples, default_tokenizer, encode_sample
+from lm2.data.babi_generator import generate_babi
 
 IGNORE = -100
 
@@ -45,9 +46,21 @@ def main() -> None:
     p.add_argument("--prefix", action="store_true", help="cut each story after a random number of facts")
     p.add_argument("--steps", type=int, default=6000, help="length of the cosine schedule")
     p.add_argument("--seconds", type=float, default=600)
+    p.add_argument("--emb-init", type=float, default=None, help="embedding_init_std (default: --init)")
+    p.add_argument("--theta", type=float, default=10000.0, help="RoPE base (rope_theta)")
+    p.add_argument("--head-dim", type=int, default=None, help="head_dim (default width / heads)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--generated", type=int, default=0, help="train on this many generated qa1 questions instead")
+    p.add_argument(
+        "--facts",
+        default="",
+        help="curriculum over story length: 'k1:s1,k2:s2' cuts stories to at most "
+        "k1 facts until step s1, then k2 until s2; later steps use whole stories",
+    )
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
-    torch.set_num_threads(1)
+    stages = [tuple(map(int, x.split(":"))) for x in a.facts.split(",") if x]
+    torch.set_num_threads(a.threads)
     tokenizer = default_tokenizer()
 
     def enc(text: str) -> list[int]:
@@ -55,9 +68,14 @@ def main() -> None:
 
     rng = random.Random(a.seed)
     train, test = babi_samples("qa1", "train"), babi_samples("qa1", "test")[:1000]
+    if a.generated:
+        train = generate_babi("qa1", a.generated, seed=a.seed + 1)
 
-    def item(sample, multi: bool) -> tuple[list[int], list[int]]:
+    def item(sample, multi: bool, step: int = 0) -> tuple[list[int], list[int]]:
         facts = sample.facts[: rng.randint(1, len(sample.facts))] if a.prefix else sample.facts
+        cap = next((k for k, until in stages if step <= until), None)
+        if cap is not None:
+            facts = facts[:cap]
         where = {}
         for fact in facts:
             words = re.findall(r"[A-Za-z]+", fact)
@@ -99,7 +117,8 @@ def main() -> None:
     config = LM2Config(
         arch=a.arch, vocab_size=len(tokenizer), hidden_size=a.width, intermediate_size=4 * a.width,
         num_hidden_layers=a.blocks, num_attention_heads=a.heads, segment_length=a.seglen, num_memory_tokens=8,
-        tie_word_embeddings=a.tie, initializer_range=a.init, **extra,
+        tie_word_embeddings=a.tie, initializer_range=a.init, head_dim=a.head_dim, embedding_init_std=a.emb_init,
+        rope_parameters={"rope_type": "default", "rope_theta": a.theta}, **extra,
     )  # fmt: skip
     torch.manual_seed(a.seed)
     model = LM2ForCausalLM(config)
@@ -121,7 +140,7 @@ def main() -> None:
 
     start = time.time()
     for step in range(1, a.steps + 1):
-        batch = [item(train[rng.randrange(len(train))], rng.random() < a.multi) for _ in range(a.batch)]
+        batch = [item(train[rng.randrange(len(train))], rng.random() < a.multi, step) for _ in range(a.batch)]
         ids, labels, mask = collate(batch)
         loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
         optimizer.zero_grad()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lm2 import LM2Config
+from lm2 import LM2Config, LM2ForCausalLM
 from tests.conftest import TINY, random_ids, tiny_model
 
 
@@ -26,6 +26,7 @@ from tests.conftest import TINY, random_ids, tiny_model
         ({"bptt_segments": -1}, "bptt_segments=-1 must be >= 0"),
         ({"arch": "rmt", "num_memory_tokens": 0}, "num_memory_tokens=0 must be a positive integer"),
         ({"vanilla_mode": "chunked"}, "vanilla_mode='chunked' is not allowed"),
+        ({"embedding_init_std": 0.0}, "embedding_init_std=0.0 must be > 0"),
     ],
 )
 def test_bad_config_raises_at_construction(overrides, message):
@@ -86,3 +87,17 @@ def test_foreign_memory_state_raises():
         deeper(random_ids(2, 4), memory=state)
     with pytest.raises(ValueError, match="must be a MemoryState"):
         model(random_ids(2, 4), memory=state.memory)
+
+
+def test_embedding_init_std_scales_only_the_token_embedding():
+    """`embedding_init_std` sets the std of the token embeddings (padding row zero) and nothing else."""
+    torch.manual_seed(0)
+    wide = LM2ForCausalLM(LM2Config(**{**TINY, "vocab_size": 512, "embedding_init_std": 1.0}))
+    torch.manual_seed(0)
+    default = LM2ForCausalLM(LM2Config(**{**TINY, "vocab_size": 512}))
+    emb = wide.model.embed_tokens.weight.detach()
+    assert 0.9 < float(emb[1:].std()) < 1.1 and float(emb[0].abs().max()) == 0.0
+    assert abs(float(default.model.embed_tokens.weight.detach()[1:].std()) - 0.02) < 0.005
+    for name, weight in wide.named_parameters():  # every other matrix keeps initializer_range
+        if weight.dim() == 2 and "embed_tokens" not in name and "memory" not in name:
+            assert abs(float(weight.detach().std()) - 0.02) < 0.005, name

@@ -50,8 +50,8 @@ def test_curriculum_advances_on_steps_and_lengthens_samples(tmp_path):
     widths = []
     original = trainer.stream.batch
 
-    def spy(step, indices, length, jitter=0):
-        batch = original(step, indices, length, jitter)
+    def spy(step, indices, length, *rest):
+        batch = original(step, indices, length, *rest)
         widths.append((trainer.segments, batch.input_ids.shape[1]))
         return batch
 
@@ -76,6 +76,28 @@ def test_length_jitter_moves_the_question_within_its_segment(tmp_path):
         widths[jitter] = batch.attention_mask.sum(1)
     assert int(widths[0.0].min()) > 2 * 64 - 24  # every sample fills two segments less the reserve
     assert int(widths[1.0].max() - widths[1.0].min()) > 24 and int(widths[1.0].min()) > 64 - 24
+
+
+def test_max_facts_curriculum_trains_on_short_stories_first(tmp_path):
+    """`curriculum.max_facts` draws only questions asked after at most k facts in its stage; 0 lifts the cap."""
+    cfg = tiny_config(tmp_path, curriculum={"segments": [0, 0, 0], "max_facts": [2, 4, 0], "stage_steps": 2},
+                      run={"steps": 6, "batch_size": 16})  # fmt: skip
+    trainer = Trainer(cfg)
+    facts = []
+    original = trainer.stream.item
+
+    def spy(step, index, length, jitter=0, max_facts=0):
+        item = original(step, index, length, jitter, max_facts)
+        facts.append((trainer.stage, item["sample"].input.count(".")))
+        return item
+
+    trainer.stream.item = spy
+    trainer.fit()
+    by_stage = {stage: [n for s, n in facts if s == stage] for stage in range(3)}
+    assert max(by_stage[0]) == 2 and max(by_stage[1]) == 4 and max(by_stage[2]) > 4
+    assert min(by_stage[1]) <= 2 < max(by_stage[1])  # a cap, not a fixed length
+    assert all(len(s.facts) <= 2 for s in trainer.stream.pool("qa1", 2))
+    assert len(trainer.stream.pool("qa1", 1)) > 0  # no story that short: the shortest ones instead
 
 
 def test_curriculum_advances_on_accuracy(tmp_path):
@@ -145,6 +167,10 @@ def test_bad_command_line_exits_before_training(tmp_path, capsys, argv, message)
         ({"run": {"batch_size": 6, "accumulation": 4}}, "run.batch_size=6 must be divisible by run.accumulation=4"),
         ({"run": {"precision": "fp8"}}, "run.precision='fp8' is not allowed"),
         ({"data": {"length_jitter": 1.5}}, r"data.length_jitter=1.5 must be in \[0, 1\]"),
+        (
+            {"curriculum": {"segments": [0, 0], "max_facts": [2], "stage_steps": 2}},
+            r"curriculum.max_facts=\[2\] must be empty or give one number >= 0 per stage",
+        ),
     ],
 )
 def test_bad_config_raises_before_training(tmp_path, sections, message):

@@ -46,6 +46,10 @@ class LM2Config(PreTrainedConfig):
     segment_checkpointing: recompute each segment's activations in the backward pass.
     vanilla_mode: `"full"` (causal attention over the whole input) or `"segmented"` (attention inside a
         segment, nothing carried: the memory-less ablation).
+    embedding_init_std: standard deviation of the token-embedding initialisation; `None` uses
+        `initializer_range` (Llama). Tiny models trained from scratch on bAbI learned far faster with `1.0`
+        in our runs (docs/training.md) — presumably because small embeddings are soon outweighed by the
+        blocks' outputs in the residual stream. Keep `None` with tied embeddings (the logits would be huge).
     """
 
     model_type = "lm2"
@@ -85,6 +89,7 @@ class LM2Config(PreTrainedConfig):
     bptt_segments: int = 0
     segment_checkpointing: bool = False
     vanilla_mode: str = "full"
+    embedding_init_std: float | None = None
 
     def __post_init__(self, **kwargs: Any) -> None:
         if self.num_key_value_heads is None:
@@ -128,6 +133,8 @@ class LM2Config(PreTrainedConfig):
             )
         if self.head_dim is None or self.head_dim <= 0 or self.head_dim % 2:
             raise ValueError(f"head_dim={self.head_dim} must be a positive even integer (rotary embeddings)")
+        if self.embedding_init_std is not None and not self.embedding_init_std > 0:
+            raise ValueError(f"embedding_init_std={self.embedding_init_std} must be > 0 (or None: initializer_range)")
         if self.bptt_segments < 0:
             raise ValueError(f"bptt_segments={self.bptt_segments} must be >= 0 (0: full backpropagation)")
         if self.segment_length is None:

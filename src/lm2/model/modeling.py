@@ -78,6 +78,10 @@ class LM2PreTrainedModel(PreTrainedModel):
             init.constant_(module.gain, self.config.memory_gain)
         elif isinstance(module, RotaryEmbedding):
             init.copy_(module.inv_freq, module.compute_inv_freq(module.config)[0])
+        elif isinstance(module, nn.Embedding) and self.config.embedding_init_std is not None:
+            init.normal_(module.weight, std=self.config.embedding_init_std)  # the token embedding
+            if module.padding_idx is not None:
+                init.zeros_(module.weight[module.padding_idx])
         elif isinstance(module, LM2Model):
             if module.memory_init is not None:
                 init.copy_(module.memory_init, initial_bank(*module.memory_init.shape))

@@ -26,6 +26,9 @@ class DataConfig:
     babi: str | None = None
     """bAbI source: a folder of v1.2 files, `generate` (offline generator), `download`, or null for the
     shared data folder (`LM2_DATA_DIR`, default ../shared/data)."""
+    generated_questions: int = 10000
+    """Questions per task made by the offline generator when `babi` is `generate` (bAbI's en-10k has 10,000;
+    more keeps a small model from memorising its training questions)."""
     haystack: str | None = "prose"
     """Background text: a folder of .txt files, `prose` (offline generated prose) or `pg19`."""
     tokenizer: str | None = None
@@ -63,6 +66,11 @@ class CurriculumConfig:
     """Steps per stage (`steps` mode), or the most steps a stage may take (`accuracy` mode; 0: no limit)."""
     threshold: float = 0.9
     """Validation accuracy that ends a stage in `accuracy` mode."""
+    max_facts: list[int] = field(default_factory=list)
+    """Per stage (same length as `segments`, or empty): train only on bAbI questions whose story has at most
+    this many facts (0: any). bAbI files ask questions after 2, 4, 6, ... facts, so `[2, 4, 6, 0]` with
+    `segments: [0, 0, 0, 0]` grows the stories a tiny model reasons over (docs/training.md). Validation always
+    uses whole stories."""
 
 
 @dataclass
@@ -156,6 +164,13 @@ class TrainConfig:
         _choice("run.distributed", r.distributed, ("ddp", "fsdp"))
         if not c.segments or any(s < 0 for s in c.segments):
             raise ValueError(f"curriculum.segments={c.segments} must be a non-empty list of numbers >= 0")
+        if d.generated_questions < 1:
+            raise ValueError(f"data.generated_questions={d.generated_questions} must be >= 1")
+        if c.max_facts and (len(c.max_facts) != len(c.segments) or any(k < 0 for k in c.max_facts)):
+            raise ValueError(
+                f"curriculum.max_facts={c.max_facts} must be empty or give one number >= 0 per stage of "
+                f"curriculum.segments={c.segments}"
+            )
         if c.advance == "steps" and len(c.segments) > 1 and c.stage_steps <= 0:
             raise ValueError("curriculum.stage_steps must be > 0 when curriculum.advance='steps' has several stages")
         for name, value in (

@@ -95,16 +95,17 @@ class BabilongStream:
     """On-the-fly BABILong samples of several bAbI tasks at a given input length."""
 
     def __init__(self, tasks: list[str], source: str | None, haystack: Haystack | None, tokenizer,
-                 seed: int, validation_fraction: float) -> None:  # fmt: skip
+                 seed: int, validation_fraction: float, generated: int = 10000) -> None:  # fmt: skip
         self.tokenizer, self.haystack, self.seed = tokenizer, haystack, seed
         self.train: dict[str, list[BabiSample]] = {}
         self.validation: dict[str, list[BabiSample]] = {}
         for task in tasks:
             self.train[task], self.validation[task] = split_train_validation(
-                babi_samples(task, "train", source, seed=seed, num_generated=10000), validation_fraction
+                babi_samples(task, "train", source, seed=seed, num_generated=generated), validation_fraction
             )
         self.tasks = list(self.train)
         self._counts: dict[str, int] = {}  # token counts of background sentences and facts, memoised
+        self._pools: dict[tuple[str, int], list[BabiSample]] = {}
 
     def count(self, texts: Sequence[str]) -> list[int]:
         missing = [t for t in dict.fromkeys(texts) if t not in self._counts]
@@ -112,12 +113,28 @@ class BabilongStream:
             self._counts.update(zip(missing, count_tokens(self.tokenizer, missing), strict=True))
         return [self._counts[t] for t in texts]
 
-    def item(self, step: int, index: int, length: int, jitter: int = 0) -> dict:
+    def pool(self, task: str, max_facts: int = 0) -> list[BabiSample]:
+        """Training questions of `task` whose story has at most `max_facts` facts (0: all); when a task has
+        none that short, its questions with the fewest facts."""
+        if not max_facts:
+            return self.train[task]
+        key = (task, max_facts)
+        if key not in self._pools:
+            short = [s for s in self.train[task] if len(s.facts) <= max_facts]
+            if not short:
+                fewest = min(len(s.facts) for s in self.train[task])
+                short = [s for s in self.train[task] if len(s.facts) == fewest]
+            self._pools[key] = short
+        return self._pools[key]
+
+    def item(self, step: int, index: int, length: int, jitter: int = 0, max_facts: int = 0) -> dict:
         """Sample `index` of the batch at `step`; `jitter` > 0 shortens its input by a random 0..jitter tokens
-        (so that the question does not always sit at the same place in its segment)."""
+        (so that the question does not always sit at the same place in its segment); `max_facts` > 0 draws
+        only questions whose story has at most that many facts."""
         rng = sample_rng(self.seed, step, index)
         task = self.tasks[rng.randrange(len(self.tasks))]
-        babi = self.train[task][rng.randrange(len(self.train[task]))]
+        pool = self.pool(task, max_facts)
+        babi = pool[rng.randrange(len(pool))]
         if jitter and length:
             length = max(1, length - rng.randint(0, jitter))
         return self.encode(babi, length, rng)
@@ -128,8 +145,9 @@ class BabilongStream:
         sample = build_sample(babi, length, self.tokenizer, self.haystack, rng, count=self.count)
         return encode_sample(self.tokenizer, sample, with_answer=with_answer) | {"sample": sample}
 
-    def batch(self, step: int, indices: range, length: int, jitter: int = 0) -> Batch:
-        return collate([self.item(step, i, length, jitter) for i in indices], self.tokenizer.pad_token_id)
+    def batch(self, step: int, indices: range, length: int, jitter: int = 0, max_facts: int = 0) -> Batch:
+        items = [self.item(step, i, length, jitter, max_facts) for i in indices]
+        return collate(items, self.tokenizer.pad_token_id)
 
     def validation_set(self, task: str, length: int, count: int) -> list[dict]:
         """A fixed validation set: the first `count` held-out questions of `task` at `length`."""
@@ -168,5 +186,5 @@ class TextStream:
         start = rng.randrange(low, high - self.sequence_length - 1)
         return {"input_ids": self.tokens[start : start + self.sequence_length].tolist(), "answer_start": 0}
 
-    def batch(self, step: int, indices: range, length: int = 0, jitter: int = 0) -> Batch:
+    def batch(self, step: int, indices: range, length: int = 0, jitter: int = 0, max_facts: int = 0) -> Batch:
         return collate([self.item(step, i) for i in indices], 0)

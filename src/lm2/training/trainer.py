@@ -82,7 +82,7 @@ class Trainer:
             return TextStream(data.text_dir, self.tokenizer, data.sequence_length, seed, self.out / "cache")
         return BabilongStream(
             data.babi_tasks, data.babi, load_haystack(data.haystack, seed), self.tokenizer, seed,
-            data.validation_fraction,
+            data.validation_fraction, data.generated_questions,
         )  # fmt: skip
 
     def _check_resume(self) -> None:
@@ -122,6 +122,11 @@ class Trainer:
     def segments(self) -> int:
         return self.config.curriculum.segments[self.stage]
 
+    @property
+    def max_facts(self) -> int:
+        caps = self.config.curriculum.max_facts
+        return caps[self.stage] if caps else 0
+
     def length(self, segments: int) -> int:
         return input_length(segments, self.model_config.segment_length, self.config.data.reserve)
 
@@ -159,8 +164,8 @@ class Trainer:
             raise ValueError(f"run.batch_size={run.batch_size} is smaller than processes x accumulation")
         first = [(m * self.dist.world + self.dist.rank) * size for m in range(run.accumulation)]
         jitter = int(self.config.data.length_jitter * (self.model_config.segment_length or 0))
-        length = self.length(self.segments)
-        return [self.stream.batch(self.step, range(a, a + size), length, jitter) for a in first]
+        length, cap = self.length(self.segments), self.max_facts
+        return [self.stream.batch(self.step, range(a, a + size), length, jitter, cap) for a in first]
 
     def train_step(self) -> tuple[float, int]:
         """One optimizer step over the global batch; returns its mean loss and the tokens it read."""
@@ -259,8 +264,11 @@ class Trainer:
         )
         if by_steps or by_accuracy:
             self.stage, self.stage_start = self.stage + 1, self.step
-            log.info("step %d: curriculum stage %d (%d segments)", self.step, self.stage, self.segments)
-            self.metrics.write({"step": self.step, "stage": self.stage, "segments": self.segments})
+            log.info("step %d: curriculum stage %d (%d segments, max_facts %d)", self.step, self.stage,
+                     self.segments, self.max_facts)  # fmt: skip
+            self.metrics.write(
+                {"step": self.step, "stage": self.stage, "segments": self.segments, "max_facts": self.max_facts}
+            )
 
     # ------------------------------------------------------------------ checkpoints
     def save(self) -> None:
