@@ -147,13 +147,13 @@ def run_babilong(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from lm2.data import (
-        babi_samples,
         default_tokenizer,
         iter_babilong,
         length_name,
         load_tokenizer,
         parse_lengths,
         parse_tasks,
+        question_pool,
         save_babilong,
     )
 
@@ -166,7 +166,7 @@ def run_babilong(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     with tqdm(total=len(tasks) * len(lengths) * args.samples, unit="sample", desc="babilong") as bar:
         for task in tasks:
-            pool = babi_samples(task, args.split, source, seed=args.seed, num_generated=max(1000, 2 * args.samples))
+            pool = question_pool(task, args.split, source, args.seed, args.samples)
             for length in lengths:
                 bar.set_postfix_str(f"{task} {length_name(length)}")
                 built = []

@@ -197,6 +197,7 @@ def babilong_act(args: argparse.Namespace, names: list[str]) -> dict:
 
 def babilong_job(config, eval_spec: dict, eval_out: str, on_step: Callable) -> str:
     """Train (resuming any earlier run of the same config) and evaluate one model; returns results.json."""
+    from lm2.data import load_tokenizer
     from lm2.evaluation import GeneratedSource, evaluate
     from lm2.model import LM2ForCausalLM
     from lm2.training.trainer import Trainer
@@ -207,8 +208,6 @@ def babilong_job(config, eval_spec: dict, eval_out: str, on_step: Callable) -> s
     else:
         on_step(config.run.steps, float("nan"))
     model = LM2ForCausalLM.from_pretrained(model_dir).to(config.run.device)
-    from lm2.data import load_tokenizer
-
     tokenizer = load_tokenizer(model_dir)
     source = GeneratedSource(tokenizer, tasks=["qa1"], lengths=eval_spec["lengths"], samples=eval_spec["samples"],
                              seed=eval_spec["seed"], babi="generate", haystack="prose")  # fmt: skip

@@ -11,6 +11,7 @@ from lm2.data.babi import (
     load_babi,
     parse_babi,
     parse_tasks,
+    question_pool,
     read_babi_file,
     supporting_facts,
     task_file_name,
@@ -66,7 +67,7 @@ from lm2.data.tokenizer import (
 __all__ = [
     "ANSWER_ID", "ANSWER_TOKEN", "BABI_SHA256", "BABI_URL", "BOS_ID", "BOS_TOKEN", "DEFAULT_VOCAB_SIZE",
     "EOS_ID", "EOS_TOKEN", "GENERATED_TASKS", "LENGTHS", "MODES", "PAD_ID", "PAD_TOKEN", "SHORTCUTS",
-    "SPECIAL_TOKENS", "SPLITS", "TASK_LABELS", "TASKS", "babi_samples", "babi_stats", "BabilongSample",
+    "SPECIAL_TOKENS", "SPLITS", "TASK_LABELS", "TASKS", "babi_samples", "question_pool", "babi_stats", "BabilongSample",
     "BabiSample", "BabiStats", "build_babilong", "build_sample", "cache_dir", "chance_level",
     "compare_answers", "compare_stats", "count_tokens", "data_dir", "default_tokenizer", "download_babi",
     "encode_sample", "find_babi_file", "folder_haystack", "generate_babi", "generate_babi_lines",

@@ -199,6 +199,13 @@ def babi_samples(
     return load_babi(task, split, source)
 
 
+def question_pool(task: str, split: str, source: str | Path | None, seed: int, samples: int) -> list[BabiSample]:
+    """The questions that `samples` BABILong samples of `task` are drawn from (by `lm2 data babilong` and
+    `lm2 eval` alike, so that both build the same sets): all of a file's, or twice `samples` (at least
+    1,000) from the generator."""
+    return babi_samples(task, split, source, seed=seed, num_generated=max(1000, 2 * samples))
+
+
 def supporting_facts(sample: BabiSample) -> list[str]:
     """The supporting fact sentences of a sample, in the file's order."""
     return [sample.facts[i] for i in sample.supporting]

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Protocol
 
 from lm2.data import (
-    babi_samples,
     build_babilong,
     data_dir,
     folder_haystack,
@@ -25,6 +24,7 @@ from lm2.data import (
     parse_tasks,
     pg19_haystack,
     prose_haystack,
+    question_pool,
 )
 from lm2.data.tokenizer import tokenizer_fingerprint
 
@@ -154,9 +154,7 @@ class GeneratedSource:
 
     def load(self, task: str, length: str) -> list[dict[str, str]]:
         if task not in self._pools:
-            self._pools[task] = babi_samples(
-                task, self.split, self.babi, seed=self.seed, num_generated=max(1000, 2 * self.samples)
-            )
+            self._pools[task] = question_pool(task, self.split, self.babi, self.seed, self.samples)
         tokens = parse_length(length)
         haystack = self._load_haystack() if tokens > 0 else None
         built = build_babilong(self._pools[task], tokens, self.tokenizer, haystack, self.samples, self.seed)

@@ -68,7 +68,7 @@ class CurriculumConfig:
     """Validation accuracy that ends a stage in `accuracy` mode."""
     max_facts: list[int] = field(default_factory=list)
     """Per stage (same length as `segments`, or empty): train only on bAbI questions whose story has at most
-    this many facts (0: any). bAbI files ask questions after 2, 4, 6, ... facts, so `[2, 4, 6, 0]` with
+    this many facts (0: any). qa1 asks its questions after 2, 4, 6, 8, 10 facts, so `[2, 4, 6, 0]` with
     `segments: [0, 0, 0, 0]` grows the stories a tiny model reasons over (docs/training.md). Validation always
     uses whole stories."""
 
