@@ -8,7 +8,7 @@ import re
 import pytest
 
 from lm2.cli.main import main
-from lm2.evaluation import compare, format_summary, plot_heatmaps
+from lm2.evaluation import compare, format_summary, mean_accuracy, plot_heatmaps
 from lm2.evaluation.results import new_results, record_cell, save_results
 
 BASELINES = {"chance": 1 / 6, "last_label": 0.25, "last_mention": 0.5, "majority": 0.3}
@@ -97,3 +97,14 @@ def test_summary_puts_the_baselines_beside_each_cell():
     assert "metric: fixed" in text and "vanilla full, 1,234 parameters" in text
     assert re.search(r"^qa1\s+0k\s+10\s+90\.0%\s+16\.7%\s+25\.0%\s+50\.0%\s+30\.0%\s+1\.0$", text, flags=re.M)
     assert re.search(r"^qa1\s+4k\s+10\s+OOM\s+16\.7%", text, flags=re.M) and "OOM qa1 4k: too long" in text
+
+
+def test_mean_accuracy_averages_scored_cells_only():
+    lm2, vanilla = _results(LM2), _results(VANILLA, arch="vanilla")
+    assert mean_accuracy(lm2, ["qa1", "qa2"], ["0k", "4k"]) == pytest.approx((1.0 + 0.8 + 0.6 + 0.4) / 4)
+    assert mean_accuracy(lm2, ["qa1"], ["4k"]) == pytest.approx(0.8)
+    assert mean_accuracy(vanilla, ["qa1", "qa2"], ["0k"]) == pytest.approx(0.8)
+    assert mean_accuracy(vanilla, ["qa1"], ["0k", "4k"]) is None  # OOM
+    assert mean_accuracy(vanilla, ["qa2"], ["4k"]) is None  # not evaluated
+    with pytest.raises(ValueError, match="lengths=\\[\\]"):
+        mean_accuracy(lm2, ["qa1"], [])

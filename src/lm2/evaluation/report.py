@@ -48,6 +48,14 @@ def _mean(values: list[float | None]) -> float | None:
     return None if not values or any(v is None for v in values) else sum(values) / len(values)
 
 
+def mean_accuracy(results: dict, tasks: Sequence[str], lengths: Sequence[str]) -> float | None:
+    """The mean accuracy over the cells `tasks` × `lengths` of one results dict, or None when any of them is
+    out of memory or not evaluated (an average never stands for cells that were not scored)."""
+    if not tasks or not lengths:
+        raise ValueError(f"mean_accuracy needs tasks and lengths (got tasks={list(tasks)}, lengths={list(lengths)})")
+    return _mean([_score(results, t, n) for t in tasks for n in lengths])
+
+
 def describe_data(data: dict) -> str:
     if data.get("source") == "folder":
         count = "all" if data.get("samples") is None else f"the first {data['samples']}"
