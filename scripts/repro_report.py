@@ -4,8 +4,8 @@ and the issue's targets checked against the evaluation.
 
     python scripts/repro_report.py results/repro
 
-Writes comparison.md, comparison.png, training_curves.png, curves.md and targets.json into that folder and
-prints the table and the target check.
+Writes comparison.md, comparison.png, training_curves.png, curves.md, timings.json and targets.json into that
+folder and prints the table, the timings and the target check.
 """
 
 from __future__ import annotations
@@ -101,7 +101,18 @@ def main() -> None:
     metrics = {arch: read_metrics(a.results / arch / "metrics.jsonl") for arch in ARCHS}
     (a.results / "curves.md").write_text("\n\n".join(curves_table(n, *m) for n, m in metrics.items()) + "\n")
     plot_curves(metrics, a.results / "training_curves.png")
-    check = targets({arch: load_results(a.results / arch / "eval") for arch in ARCHS})
+    evaluations = {arch: load_results(a.results / arch / "eval") for arch in ARCHS}
+    timings = {arch: {"training_minutes": round((losses[-1]["time"] - losses[0]["time"]) / 60, 1),
+                      "evaluation_minutes": round(evaluations[arch]["wall_seconds"] / 60, 1),
+                      "parameters": evaluations[arch]["model"]["parameters"]}
+               for arch, (losses, _) in metrics.items()}  # fmt: skip
+    (a.results / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
+    for arch, t in timings.items():
+        print(
+            f"{arch}: {t['parameters']:,} parameters, training {t['training_minutes']} min (first to last logged "
+            f"step), evaluation {t['evaluation_minutes']} min"
+        )
+    check = targets(evaluations)
     (a.results / "targets.json").write_text(json.dumps(check, indent=2) + "\n")
     for name, c in check["checks"].items():
         value = "—" if c["value"] is None else f"{c['value']:.2f}"
