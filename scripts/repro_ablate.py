@@ -77,8 +77,12 @@ def main() -> None:
                              seed=0, babi=root / "babi", haystack=root / "haystack" / "dev")  # fmt: skip
     names, runs = [], []
     if a.reference is not None:
+        reference = load_results(a.reference)  # only the lengths evaluated here
+        reference["lengths"] = [n for n in reference["lengths"] if n in source.lengths]
+        reference["cells"] = {t: {n: c for n, c in cells.items() if n in source.lengths}
+                              for t, cells in reference["cells"].items()}  # fmt: skip
         names.append("lm2 (trained)")
-        runs.append(load_results(a.reference))
+        runs.append(reference)
     for variant in a.variants.split(","):
         if variant == "carry-cut":
             model = cut_carry(LM2ForCausalLM.from_pretrained(a.model).eval())

@@ -19,7 +19,7 @@ from tests.evaluation.test_evaluation_report import _results
 
 ROOT = Path(__file__).resolve().parents[2]
 REPRO = ROOT / "results" / "repro"
-SHIPPED = sorted(p.parent.name for p in REPRO.glob("*/model/config.json"))
+SHIPPED = sorted(p.parent.parent.name for p in REPRO.glob("*/model/config.json"))
 NOT_SHIPPED = "no models under results/repro/<arch>/model (scripts/reproduce.sh puts them there)"
 
 
