@@ -5,7 +5,10 @@ and the issue's targets checked against the evaluation.
     python scripts/repro_report.py results/repro
 
 Writes comparison.md, comparison.png, training_curves.png, curves.md, timings.json and targets.json into that
-folder and prints the table, the timings and the target check.
+folder and prints the table, the timings and the target check. When the bank-size ablation has been run
+(`ARCHS="lm2-bank16 lm2-bank64" RESULTS=results/repro/ablations scripts/reproduce.sh`: LM2 retrained with banks
+of 16 and 64 rows), it also writes ablations/bank_size/ (comparison.md, comparison.png, bank_size.md with the
+long-length means, validation and wall times, curves.md, training_curves.png).
 """
 
 from __future__ import annotations
@@ -60,7 +63,9 @@ def curves_table(name: str, losses: list[dict], evals: list[dict]) -> str:
     return "\n".join(rows)
 
 
-def plot_curves(metrics: dict[str, tuple[list[dict], list[dict]]], path: Path) -> None:
+def plot_curves(metrics: dict[str, tuple[list[dict], list[dict]]], path: Path, segment_tokens: int = 0) -> None:
+    """Loss and validation curves; stage changes are marked with the first run's segments (or, given its
+    `segment_tokens`, with tokens: runs with different segment lengths share the stages' token counts)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -78,7 +83,10 @@ def plot_curves(metrics: dict[str, tuple[list[dict], list[dict]]], path: Path) -
         if b.get("stage") != a.get("stage"):
             for ax in (left, right):
                 ax.axvline(b["step"], color="grey", linestyle=":", linewidth=0.8)
-            right.text(b["step"], 2, f" {b['segments']} seg", fontsize=7, color="grey")
+            label = f"{b['segments']} seg"
+            if segment_tokens:
+                label = f"{b['segments'] * segment_tokens} tokens" if b["segments"] else "facts only"
+            right.text(b["step"], 2, f" {label}", fontsize=7, color="grey")
     left.set(xlabel="step", ylabel="answer loss (10-log mean)", yscale="log", title="training loss")
     right.set(xlabel="step", ylabel="validation accuracy, qa1-qa5 mean (%)", ylim=(0, 100),
               title="validation at the current stage's length")  # fmt: skip
@@ -87,6 +95,40 @@ def plot_curves(metrics: dict[str, tuple[list[dict], list[dict]]], path: Path) -
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def timing(losses: list[dict], results: dict) -> dict:
+    return {"training_minutes": round((losses[-1]["time"] - losses[0]["time"]) / 60, 1),
+            "evaluation_minutes": round(results["wall_seconds"] / 60, 1),
+            "parameters": results["model"]["parameters"]}  # fmt: skip
+
+
+def bank_size(root: Path) -> str | None:
+    """The bank-size ablation: the study's LM2 (bank = segment = 32 rows) against LM2 retrained with the banks
+    found under root/ablations/lm2-bank<rows>/ (same tokens per curriculum stage), or None when none was run."""
+    found = sorted((int(d.name.removeprefix("lm2-bank")), d) for d in (root / "ablations").glob("lm2-bank*")
+                   if d.name.removeprefix("lm2-bank").isdigit() and (d / "eval" / "results.json").exists())  # fmt: skip
+    if not found:
+        return None
+    runs = sorted([(32, root / "lm2"), *found])
+    names = [f"lm2, bank {rows}" for rows, _ in runs]
+    out = root / "ablations" / "bank_size"
+    out.mkdir(parents=True, exist_ok=True)
+    table = compare([d / "eval" for _, d in runs], out, names=names)
+    metrics = {name: read_metrics(d / "metrics.jsonl") for name, (_, d) in zip(names, runs, strict=True)}
+    (out / "curves.md").write_text("\n\n".join(curves_table(n, *m) for n, m in metrics.items()) + "\n")
+    plot_curves(metrics, out / "training_curves.png", segment_tokens=runs[0][0])
+    lines = ["| bank rows (= segment tokens) | parameters | validation at 256 tokens (%) | qa1-qa5, 4k-16k (%) "
+             "| qa1 16k (%) | training (min) |", "|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for (rows, d), (losses, evals) in zip(runs, metrics.values(), strict=True):
+        results = load_results(d / "eval")
+        t, long = timing(losses, results), mean_accuracy(results, TASKS, LONG)
+        values = (evals[-1]["stage_accuracy"], long, mean_accuracy(results, ["qa1"], ["16k"]))
+        cells = ["—" if v is None else f"{100 * v:.1f}" for v in values]
+        lines.append(f"| {rows} | {t['parameters']:,} | " + " | ".join(cells) + f" | {t['training_minutes']} |")
+    summary = "\n".join(lines) + "\n"
+    (out / "bank_size.md").write_text(summary)
+    return table + "\n\n" + summary
 
 
 def main() -> None:
@@ -102,10 +144,7 @@ def main() -> None:
     (a.results / "curves.md").write_text("\n\n".join(curves_table(n, *m) for n, m in metrics.items()) + "\n")
     plot_curves(metrics, a.results / "training_curves.png")
     evaluations = {arch: load_results(a.results / arch / "eval") for arch in ARCHS}
-    timings = {arch: {"training_minutes": round((losses[-1]["time"] - losses[0]["time"]) / 60, 1),
-                      "evaluation_minutes": round(evaluations[arch]["wall_seconds"] / 60, 1),
-                      "parameters": evaluations[arch]["model"]["parameters"]}
-               for arch, (losses, _) in metrics.items()}  # fmt: skip
+    timings = {arch: timing(losses, evaluations[arch]) for arch, (losses, _) in metrics.items()}
     (a.results / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
     for arch, t in timings.items():
         print(
@@ -117,6 +156,9 @@ def main() -> None:
     for name, c in check["checks"].items():
         value = "—" if c["value"] is None else f"{c['value']:.2f}"
         print(f"{name}: {value} (target >= {c['target']}): {'met' if c['met'] else 'NOT met'}")
+    banks = bank_size(a.results)
+    if banks is not None:
+        print(banks)
 
 
 if __name__ == "__main__":

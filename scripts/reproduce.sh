@@ -6,19 +6,23 @@
 #      started again; skipped once runs/repro/<arch>/model exists),
 #   2. keeps the final model (save_pretrained + tokenizer), its metrics and config under results/repro/<arch>/,
 #   3. evaluates it with `lm2 eval` on samples built from the bAbI *test* files with the Gutenberg books
-#      as background, 100 per cell, at 0k..16k (finished cells are skipped when started again);
+#      as background, 100 per cell, at 0k..32k (finished cells are skipped when started again);
 #   then writes the paper-layout table, heatmaps, training curves and the target check (scripts/repro_report.py).
 # Usage: scripts/reproduce.sh            (environment: LM2_DATA_DIR, default ../shared/data;
-#                                          LENGTHS, default 0k,1k,2k,4k,8k,16k; RUNS, default runs/repro;
+#                                          LENGTHS, default 0k,1k,2k,4k,8k,16k,32k; RUNS, default runs/repro;
 #                                          RESULTS, default results/repro; EVAL_THREADS, default 1;
 #                                          ARCHS, default "lm2 rmt vanilla": a subset runs only those, no report;
 #                                          SAMPLES, default 100; TRAIN_ARGS: extra `lm2 train` options, e.g.
 #                                          "--run.steps 20" for a smoke test)
+# The bank-size ablation (LM2 retrained with banks of 16 and 64 rows, configs/repro/lm2-bank*.yaml), then the
+# report again (it adds results/repro/ablations/bank_size/ when those runs exist):
+#   ARCHS="lm2-bank16 lm2-bank64" RESULTS=results/repro/ablations scripts/reproduce.sh
+#   python scripts/repro_report.py results/repro
 set -euo pipefail
 data=${LM2_DATA_DIR:-../shared/data}
 runs=${RUNS:-runs/repro}
 results=${RESULTS:-results/repro}
-lengths=${LENGTHS:-0k,1k,2k,4k,8k,16k}
+lengths=${LENGTHS:-0k,1k,2k,4k,8k,16k,32k}
 threads=${EVAL_THREADS:-1}
 samples=${SAMPLES:-100}
 read -r -a archs <<<"${ARCHS:-lm2 rmt vanilla}"

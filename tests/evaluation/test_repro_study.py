@@ -5,6 +5,7 @@ loadable with their tokenizer, and giving again the answers recorded in results/
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -16,11 +17,12 @@ from lm2.data import load_tokenizer
 from lm2.data.paths import data_dir
 from lm2.evaluation import GeneratedSource, evaluate, load_results, read_csv
 from tests.evaluation.test_evaluation_report import _results
+from tests.integrations.tiny_checkpoint import save_tiny_checkpoint, tiny_tokenizer
 
 ROOT = Path(__file__).resolve().parents[2]
 REPRO = ROOT / "results" / "repro"
-SHIPPED = sorted(p.parent.parent.name for p in REPRO.glob("*/model/config.json"))
-NOT_SHIPPED = "no models under results/repro/<arch>/model (scripts/reproduce.sh puts them there)"
+SHIPPED = sorted(p.parent.parent.relative_to(REPRO).as_posix() for p in REPRO.glob("**/model/config.json"))
+NOT_SHIPPED = "no models under results/repro/ (scripts/reproduce.sh puts them in <arch>/model)"
 
 
 def _script(name: str):
@@ -54,6 +56,45 @@ def test_targets_compare_the_long_length_means():
     vanilla = check["checks"]["lm2 / vanilla (qa1-qa5, 4k-16k)"]  # an OOM cell: no average, not met
     assert vanilla["value"] is None and not vanilla["met"]
     assert check["checks"]["lm2 qa1 16k"] == {"value": 0.95, "target": 0.9, "met": True}
+
+
+def test_bank_size_ablation_report(tmp_path):
+    report = _script("repro_report")
+    assert report.bank_size(tmp_path) is None  # not run: nothing written
+    long = [(t, n) for t in report.TASKS for n in report.LONG]
+    runs = {"lm2": 0.2, "ablations/lm2-bank64": 0.3, "ablations/lm2-bank16": 0.1, "ablations/lm2-bank8": None}
+    for i, (name, score) in enumerate(runs.items()):
+        folder = tmp_path / name
+        (folder / "eval").mkdir(parents=True)
+        if score is None:  # trained, not evaluated yet: left out
+            continue
+        (folder / "eval" / "results.json").write_text(json.dumps(_results({c: score for c in long})))
+        records = [{"step": 10, "loss": 1.0, "time": 0.0}, {"step": 20, "loss": 0.5, "time": 60.0 * (i + 1)},
+                   {"eval": {"step": 20, "accuracy": {"qa1/8seg": score}, "stage_accuracy": score + 0.05}}]  # fmt: skip
+        (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    report.bank_size(tmp_path)
+    out = tmp_path / "ablations" / "bank_size"
+    rows = [line for line in (out / "bank_size.md").read_text().splitlines()[2:]]
+    assert rows == ["| 16 | 1,234 | 15.0 | 10.0 | 10.0 | 3.0 |", "| 32 | 1,234 | 25.0 | 20.0 | 20.0 | 1.0 |",
+                    "| 64 | 1,234 | 35.0 | 30.0 | 30.0 | 2.0 |"]  # fmt: skip
+    assert "lm2, bank 16" in (out / "comparison.md").read_text()
+    assert {"comparison.png", "curves.md", "training_curves.png"} <= {f.name for f in out.iterdir()}
+
+
+def test_bank_drift_records_the_bank_after_every_segment(tmp_path):
+    drift = _script("repro_drift")
+    model = save_tiny_checkpoint(tmp_path / "model", "lm2").eval()
+    text = tmp_path / "book.txt"
+    text.write_text("The old ship sailed along the quiet river while the children watched. " * 20)
+    record = drift.drift(tmp_path / "model", text, 30)
+    assert record["segment_length"] == 8 and record["tokens"] == [0, 8, 16, 24, 30]
+    assert record["mean"][0] == pytest.approx(1.0)  # M_0: unit rows
+    tokenizer = tiny_tokenizer()
+    ids = tokenizer(text.read_text(), add_special_tokens=False)["input_ids"][:29]
+    with torch.no_grad():  # the whole input in one call ends in the bank recorded after the last segment
+        bank = model(torch.tensor([[tokenizer.bos_token_id, *ids]]).to(torch.long)).memory.memory[0]
+    assert record["mean"][-1] == pytest.approx(bank.norm(dim=-1).mean().item(), rel=1e-4)
+    assert drift.at_tokens(record, 7) == 1.0 and drift.at_tokens(record, 20) == record["mean"][2]
 
 
 def test_carry_cut_runs_every_segment_from_a_fresh_bank():
@@ -93,7 +134,7 @@ def test_shipped_model_is_small_and_loads_with_its_tokenizer(arch):
     size = sum(f.stat().st_size for f in folder.iterdir())
     assert size < 20 * 2**20, f"{folder} is {size / 2**20:.1f} MB"
     model = LM2ForCausalLM.from_pretrained(folder)
-    assert model.config.arch == arch
+    assert model.config.arch == Path(arch).name.split("-")[0]  # lm2, rmt, vanilla; ablations/lm2-bank16
     assert load_tokenizer(folder).convert_tokens_to_ids("<ans>") == 3
 
 
