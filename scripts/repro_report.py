@@ -104,13 +104,13 @@ def timing(losses: list[dict], results: dict) -> dict:
 
 
 def bank_size(root: Path) -> str | None:
-    """The bank-size ablation: the study's LM2 (bank = segment = 32 rows) against LM2 retrained with the banks
-    found under root/ablations/lm2-bank<rows>/ (same tokens per curriculum stage), or None when none was run."""
-    found = sorted((int(d.name.removeprefix("lm2-bank")), d) for d in (root / "ablations").glob("lm2-bank*")
-                   if d.name.removeprefix("lm2-bank").isdigit() and (d / "eval" / "results.json").exists())  # fmt: skip
+    """The bank-size ablation: the study's LM2 (root/lm2, a bank of 32 rows) against the LM2 models retrained with
+    other banks under root/ablations/lm2-bank*/ (same tokens per curriculum stage), ordered by their bank size
+    (`memory_slots` of each evaluated model), or None when none was run."""
+    found = [d for d in (root / "ablations").glob("lm2-bank*") if (d / "eval" / "results.json").exists()]
     if not found:
         return None
-    runs = sorted([(32, root / "lm2"), *found])
+    runs = sorted((load_results(d / "eval")["model"]["config"]["memory_slots"], d) for d in [root / "lm2", *found])
     names = [f"lm2, bank {rows}" for rows, _ in runs]
     out = root / "ablations" / "bank_size"
     out.mkdir(parents=True, exist_ok=True)

@@ -68,7 +68,9 @@ def test_bank_size_ablation_report(tmp_path):
         (folder / "eval").mkdir(parents=True)
         if score is None:  # trained, not evaluated yet: left out
             continue
-        (folder / "eval" / "results.json").write_text(json.dumps(_results({c: score for c in long})))
+        results = _results({c: score for c in long})
+        results["model"]["config"]["memory_slots"] = int(name.removeprefix("ablations/lm2-bank").replace("lm2", "32"))
+        (folder / "eval" / "results.json").write_text(json.dumps(results))
         records = [{"step": 10, "loss": 1.0, "time": 0.0}, {"step": 20, "loss": 0.5, "time": 60.0 * (i + 1)},
                    {"eval": {"step": 20, "accuracy": {"qa1/8seg": score}, "stage_accuracy": score + 0.05}}]  # fmt: skip
         (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
