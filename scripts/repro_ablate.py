@@ -11,7 +11,8 @@ evaluated like `lm2 eval` (same samples: bAbI test questions, the same backgroun
     python scripts/repro_ablate.py results/repro/lm2/model results/repro/ablations --lengths 0k,2k,8k
 
 Writes OUT/<variant>/ (results.json, CSVs, heatmap) and OUT/ablations.md (a table against the unablated
-model, whose results are read from --reference when given). Started again, finished cells are skipped.
+model, whose results are read from --reference when given, and against retrained variants given by --retrained,
+e.g. the LM2 with memory in block 0 only, configs/repro/lm2-block0.yaml). Started again, finished cells are skipped.
 """
 
 from __future__ import annotations
@@ -57,6 +58,16 @@ def memory_off(source: Path, blocks: list[int]) -> LM2ForCausalLM:
     return model
 
 
+def restrict(results: dict, lengths: list[str]) -> dict:
+    """`results` with only the cells at `lengths` (the table compares the lengths evaluated here)."""
+    missing = [n for n in lengths if n not in results["lengths"]]
+    if missing:
+        raise SystemExit(f"repro_ablate: {results['model']['path']} was not evaluated at {', '.join(missing)}")
+    results["lengths"] = [n for n in results["lengths"] if n in lengths]
+    results["cells"] = {t: {n: c for n, c in cells.items() if n in lengths} for t, cells in results["cells"].items()}
+    return results
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", type=Path, help="the trained LM2 (save_pretrained folder with its tokenizer)")
@@ -66,6 +77,14 @@ def main() -> None:
     p.add_argument("--samples", type=int, default=100)
     p.add_argument("--variants", default="carry-cut,memory-off,memory-off-block0,memory-off-block1")
     p.add_argument("--reference", type=Path, help="results.json (or folder) of the unablated model")
+    p.add_argument(
+        "--retrained",
+        type=Path,
+        nargs="*",
+        default=[],
+        metavar="DIR",
+        help="results of retrained variants (e.g. results/repro/ablations/lm2-block0/eval) for the table",
+    )
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
@@ -77,12 +96,8 @@ def main() -> None:
                              seed=0, babi=root / "babi", haystack=root / "haystack" / "dev")  # fmt: skip
     names, runs = [], []
     if a.reference is not None:
-        reference = load_results(a.reference)  # only the lengths evaluated here
-        reference["lengths"] = [n for n in reference["lengths"] if n in source.lengths]
-        reference["cells"] = {t: {n: c for n, c in cells.items() if n in source.lengths}
-                              for t, cells in reference["cells"].items()}  # fmt: skip
         names.append("lm2 (trained)")
-        runs.append(reference)
+        runs.append(restrict(load_results(a.reference), source.lengths))
     for variant in a.variants.split(","):
         if variant == "carry-cut":
             model = cut_carry(LM2ForCausalLM.from_pretrained(a.model).eval())
@@ -95,6 +110,9 @@ def main() -> None:
         print(f"evaluating {variant}", flush=True)
         names.append(variant)
         runs.append(evaluate(model, tokenizer, source, a.out / variant, model_path=a.model))
+    for folder in a.retrained:
+        names.append(f"{folder.parent.name if folder.name == 'eval' else folder.name} (retrained)")
+        runs.append(restrict(load_results(folder), source.lengths))
     table = comparison_table(runs, names)
     (a.out / "ablations.md").write_text(table)
     print(table)

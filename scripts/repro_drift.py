@@ -86,9 +86,11 @@ def main() -> None:
     records = {}
     for model_dir in a.models:
         name = f"bank {json.loads((model_dir / 'config.json').read_text())['memory_slots']}"
+        if name in records:  # same bank size: tell them apart by their folders (lm2, lm2-block0, ...)
+            name = f"{model_dir.resolve().parent.name}, {name}"
         print(f"{name}: {model_dir}", flush=True)
         records[name] = drift(model_dir, text, a.max_tokens)
-    records = dict(sorted(records.items(), key=lambda kv: kv[1]["segment_length"]))
+    records = dict(sorted(records.items(), key=lambda kv: kv[1]["segment_length"]))  # stable: given order
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "bank_drift.json").write_text(json.dumps({"text": text.name, "records": records}, indent=1) + "\n")
     plot(records, a.train_tokens, a.out / "bank_drift.png")

@@ -99,6 +99,16 @@ def test_bank_drift_records_the_bank_after_every_segment(tmp_path):
     assert drift.at_tokens(record, 7) == 1.0 and drift.at_tokens(record, 20) == record["mean"][2]
 
 
+def test_ablation_table_compares_only_the_ablated_lengths():
+    ablate = _script("repro_ablate")
+    results = _results({("qa1", "0k"): 0.5, ("qa1", "4k"): 0.3, ("qa2", "8k"): 0.2})
+    kept = ablate.restrict(results, ["0k", "8k"])
+    assert kept["lengths"] == ["0k", "8k"] and kept["cells"] == {"qa1": {"0k": kept["cells"]["qa1"]["0k"]},
+                                                                 "qa2": {"8k": kept["cells"]["qa2"]["8k"]}}  # fmt: skip
+    with pytest.raises(SystemExit, match="was not evaluated at 2k"):
+        ablate.restrict(_results({("qa1", "0k"): 0.5}), ["0k", "2k"])
+
+
 def test_carry_cut_runs_every_segment_from_a_fresh_bank():
     ablate = _script("repro_ablate")
     model, cut = _tiny(), ablate.cut_carry(_tiny())
