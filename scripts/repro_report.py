@@ -110,18 +110,18 @@ def bank_size(root: Path) -> str | None:
     found = [d for d in (root / "ablations").glob("lm2-bank*") if (d / "eval" / "results.json").exists()]
     if not found:
         return None
-    runs = sorted((load_results(d / "eval")["model"]["config"]["memory_slots"], d) for d in [root / "lm2", *found])
-    names = [f"lm2, bank {rows}" for rows, _ in runs]
+    evaluated = [(d, load_results(d / "eval")) for d in [root / "lm2", *found]]
+    runs = sorted(((r["model"]["config"]["memory_slots"], d, r) for d, r in evaluated), key=lambda run: run[0])
+    names = [f"lm2, bank {rows}" for rows, _, _ in runs]
     out = root / "ablations" / "bank_size"
     out.mkdir(parents=True, exist_ok=True)
-    table = compare([d / "eval" for _, d in runs], out, names=names)
-    metrics = {name: read_metrics(d / "metrics.jsonl") for name, (_, d) in zip(names, runs, strict=True)}
+    table = compare([d / "eval" for _, d, _ in runs], out, names=names)
+    metrics = {name: read_metrics(d / "metrics.jsonl") for name, (_, d, _) in zip(names, runs, strict=True)}
     (out / "curves.md").write_text("\n\n".join(curves_table(n, *m) for n, m in metrics.items()) + "\n")
     plot_curves(metrics, out / "training_curves.png", segment_tokens=runs[0][0])
-    lines = ["| bank rows (= segment tokens) | parameters | validation at 256 tokens (%) | qa1-qa5, 4k-16k (%) "
+    lines = ["| bank rows (= segment tokens) | parameters | final validation (%) | qa1-qa5, 4k-16k (%) "
              "| qa1 16k (%) | training (min) |", "|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
-    for (rows, d), (losses, evals) in zip(runs, metrics.values(), strict=True):
-        results = load_results(d / "eval")
+    for (rows, _, results), (losses, evals) in zip(runs, metrics.values(), strict=True):
         t, long = timing(losses, results), mean_accuracy(results, TASKS, LONG)
         values = (evals[-1]["stage_accuracy"], long, mean_accuracy(results, ["qa1"], ["16k"]))
         cells = ["—" if v is None else f"{100 * v:.1f}" for v in values]
