@@ -7,13 +7,15 @@
 #   2. keeps the final model (save_pretrained + tokenizer), its metrics and config under results/repro/<arch>/,
 #   3. evaluates it with `lm2 eval` on samples built from the bAbI *test* files with the Gutenberg books
 #      as background, 100 per cell, at 0k..32k (finished cells are skipped when started again);
-#   then writes the paper-layout table, heatmaps, training curves and the target check (scripts/repro_report.py).
+#   then writes the paper-layout table, heatmaps, training curves and the target check (scripts/repro_report.py)
+#   and evaluates the memory ablations of the trained LM2 (`lm2 ablate`, into $RESULTS/ablations/).
 # Usage: scripts/reproduce.sh            (environment: LM2_DATA_DIR, default ../shared/data;
 #                                          LENGTHS, default 0k,1k,2k,4k,8k,16k,32k; RUNS, default runs/repro;
 #                                          RESULTS, default results/repro; EVAL_THREADS, default 1;
 #                                          ARCHS, default "lm2 rmt vanilla": a subset runs only those, no report;
 #                                          SAMPLES, default 100; TRAIN_ARGS: extra `lm2 train` options, e.g.
-#                                          "--run.steps 20" for a smoke test)
+#                                          "--run.steps 20" for a smoke test; ABLATE_LENGTHS, default 0k,2k,8k
+#                                          (a subset of LENGTHS), ABLATE=0 skips the ablations)
 # The bank-size ablation (LM2 retrained with banks of 16 and 64 rows, configs/repro/lm2-bank*.yaml), then the
 # report again (it adds results/repro/ablations/bank_size/ when those runs exist):
 #   ARCHS="lm2-bank16 lm2-bank64" RESULTS=results/repro/ablations scripts/reproduce.sh
@@ -64,5 +66,14 @@ done
 if [[ ${#archs[@]} -eq 3 ]]; then
   echo "$(stamp) report"
   python scripts/repro_report.py "$results"
+  if [[ ${ABLATE:-1} != 0 ]]; then
+    echo "$(stamp) ablations (log: $runs/ablate.log)"
+    retrained=()  # the LM2 retrained with memory in block 0 only, when it has been run (docs/reproduction.md)
+    [[ -f $results/ablations/lm2-block0/eval/results.json ]] && retrained=(--retrained "$results/ablations/lm2-block0/eval")
+    lm2 ablate "$results/lm2/model" --out "$results/ablations" --lengths "${ABLATE_LENGTHS:-0k,2k,8k}" \
+      --samples "$samples" --babi "$data/babi" --haystack "$data/haystack/dev" --threads "$threads" \
+      --reference "$results/lm2/eval" ${retrained[@]+"${retrained[@]}"} >>"$runs/ablate.log" 2>&1
+    cat "$results/ablations/ablations.md"
+  fi
 fi
 echo "$(stamp) done"

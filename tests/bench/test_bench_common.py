@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from lm2.bench.common import (
-    MODELS,
     interleaved,
     linear_fit,
     markdown_table,
@@ -22,7 +21,7 @@ def test_parse_lengths_with_suffixes_and_errors_name_the_option():
     with pytest.raises(ValueError, match="--lengths"):
         parse_ints("1k,lots", "--lengths")
     with pytest.raises(ValueError, match="unknown \\['gpt'\\]"):
-        parse_list("lm2,gpt", MODELS, "--models")
+        parse_list("lm2,gpt", ["lm2", "rmt"], "--models")
 
 
 def test_linear_fit_recovers_a_line_and_its_log_log_slope():

@@ -8,7 +8,7 @@ import tarfile
 import pytest
 
 from lm2.data import download_babi, load_babi
-from lm2.data.babi_download import sha256_file
+from lm2.data.babi.download import sha256_file
 
 FAKE_QA1 = "1 Anna went to the attic.\n2 Where is Anna?\tattic\t1\n"
 FAKE_QA2 = "1 Bob took the lamp there.\n2 Bob went to the cellar.\n3 Where is the lamp?\tcellar\t1 2\n"

@@ -20,7 +20,7 @@ from lm2.data import (
     task_file_name,
     write_babi_dir,
 )
-from lm2.data.babi_world import LOCATIONS
+from lm2.data.babi.world import LOCATIONS
 
 
 @pytest.mark.parametrize("task", GENERATED_TASKS)
@@ -121,7 +121,7 @@ def test_path_and_position_answers_replay_from_the_facts():
 def test_statistics_agree_with_the_real_files(task, real_babi):
     """Against the real train split (qa3: the 1k file, the 10k one is missing here): vocabulary and label
     set equal; answer distributions within total variation 0.10; mean facts per question, supporting
-    facts per question and supporting-fact distance within 20% (lm2.data.babi_stats)."""
+    facts per question and supporting-fact distance within 20% (lm2.data.babi.stats)."""
     generated = babi_stats(generate_babi(task, 2000, seed=0))
     real = babi_stats(load_babi(task, "train", real_babi))
     assert compare_stats(generated, real) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lm2.data import BabiSample, babi_stats, compare_stats
-from lm2.data.babi_stats import answer_tv
+from lm2.data.babi.stats import answer_tv
 
 
 def _sample(facts, answer, supporting, task="qa1"):
@@ -22,7 +22,7 @@ def test_statistics_of_hand_made_samples():
         ),
     ]
     stats = babi_stats(samples)
-    assert stats.facts_mean == 2.5 and stats.supports_mean == 1.0
+    assert stats.facts_mean == 2.5 and stats.supports_mean == 1.0  # small-integer means: exact Python floats
     assert stats.distance_mean == 1.5  # 2 facts back, then 1 fact back
     assert stats.answers == {"office": 0.5, "garden": 0.5}
     assert {"Mary", "John", "Where", "garden"} <= stats.vocabulary and "." not in stats.vocabulary
@@ -38,7 +38,7 @@ def test_list_answers_split_into_labels_but_paths_do_not():
 def test_disagreements_are_reported():
     a = babi_stats([_sample(["Mary went to the office."], "office", [0])])
     b = babi_stats([_sample(["Mary went to the garden.", "x", "y"], "garden", [0])])
-    assert answer_tv(a, b) == 1.0 and answer_tv(a, a) == 0.0
+    assert answer_tv(a, b) == 1.0 and answer_tv(a, a) == 0.0  # 0.5 * (1 + 1) and 0: exact Python floats
     problems = " | ".join(compare_stats(a, b))
     for part in ("vocabulary", "labels", "answer distribution", "facts_mean", "distance_mean"):
         assert part in problems

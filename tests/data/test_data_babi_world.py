@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from lm2.data.babi_world import Story, World
+from lm2.data.babi.world import Story, World
 
 ALL_ACTIONS = {"move": 1.0, "get": 1.0, "drop": 1.0, "give": 1.0}
 

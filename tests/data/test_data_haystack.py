@@ -6,7 +6,15 @@ import random
 
 import pytest
 
-from lm2.data import folder_haystack, pg19_haystack, prose_haystack, split_sentences, texts_haystack
+from lm2.data import (
+    folder_haystack,
+    haystack_spec,
+    load_haystack,
+    pg19_haystack,
+    prose_haystack,
+    split_sentences,
+    texts_haystack,
+)
 from lm2.data.haystack import strip_gutenberg
 
 
@@ -96,6 +104,25 @@ def test_pg19_from_a_local_copy(tmp_path):
     assert haystack.num_documents == 2 and len(haystack.document(0)) == 5
     with pytest.raises(ValueError, match="has no split 'train'"):
         pg19_haystack("train", path=tmp_path / "pg19")
+
+
+def test_load_haystack_reads_every_spec_the_commands_accept(tmp_path, monkeypatch):
+    """One reader of `data.haystack` / `--haystack` / `--pg19` for training, evaluation and `lm2 data`."""
+    assert load_haystack(None) is None  # training without background text
+    assert load_haystack("prose", seed=3).document(0) == prose_haystack(seed=3).document(0)
+    (tmp_path / "books").mkdir()
+    (tmp_path / "books" / "a.txt").write_text("The only book here has one sentence in it.")
+    assert load_haystack(tmp_path / "books").document(0) == ["The only book here has one sentence in it."]
+    monkeypatch.chdir(tmp_path)
+    assert haystack_spec("books") == str(tmp_path / "books") and haystack_spec("pg19:x") == "pg19:x"
+    with pytest.raises(FileNotFoundError, match="haystack folder not found: nowhere"):
+        haystack_spec("nowhere")
+    datasets = pytest.importorskip("datasets")
+    rows = {"text": ["A saved book, with one sentence that is long enough."]}
+    datasets.DatasetDict({"train": datasets.Dataset.from_dict(rows)}).save_to_disk(str(tmp_path / "pg19"))
+    assert load_haystack(f"pg19:{tmp_path / 'pg19'}", split="train").num_documents == 1
+    with pytest.raises(ValueError, match="has no split 'test'"):  # evaluation reads the test split
+        load_haystack(f"pg19:{tmp_path / 'pg19'}")
 
 
 def test_prose_haystack_is_deterministic_and_large():

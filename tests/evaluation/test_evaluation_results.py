@@ -37,6 +37,7 @@ def test_baselines_score_the_shortcuts_with_the_metric():
 
 def test_metric_modes_differ_on_the_known_qa7_quirk():
     targets, outputs, questions = ["none", "two"], ["none", "two"], ["How many objects is Mary carrying?"] * 2
+    # hits / count in Python floats: exact (IEEE division of small integers), so == on any CPU.
     assert accuracy(targets, outputs, questions, "qa7", "fixed") == 1.0
     assert accuracy(targets, outputs, questions, "qa7", "official") == 0.5  # "none" contains "one"
     assert accuracy([], [], [], "qa1") == 0.0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -12,7 +14,7 @@ from tests.conftest import TINY, random_ids, tiny_model
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"arch": "mamba"}, "arch='mamba' is not allowed; choose one of 'lm2', 'rmt', 'vanilla'"),
+        ({"arch": "mamba"}, "arch='mamba' is not allowed; choose one of 'lm2', 'rmt', 'armt', 'vanilla'"),
         ({"memory_slots": 8}, "memory_slots=8 must equal segment_length=6"),
         ({"num_attention_heads": 5}, "num_attention_heads=5 must divide hidden_size=32"),
         ({"num_key_value_heads": 3}, "num_key_value_heads=3 must divide num_attention_heads=4"),
@@ -27,6 +29,8 @@ from tests.conftest import TINY, random_ids, tiny_model
         ({"arch": "rmt", "num_memory_tokens": 0}, "num_memory_tokens=0 must be a positive integer"),
         ({"vanilla_mode": "chunked"}, "vanilla_mode='chunked' is not allowed"),
         ({"embedding_init_std": 0.0}, "embedding_init_std=0.0 must be > 0"),
+        ({"rope_parameters": {"rope_type": "dynamic", "rope_theta": 1e4, "factor": 2.0}}, "nothing to scale with"),
+        ({"arch": "vanilla", "segment_length": None, "max_position_embeddings": 0}, "max_position_embeddings=0 must"),
     ],
 )
 def test_bad_config_raises_at_construction(overrides, message):
@@ -36,6 +40,21 @@ def test_bad_config_raises_at_construction(overrides, message):
 
 def test_vanilla_full_needs_no_segment_length():
     assert LM2Config(**{**TINY, "arch": "vanilla", "segment_length": None}).segment_span is None
+
+
+@pytest.mark.parametrize(
+    ("arch", "mode", "maximum"),
+    [("lm2", "full", None), ("rmt", "full", None), ("vanilla", "segmented", None), ("vanilla", "full", 2048)],
+)
+def test_only_full_attention_has_a_maximum_length(tmp_path, arch, mode, maximum):
+    """Segmented models have no maximum length (`generate` reads `max_position_embeddings`), also when an
+    older saved config states 2048; full attention keeps the stated value."""
+    config = LM2Config(**{**TINY, "arch": arch, "vanilla_mode": mode})
+    assert config.max_position_embeddings == maximum
+    config.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**saved, "max_position_embeddings": 2048}))  # an old save
+    assert LM2Config.from_pretrained(tmp_path).max_position_embeddings == maximum
 
 
 def test_config_round_trips_through_json(tmp_path):
@@ -96,8 +115,51 @@ def test_embedding_init_std_scales_only_the_token_embedding():
     torch.manual_seed(0)
     default = LM2ForCausalLM(LM2Config(**{**TINY, "vocab_size": 512}))
     emb = wide.model.embed_tokens.weight.detach()
-    assert 0.9 < float(emb[1:].std()) < 1.1 and float(emb[0].abs().max()) == 0.0
+    assert 0.9 < float(emb[1:].std()) < 1.1 and float(emb[0].abs().max()) == 0.0  # zeroed, not computed
     assert abs(float(default.model.embed_tokens.weight.detach()[1:].std()) - 0.02) < 0.005
     for name, weight in wide.named_parameters():  # every other matrix keeps initializer_range
         if weight.dim() == 2 and "embed_tokens" not in name and "memory" not in name:
             assert abs(float(weight.detach().std()) - 0.02) < 0.005, name
+
+
+def test_memory_preset_sets_the_paper_equations_and_refuses_a_conflict():
+    paper = LM2Config(memory_preset="paper", segment_length=8)
+    assert (paper.memory_update, paper.memory_read_norm, paper.forget_bias, paper.input_bias) == (
+        "paper",
+        False,
+        1.0,
+        0.0,
+    )
+    with pytest.raises(ValueError, match=r"memory_preset='paper' sets memory_read_norm=False.*given"):
+        LM2Config(memory_preset="paper", memory_read_norm=True)
+    with pytest.raises(ValueError, match=r"memory_preset='stable-ish' is not allowed; choose one of 'paper'"):
+        LM2Config(memory_preset="stable-ish")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("memory_update", "sum", r"memory_update='sum' is not allowed; choose one of 'paper', 'mean', 'delta'"),
+        ("memory_read_norm", "yes", r"memory_read_norm='yes' must be true or false"),
+        ("input_bias", "low", r"input_bias='low' must be a finite number"),
+        ("forget_bias", float("nan"), r"forget_bias=nan must be a finite number"),
+    ],
+)
+def test_bad_memory_variant_fields_name_the_field(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        LM2Config(**{field: value})
+
+
+def test_a_config_saved_before_the_memory_variants_loads_the_paper_equations(tmp_path):
+    """Configs written before `memory_update` existed hold no memory-variant keys; whatever the defaults
+    become, they load as the model they were trained as (the paper's equations)."""
+    saved = LM2Config(segment_length=8, hidden_size=32, num_attention_heads=4).to_dict()
+    for key in ("memory_update", "memory_read_norm", "input_bias", "memory_preset"):
+        saved.pop(key)
+    saved["forget_bias"] = 2.0  # a stated field wins over the legacy fill
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    loaded = LM2Config.from_pretrained(tmp_path)
+    assert (loaded.memory_update, loaded.memory_read_norm, loaded.input_bias) == ("paper", False, 0.0)
+    assert loaded.forget_bias == 2.0
+    round_trip = LM2Config.from_dict(LM2Config(memory_update="delta", memory_read_norm=True).to_diff_dict())
+    assert (round_trip.memory_update, round_trip.memory_read_norm) == ("delta", True)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import warnings
+
 import pytest
 import torch
+from transformers.utils import logging as hf_logging
 
 from tests.conftest import VARIANT_IDS, VARIANTS, random_ids, tiny_model
 
@@ -110,3 +114,28 @@ def test_sampling_is_seeded_and_uses_the_cache():
     torch.manual_seed(3)
     c = model.generate(prompt, do_sample=True, top_k=10, max_new_tokens=2 * SEG, use_cache=False)
     assert torch.equal(a, b) and torch.equal(a, c)
+
+
+@pytest.mark.parametrize(
+    ("arch", "mode", "warned"), [("lm2", "full", False), ("vanilla", "segmented", False), ("vanilla", "full", True)]
+)
+def test_segmented_generation_has_no_maximum_length(caplog, arch, mode, warned):
+    """Generating past 2048 tokens (32 segments of prompt, then across a segment boundary) gives a segmented
+    model no "exceeded the model's predefined maximum length" warning: it has none. Full attention keeps
+    its maximum and the warning, which also shows that the capture below sees it."""
+    model = tiny_model(arch, vanilla_mode=mode, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                       num_attention_heads=2, num_key_value_heads=1, segment_length=64)  # fmt: skip
+    prompt = random_ids(1, 2040)
+    library = hf_logging.get_logger("transformers")  # transformers' loggers do not propagate to the root
+    hf_logging.warning_once.cache_clear()  # the warning is logged once per process: make this call see it
+    caplog.set_level(logging.WARNING, logger="transformers")
+    library.addHandler(caplog.handler)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = model.generate(prompt, max_new_tokens=16, do_sample=False)
+    finally:
+        library.removeHandler(caplog.handler)
+    assert out.shape == (1, 2056)
+    messages = [r.getMessage() for r in caplog.records] + [str(w.message) for w in caught]
+    assert any("maximum length" in m for m in messages) == warned, messages

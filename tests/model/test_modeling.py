@@ -78,7 +78,9 @@ def test_state_is_per_call_not_on_the_module():
     ids = random_ids(2, LENGTH)
     first = model(ids).logits
     model(random_ids(2, LENGTH, seed=9))
-    torch.testing.assert_close(model(ids).logits, first, rtol=0, atol=0)
+    # A recomputation, so not promised bitwise (a CPU's kernels may take another path); a kept state would
+    # move the logits by far more than 1e-12.
+    torch.testing.assert_close(model(ids).logits, first, rtol=0, atol=1e-12)
 
 
 def test_detach_keeps_values_and_cuts_graph():
@@ -86,7 +88,7 @@ def test_detach_keeps_values_and_cuts_graph():
     state = model(random_ids(1, SEG + 2)).memory
     assert state.memory.requires_grad
     cut = state.detach()
-    assert not cut.memory.requires_grad and torch.equal(cut.memory, state.memory)
+    assert not cut.memory.requires_grad and torch.equal(cut.memory, state.memory)  # same storage: same bytes
 
 
 # ---------------------------------------------------------------- batches and padding
@@ -184,7 +186,7 @@ def test_backprop_reaches_first_segment_and_initial_bank():
 def test_bptt_segments_one_stops_gradient_at_segment_boundary():
     model = tiny_model("lm2", memory_init="learned", bptt_segments=1).train()
     first, bank = _grad_norms(model, random_ids(1, 4 * SEG))
-    assert first == 0 and bank == 0
+    assert first == 0 and bank == 0  # no gradient path at all: exact zeros on any CPU
 
 
 def test_segment_checkpointing_gives_same_gradients():
@@ -222,7 +224,13 @@ def test_save_load_identity(tmp_path, arch, overrides):
         assert isinstance(loaded, LM2ForCausalLM)
         loaded = loaded.to(torch.float64).eval()
         loaded.generation_config.eos_token_id = None
-        torch.testing.assert_close(loaded(ids).logits, model(ids).logits, rtol=0, atol=0)
+        saved, weights = model.state_dict(), loaded.state_dict()
+        assert weights.keys() == saved.keys()
+        # A file round trip keeps every tensor's bytes, on any CPU: the weights are bitwise the same ...
+        assert all(torch.equal(weights[name], saved[name]) for name in saved)
+        # ... but a new instance recomputes the logits, and kernels may take another path (memory alignment):
+        # the same up to float64 rounding, not bitwise (1e-16 apart on an AMD EPYC).
+        torch.testing.assert_close(loaded(ids).logits, model(ids).logits, rtol=0, atol=1e-12)
         torch.testing.assert_close(
             loaded.generate(ids[:, :5], max_new_tokens=8), model.generate(ids[:, :5], max_new_tokens=8)
         )

@@ -38,7 +38,7 @@ def test_gradient_reaches_memory_embeddings_through_several_segments():
 
 def test_bptt_segments_one_stops_gradient_at_the_first_boundary():
     grad = _memory_token_grad(tiny_model("rmt", bptt_segments=1).train())
-    assert grad is None or grad.abs().sum() == 0
+    assert grad is None or grad.abs().sum() == 0  # no gradient path at all: exact zeros on any CPU
 
 
 def test_memory_is_written_only_when_a_segment_completes():
@@ -46,7 +46,8 @@ def test_memory_is_written_only_when_a_segment_completes():
     ids = random_ids(1, SEG + 2)
     initial = model.model.memory_tokens.detach()
     inside = model(ids[:, : SEG - 1]).memory
-    torch.testing.assert_close(inside.memory[0], initial, rtol=0, atol=0)  # mid-segment: unchanged
+    # Mid-segment the state still holds the memory embeddings themselves (no arithmetic): the same bytes.
+    assert torch.equal(inside.memory[0], initial)
     done = model(ids[:, :SEG]).memory
     assert (done.memory[0] - initial).abs().max() > 1e-6
 

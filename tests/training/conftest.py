@@ -28,9 +28,10 @@ def tiny_config(out: Path, **sections) -> TrainConfig:
 
 def to_argv(config: TrainConfig) -> list[str]:
     """The command-line words of `config` (what a user would type)."""
+    import dataclasses
     import json
 
-    argv = ["--model", json.dumps(config.model)]
+    argv = ["--model", json.dumps(dataclasses.asdict(config.model))]
     for section in ("data", "curriculum", "optim", "run"):
         for key, value in vars(getattr(config, section)).items():
             if value is None:

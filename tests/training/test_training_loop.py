@@ -145,14 +145,13 @@ def test_command_line_round_trip_and_overrides(tmp_path):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--optim.lrr", "1"], "unrecognized arguments"),
-        (["--run.steps", "many"], "run.steps"),
+        (["--optim.lrr", "1"], "optim.lrr is not a known key; allowed in optim: lr, min_lr_ratio"),
+        (["--run.steps", "many"], "run.steps=many has the wrong type; allowed: int"),
     ],
 )
-def test_bad_command_line_exits_before_training(tmp_path, capsys, argv, message):
-    with pytest.raises(SystemExit):
+def test_bad_command_line_stops_before_training(tmp_path, argv, message):
+    with pytest.raises(ValueError, match=message):
         parse_config([*to_argv(tiny_config(tmp_path)), *argv])
-    assert message in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -228,7 +227,8 @@ def test_sparse_training_loss_equals_model_loss():
     labels[:, 10:13] = ids[:, 10:13]
     labels[2, 5] = ids[2, 5]
     expected = model(ids, attention_mask=mask, labels=labels).loss
-    torch.testing.assert_close(LossOnly(model)(ids, mask, labels), expected, rtol=0, atol=1e-6)  # fp32 sums
+    # fp32 cross-entropy (~3.9) summed in another order: a few ulps (2.4e-7 each) apart, 5e-6 allowed.
+    torch.testing.assert_close(LossOnly(model)(ids, mask, labels), expected, rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", ["tiny-cpu-babilong", "tiny-cpu-lm", "small-gpu-babilong", "paper-1b-babilong"])

@@ -7,16 +7,14 @@ per memory block:
 - the norm of the row each token writes (eq. 6),
 and the norm of every bank row entering the input and after each segment.
 
-Forward hooks on `model.model.layers[i].memory` see each memory step's inputs and outputs; the read weights
-and gates are recomputed from them with the block's own layers (`memory_step`). The test suite checks the
-recomputation against what the model computes (the rewritten rows and the gated memory it returns).
+Forward hooks on `model.model.layers[i].memory` see each memory step's keyword inputs and ask the block for
+its intermediates (`LM2Memory(..., return_step=True)`, the model's own equations, not a copy of them).
 Notation: `b` batch, `L` tokens, `n` tokens of one step, `m` bank rows, `h` memory heads, `e` head dim,
 `d` width, `k` recorded memory blocks, `S` segments.
 """
 
 from __future__ import annotations
 
-import inspect as pyinspect
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,47 +23,7 @@ import torch
 from torch import Tensor
 
 from lm2.model import LM2ForCausalLM
-from lm2.model.memory import LM2Memory
-
-_MEMORY_FORWARD = pyinspect.signature(LM2Memory.forward)
-
-
-@dataclass
-class MemoryStep:
-    """One memory block's step over `n` new tokens, recomputed from its inputs and outputs."""
-
-    weights: Tensor  # (b, h, n, w) read attention over the w bank rows this block sees (eq. 2)
-    read: Tensor  # (b, n, d) E_mem
-    gate_in: Tensor  # (b, n, d) g_in (eq. 4)
-    gate_forget: Tensor  # (b, n, d) g_f (eq. 5)
-    gate_out: Tensor  # (b, n, d) g_out (eq. 3)
-    rows: Tensor  # (b, n, d) M_t[i] entering the block
-    new_rows: Tensor  # (b, n, d) M_{t+1}[i] as the model returned them
-    gated: Tensor  # (b, n, d) E_gated as the model returned it
-
-
-def memory_step(module: LM2Memory, args: tuple, kwargs: dict, output: tuple) -> MemoryStep:
-    """Recompute a memory step's read weights and gates from the hooked call `module(*args, **kwargs)`."""
-    bound = _MEMORY_FORWARD.bind(module, *args, **kwargs).arguments
-    x, attn, rows, ctx, first = (bound[k] for k in ("x", "attn", "rows", "ctx", "first"))
-    gated, new_rows, key, value = output
-    dtype = rows.dtype
-    with torch.autocast(device_type=x.device.type, enabled=False):
-        source = (x if module.query == "input" else attn).to(dtype)
-        q = module._heads(module._linear(module.q_proj, source))  # (b, h, n, e)
-        scores = q @ key.transpose(-1, -2) / math.sqrt(module.head_dim)  # (b, h, n, w)
-        if not first:  # later memory blocks: token i reads rows j <= i (segment columns)
-            n, w = scores.shape[-2:]
-            column = ctx.start + torch.arange(n, device=q.device)
-            visible = torch.arange(w, device=q.device)[None, :] <= column[:, None]
-            scores = scores.masked_fill(~visible, float("-inf"))
-        weights = scores.softmax(-1)
-        b, h, n, e = q.shape
-        read = (weights @ value).transpose(1, 2).reshape(b, n, h * e)  # (b, n, d)
-        gate_out = torch.sigmoid(module._linear(module.out_gate, read))
-        gate_in = torch.sigmoid(module._linear(module.in_gate, x.to(dtype)))
-        gate_forget = torch.sigmoid(module._linear(module.forget_gate, read))
-    return MemoryStep(weights, read, gate_in, gate_forget, gate_out, rows, new_rows, gated)
+from lm2.model.memory import LM2Memory, MemoryOutput
 
 
 @dataclass
@@ -103,8 +61,9 @@ class _Recorder:
         self.steps: dict[int, list[dict[str, Tensor]]] = {}
 
     def hook(self, block: int):
-        def record(module: LM2Memory, args: tuple, kwargs: dict, output: tuple) -> None:
-            step = memory_step(module, args, kwargs, output)
+        def record(module: LM2Memory, args: tuple, kwargs: dict, output: MemoryOutput) -> None:
+            # `forward` directly: calling the module would run this hook again.
+            step = module.forward(*args, **{**kwargs, "return_step": True}).step
             weights = step.weights if self.keep_heads else step.weights.mean(1)  # (b, [h,] n, w)
             pad = self.rows - weights.shape[-1]
             weights = torch.nn.functional.pad(weights, (0, pad))  # to all m rows
@@ -114,7 +73,7 @@ class _Recorder:
                     "gate_in": step.gate_in.mean(-1).float().cpu(),
                     "gate_forget": step.gate_forget.mean(-1).float().cpu(),
                     "gate_out": step.gate_out.mean(-1).float().cpu(),
-                    "row_norm": step.new_rows.norm(dim=-1).float().cpu(),
+                    "row_norm": output.rows.norm(dim=-1).float().cpu(),
                 }
             )
 

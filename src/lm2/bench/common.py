@@ -30,16 +30,12 @@ from typing import Any
 import torch
 
 from lm2.model import LM2Config, LM2ForCausalLM
+from lm2.model.variants import variant_config
 
 log = logging.getLogger(__name__)
 
-# The models compared: one backbone, the same segment length; only what crosses segments differs.
-MODELS: dict[str, dict[str, Any]] = {
-    "lm2": {"arch": "lm2"},
-    "rmt": {"arch": "rmt"},
-    "vanilla-segmented": {"arch": "vanilla", "vanilla_mode": "segmented"},  # same span, no memory
-    "vanilla": {"arch": "vanilla", "vanilla_mode": "full"},  # full causal attention over the input
-}
+# The models compared are the variants of `lm2.model.variants`: one backbone, the same segment length; only
+# what crosses segments differs.
 BASELINE = "vanilla-segmented"  # the memory-less model with the same attention span as lm2 and rmt
 
 # The default bench backbone: a small Llama (4 blocks of width 256, grouped-query attention) that runs a
@@ -57,10 +53,8 @@ BACKBONE: dict[str, Any] = {
 
 
 def bench_config(name: str, backbone: dict[str, Any] | None = None) -> LM2Config:
-    """The `LM2Config` of model `name` (a key of `MODELS`) on `backbone` (default `BACKBONE`)."""
-    if name not in MODELS:
-        raise ValueError(f"model {name!r} is not known; choose from {', '.join(MODELS)}")
-    return LM2Config(**{**(backbone or BACKBONE), **MODELS[name]})
+    """The `LM2Config` of model variant `name` (`lm2.model.variants`) on `backbone` (default `BACKBONE`)."""
+    return variant_config(name, backbone or BACKBONE)
 
 
 def build_model(name: str, backbone: dict[str, Any] | None = None, seed: int = 0) -> LM2ForCausalLM:
@@ -186,10 +180,6 @@ def track_live_memory() -> bool:
         return bool(ctypes.CDLL("libc.so.6").mallopt(-3, 64 * 1024))  # -3: M_MMAP_THRESHOLD
     except (OSError, AttributeError):
         return False
-
-
-def tensor_bytes(tensors: Sequence[torch.Tensor | None]) -> int:
-    return sum(t.numel() * t.element_size() for t in tensors if t is not None)
 
 
 # ---------------------------------------------------------------------------------------------- isolation

@@ -15,8 +15,9 @@ import torch
 
 from lm2.model import LM2Config, LM2ForCausalLM
 from lm2.model.flops import parameter_counts, training_flops
+from lm2.model.variants import DEFAULT_MODELS, variant_config
 
-from .common import MODELS, machine, markdown_table, synchronize
+from .common import machine, markdown_table, synchronize
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,8 @@ DRY_RUN_BACKBONE: dict[str, Any] = {
 
 
 def config_125m(name: str, small: bool = False) -> LM2Config:
-    """The ~125M-parameter config of model `name` (a key of `common.MODELS`); `small`: the dry-run shape."""
-    return LM2Config(**{**(DRY_RUN_BACKBONE if small else GPU_BACKBONE), **MODELS[name]})
+    """The ~125M-parameter config of model variant `name` (`lm2.model.variants`); `small`: the dry-run shape."""
+    return variant_config(name, DRY_RUN_BACKBONE if small else GPU_BACKBONE)
 
 
 def training_throughput(
@@ -114,7 +115,7 @@ def run_gpu(
         raise RuntimeError("no CUDA device: torch.cuda.is_available() is False")
     device = "cpu" if dry_run else "cuda"
     batch, length = (1, 512) if dry_run else (8, 4096)
-    models = models or list(MODELS)
+    models = models or list(DEFAULT_MODELS)
     torch.backends.cuda.matmul.allow_tf32 = tf32
     # Blocks share one code object; specialisations (first memory block or not, segment start) need room.
     torch._dynamo.config.cache_size_limit = 64

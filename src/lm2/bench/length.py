@@ -29,7 +29,6 @@ from .common import (
     rss_mib,
     run_isolated,
     synchronize,
-    tensor_bytes,
 )
 
 log = logging.getLogger(__name__)
@@ -85,14 +84,13 @@ def measure_stream(
             done += ids.shape[1]
         synchronize(device)
         seconds = time.perf_counter() - start
-    layers = [t for cache in state.layers or [] for t in cache.tensors()]
     return {
         "seconds": seconds,
         "tokens_per_s": length / seconds,
         "rss_before_mib": before,
         "peak_rss_mib": peak_rss_mib(),
         "peak_is_stream_only": reset,
-        "state_bytes": tensor_bytes([state.memory, *layers]),
+        "state_bytes": state.nbytes,
         "cuda_peak_mib": torch.cuda.max_memory_allocated(device) / 2**20 if cuda else None,
     }
 
@@ -126,41 +124,47 @@ def run_length(
         "flush_denormal": flush_denormal,
         "models": {},
     }
+    settings = {"chunk": chunk, "flush_denormal": flush_denormal, "seed": seed, "device": device}
     for name in models:
-        power = 2 if bench_config(name, backbone).segment_span is None else 1  # full attention: quadratic
-        rows: dict[str, Any] = {}
-        last: tuple[int, float] | None = None  # (length, seconds) of the longest run so far
-        stopped = None
-        for length in lengths:
-            projected = None if last is None else last[1] * (length / last[0]) ** power
-            if stopped is not None:
-                row = {"status": stopped}
-            elif projected is not None and projected > time_cap_s:
-                row = {"status": "over time cap", "projected_s": projected}
-            else:
-                log.info("length: %s at %d tokens", name, length)
-                kwargs = dict(
-                    name=name,
-                    length=length,
-                    chunk=chunk,
-                    backbone=backbone,
-                    flush_denormal=flush_denormal,
-                    seed=seed,
-                    device=device,
-                )
-                row = run_isolated(
-                    "lm2.bench.length:measure_stream", kwargs, threads, memory_cap_gib, time_cap_s * 2 + 60
-                )
-            if row["status"] == "ok":
-                last = (length, row["seconds"])
-            elif stopped is None:
-                stopped = f"not run ({row['status']} at a shorter length)"
-            rows[str(length)] = row
-            if on_result is not None:
-                on_result(name, length, row)
+        rows = _measure_model(name, lengths, backbone, settings, threads, memory_cap_gib, time_cap_s, on_result)
         result["models"][name] = {"lengths": rows, **summarize(rows)}
     result["machine"]["load_average_1m_at_end"] = load_average()
     return result
+
+
+def _measure_model(
+    name: str,
+    lengths: list[int],
+    backbone: dict[str, Any],
+    settings: dict[str, Any],
+    threads: int,
+    memory_cap_gib: float,
+    time_cap_s: float,
+    on_result: Callable[[str, int, dict[str, Any]], None] | None,
+) -> dict[str, Any]:
+    """The rows of one model, shortest length first (`settings`: the other `measure_stream` arguments)."""
+    power = 2 if bench_config(name, backbone).segment_span is None else 1  # full attention: quadratic
+    rows: dict[str, Any] = {}
+    last: tuple[int, float] | None = None  # (length, seconds) of the longest run so far
+    stopped = None
+    for length in lengths:
+        projected = None if last is None else last[1] * (length / last[0]) ** power
+        if stopped is not None:
+            row = {"status": stopped}
+        elif projected is not None and projected > time_cap_s:
+            row = {"status": "over time cap", "projected_s": projected}
+        else:
+            log.info("length: %s at %d tokens", name, length)
+            kwargs = {"name": name, "length": length, "backbone": backbone, **settings}
+            row = run_isolated("lm2.bench.length:measure_stream", kwargs, threads, memory_cap_gib, time_cap_s * 2 + 60)
+        if row["status"] == "ok":
+            last = (length, row["seconds"])
+        elif stopped is None:
+            stopped = f"not run ({row['status']} at a shorter length)"
+        rows[str(length)] = row
+        if on_result is not None:
+            on_result(name, length, row)
+    return rows
 
 
 def summarize(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -13,11 +13,11 @@ from typing import Any
 import torch
 
 from lm2.model.flops import forward_flops_per_token, parameter_counts
+from lm2.model.variants import DEFAULT_MODELS
 
 from .common import (
     BACKBONE,
     BASELINE,
-    MODELS,
     bench_config,
     build_model,
     interleaved,
@@ -48,7 +48,7 @@ def run_overhead(
     random batch of `batch` x `segments` segments, interleaved over `repeats` rounds (inference, about
     four times cheaper, over 3 x `repeats`). Time ratios are paired per round (`common.paired_ratio`)."""
     backbone = backbone or BACKBONE
-    models = list(models or MODELS)
+    models = list(models or DEFAULT_MODELS)
     if BASELINE not in models:
         models.insert(0, BASELINE)
     torch.set_num_threads(threads)

@@ -9,11 +9,13 @@ two implementations of one function. Target (issue 8): ours is not slower, ratio
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
+from lm2.integrations.convert import LLAMA_FIELDS
 from lm2.model import LM2Config, LM2ForCausalLM
 
 from .common import (
@@ -29,19 +31,15 @@ from .common import (
 
 log = logging.getLogger(__name__)
 
-LLAMA_FIELDS = (
-    "vocab_size",
-    "hidden_size",
-    "intermediate_size",
-    "num_hidden_layers",
-    "num_attention_heads",
-    "num_key_value_heads",
-)
+
+def llama_shape(backbone: dict[str, Any] | None) -> dict[str, Any]:
+    """The fields of `backbone` (default `BACKBONE`) that a `LlamaConfig` has too."""
+    return {k: v for k, v in (backbone or BACKBONE).items() if k in LLAMA_FIELDS}
 
 
 def reference_pair(backbone: dict[str, Any] | None = None, seed: int = 0) -> tuple[LlamaForCausalLM, LM2ForCausalLM]:
     """A random `LlamaForCausalLM` (SDPA attention) and our full-attention `vanilla` with its weights."""
-    shape = {k: (backbone or BACKBONE)[k] for k in LLAMA_FIELDS}
+    shape = llama_shape(backbone)
     rope = {"rope_type": "default", "rope_theta": 500000.0}
     common = dict(shape, rms_norm_eps=1e-5, max_position_embeddings=8192, pad_token_id=0, eos_token_id=None)
     torch.manual_seed(seed)
@@ -99,7 +97,7 @@ def run_reference(
     result: dict[str, Any] = {
         "benchmark": "reference",
         "machine": machine(threads, device),
-        "backbone": {k: (backbone or BACKBONE)[k] for k in LLAMA_FIELDS},
+        "backbone": llama_shape(backbone),
         "forward_backward_shape": [batch, length],
         "generate_shape": {"batches": list(gen_batches), "prompt": prompt, "new_tokens": new_tokens},
         "repeats": repeats,
@@ -109,21 +107,28 @@ def run_reference(
     }
     for task, (fn, tokens) in tasks.items():
         log.info("reference: %s, %d rounds", task, repeats)
-        times = interleaved({n: (lambda m=m, fn=fn: fn(m)) for n, m in models.items()}, repeats, device=device)
-        row = {
-            name: {
-                "seconds": median(t),
-                "tokens_per_s": tokens / median(t),
-                "spread": spread(t),
-                "all_seconds": t,
-            }
-            for name, t in times.items()
-        }
-        row["ratio"] = paired_ratio(times["transformers"], times["lm2 vanilla"])
-        row["target_met"] = row["ratio"] >= 1.0
-        result["tasks"][task] = row
+        result["tasks"][task] = _time_task(fn, tokens, models, repeats, device)
     result["machine"]["load_average_1m_at_end"] = load_average()
     return result
+
+
+def _time_task(
+    fn: Callable[[torch.nn.Module], object],
+    tokens: int,
+    models: dict[str, torch.nn.Module],
+    repeats: int,
+    device: str,
+) -> dict[str, Any]:
+    """`fn(model)` timed for both models, interleaved; per model the median, tokens/s and spread, then the
+    paired ratio transformers time / our time."""
+    times = interleaved({n: (lambda m=m: fn(m)) for n, m in models.items()}, repeats, device=device)
+    row: dict[str, Any] = {
+        name: {"seconds": median(t), "tokens_per_s": tokens / median(t), "spread": spread(t), "all_seconds": t}
+        for name, t in times.items()
+    }
+    row["ratio"] = paired_ratio(times["transformers"], times["lm2 vanilla"])
+    row["target_met"] = row["ratio"] >= 1.0
+    return row
 
 
 @torch.no_grad()

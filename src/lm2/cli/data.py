@@ -6,62 +6,20 @@ The library (`lm2.data`) is imported inside the handlers so that `lm2 --help` st
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import logging
 import time
-from collections.abc import Callable
 from pathlib import Path
+
+from lm2.cli.common import add_command, add_command_group, check_at_least_one
 
 logger = logging.getLogger(__name__)
 
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows defaults, except empty ones and where the help already says what the default is."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        if (
-            action.default is None
-            or action.default is False
-            or action.default == []
-            or "default" in (action.help or "")
-        ):
-            return action.help or ""
-        return super()._get_help_string(action)
-
-
-_FORMATTER = _Formatter
-
-
-def _reported(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Bad input (unknown task or length, missing or malformed files, too little haystack) ends the
-    command with its message and exit code 2 instead of a traceback."""
-
-    @functools.wraps(run)
-    def wrapper(args: argparse.Namespace) -> int:
-        try:
-            return run(args)
-        except (ValueError, FileNotFoundError) as err:
-            logger.error("lm2 data: %s", err)
-            return 2
-
-    return wrapper
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "data",
-        help="build BABILong sets, train the tokenizer, get or generate bAbI",
-        description="Data commands; each has its own --help. See docs/data.md.",
-        formatter_class=_FORMATTER,
-    )
-
-    def show_help(args: argparse.Namespace) -> int:
-        parser.print_help()
-        return 2
-
-    parser.set_defaults(func=show_help)
-    sub = parser.add_subparsers(dest="data_command", metavar="DATA_COMMAND")
+    what = "build BABILong sets, train the tokenizer, get or generate bAbI"
+    description = "Data commands; each has its own --help. See docs/data.md."
+    sub = add_command_group(subparsers, "data", what, description, metavar="DATA_COMMAND")
     _add_babilong(sub)
     _add_tokenizer(sub)
     _add_babi_download(sub)
@@ -113,24 +71,21 @@ def _add_haystack(parser: argparse.ArgumentParser) -> None:
 
 
 def _haystack(args: argparse.Namespace):
-    from lm2.data import folder_haystack, pg19_haystack, prose_haystack
+    from lm2.data import load_haystack
 
-    if args.haystack is not None:
-        return folder_haystack(args.haystack)
-    if args.pg19 is not None:
-        return pg19_haystack(path=None if args.pg19 == "hub" else args.pg19)
-    return prose_haystack(seed=args.seed)
+    if args.haystack is not None:  # a folder, even one named "prose"
+        return load_haystack(args.haystack.resolve())
+    pg19 = None if args.pg19 is None else "pg19" if args.pg19 == "hub" else f"pg19:{args.pg19}"
+    return load_haystack(pg19 or "prose", seed=args.seed)
 
 
 # -- lm2 data babilong ------------------------------------------------------------------------------
 def _add_babilong(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "babilong",
-        help="build BABILong samples into DIR/qaN/<length>.json",
-        description="Hide bAbI facts in background text up to each target length (tokens of the tokenizer; "
-        "1k = 1000) and write the official layout DIR/qaN/<length>.json plus DIR/lm2_manifest.json.",
-        formatter_class=_FORMATTER,
+    about = (
+        "Hide bAbI facts in background text up to each target length (tokens of the tokenizer; "
+        "1k = 1000) and write the official layout DIR/qaN/<length>.json plus DIR/lm2_manifest.json."
     )
+    p = add_command(sub, "babilong", run_babilong, "build BABILong samples into DIR/qaN/<length>.json", about)
     p.add_argument("--tasks", default="qa1,qa2,qa3,qa4,qa5", help="comma-separated tasks, or 'all'")
     p.add_argument("--lengths", default="0k,1k,2k,4k", help="comma-separated lengths: 0k..128k, 1M, or tokens")
     p.add_argument("--samples", type=int, default=100, help="samples per task and length")
@@ -140,7 +95,6 @@ def _add_babilong(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tokenizer", type=Path, metavar="DIR", help="tokenizer folder (default: the default tokenizer)")
     _add_babi_source(p)
     _add_haystack(p)
-    p.set_defaults(func=_reported(run_babilong))
 
 
 def run_babilong(args: argparse.Namespace) -> int:
@@ -158,8 +112,7 @@ def run_babilong(args: argparse.Namespace) -> int:
     )
 
     tasks, lengths = parse_tasks(args.tasks), parse_lengths(args.lengths)
-    if args.samples < 1:
-        raise ValueError(f"--samples must be at least 1, got {args.samples}")
+    check_at_least_one(args, "samples")
     tokenizer = default_tokenizer() if args.tokenizer is None else load_tokenizer(args.tokenizer)
     haystack = _haystack(args)
     source = _babi_source(args)
@@ -203,13 +156,11 @@ def _write_manifest(args, tasks, lengths, tokenizer, haystack_name: str, source)
 
 # -- lm2 data tokenizer -----------------------------------------------------------------------------
 def _add_tokenizer(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "tokenizer",
-        help="train the byte-level BPE tokenizer",
-        description="Train a byte-level BPE (special tokens <pad>=0 <s>=1 </s>=2 <ans>=3) on bAbI stories "
-        "plus background text, and save it with save_pretrained (tokenizer.json + config).",
-        formatter_class=_FORMATTER,
+    about = (
+        "Train a byte-level BPE (special tokens <pad>=0 <s>=1 </s>=2 <ans>=3) on bAbI stories "
+        "plus background text, and save it with save_pretrained (tokenizer.json + config)."
     )
+    p = add_command(sub, "tokenizer", run_tokenizer, "train the byte-level BPE tokenizer", about)
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     p.add_argument("--vocab-size", type=int, default=2048, help="vocabulary size")
     group = p.add_mutually_exclusive_group()
@@ -222,7 +173,6 @@ def _add_tokenizer(sub: argparse._SubParsersAction) -> None:
         help="folder of .txt books for the prose part (default: offline generated prose)",
     )
     p.add_argument("--text", type=Path, nargs="*", default=[], metavar="FILE", help="extra plain-text files")
-    p.set_defaults(func=_reported(run_tokenizer))
 
 
 def run_tokenizer(args: argparse.Namespace) -> int:
@@ -268,17 +218,16 @@ def run_tokenizer(args: argparse.Namespace) -> int:
 
 # -- lm2 data babi-download / babi-generate / babi-stats / list ----------------------------------------
 def _add_babi_download(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "babi-download",
-        help="download and verify the official bAbI v1.2 archive",
-        description="Download the bAbI archive into the cache (once), verify its SHA-256 and unpack it. "
-        "Without --sha256 the first download is trusted and its hash recorded; later runs check it.",
-        formatter_class=_FORMATTER,
+    about = (
+        "Download the bAbI archive into the cache (once), verify its SHA-256 and unpack it. "
+        "Without --sha256 the first download is trusted and its hash recorded; later runs check it."
+    )
+    p = add_command(
+        sub, "babi-download", run_babi_download, "download and verify the official bAbI v1.2 archive", about
     )
     p.add_argument("--url", help="archive URL, http(s) or file:// (default: the official v1.2 archive)")
     p.add_argument("--sha256", default=None, help="expected SHA-256 of the archive")
     p.add_argument("--cache", type=Path, default=None, metavar="DIR", help="cache folder (default: <cache>/babi)")
-    p.set_defaults(func=_reported(run_babi_download))
 
 
 def run_babi_download(args: argparse.Namespace) -> int:
@@ -290,17 +239,12 @@ def run_babi_download(args: argparse.Namespace) -> int:
 
 
 def _add_babi_generate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "babi-generate",
-        help="write generated bAbI files (offline generator)",
-        description="Write qaN_<name>_{train,test}.txt files in the bAbI v1.2 format from the offline generator.",
-        formatter_class=_FORMATTER,
-    )
+    about = "Write qaN_<name>_{train,test}.txt files in the bAbI v1.2 format from the offline generator."
+    p = add_command(sub, "babi-generate", run_babi_generate, "write generated bAbI files (offline generator)", about)
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     p.add_argument("--tasks", default="all", help="comma-separated tasks, or 'all'")
     p.add_argument("--stories", type=int, default=2000, help="stories per file (most tasks ask 5 questions per story)")
     p.add_argument("--seed", type=int, default=0, help="generator seed (test files use a derived seed)")
-    p.set_defaults(func=_reported(run_babi_generate))
 
 
 def run_babi_generate(args: argparse.Namespace) -> int:
@@ -312,24 +256,21 @@ def run_babi_generate(args: argparse.Namespace) -> int:
 
 
 def _add_babi_stats(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "babi-stats",
-        help="compare generated bAbI with the real files",
-        description="Statistics of generated and real bAbI (facts per question, supporting facts, "
-        "supporting-fact distance, answer distribution, vocabulary, labels) and whether they agree.",
-        formatter_class=_FORMATTER,
+    about = (
+        "Statistics of generated and real bAbI (facts per question, supporting facts, "
+        "supporting-fact distance, answer distribution, vocabulary, labels) and whether they agree."
     )
+    p = add_command(sub, "babi-stats", run_babi_stats, "compare generated bAbI with the real files", about)
     p.add_argument("--babi", type=Path, default=None, metavar="DIR", help="real bAbI folder (default: <data dir>/babi)")
     p.add_argument("--tasks", default="all", help="comma-separated tasks, or 'all'")
     p.add_argument("--split", choices=("train", "test"), default="train", help="real split to compare with")
     p.add_argument("--samples", type=int, default=2000, help="generated samples per task")
     p.add_argument("--seed", type=int, default=0, help="generator seed")
-    p.set_defaults(func=_reported(run_babi_stats))
 
 
 def run_babi_stats(args: argparse.Namespace) -> int:
     from lm2.data import babi_stats, compare_stats, generate_babi, load_babi, parse_tasks
-    from lm2.data.babi_stats import answer_tv
+    from lm2.data.babi.stats import answer_tv
 
     failures = 0
     print(
@@ -351,14 +292,9 @@ def run_babi_stats(args: argparse.Namespace) -> int:
 
 
 def _add_list(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "list",
-        help="list the tasks, lengths and sample counts of a BABILong folder",
-        description="List DIR/qaN/<length>.json files (ours or the official release's) with sample counts.",
-        formatter_class=_FORMATTER,
-    )
+    about = "List DIR/qaN/<length>.json files (ours or the official release's) with sample counts."
+    p = add_command(sub, "list", run_list, "list the tasks, lengths and sample counts of a BABILong folder", about)
     p.add_argument("dir", type=Path, help="BABILong folder")
-    p.set_defaults(func=_reported(run_list))
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -366,8 +302,7 @@ def run_list(args: argparse.Namespace) -> int:
 
     found = list_babilong(args.dir)
     if not found:
-        logger.error("no qaN/<length>.json files under %s", args.dir)
-        return 1
+        raise FileNotFoundError(f"no qaN/<length>.json files under {args.dir}")
     for task, lengths in found.items():
         counts = ", ".join(f"{length}: {len(load_babilong(args.dir, task, length))}" for length in lengths)
         print(f"{task}  {counts}")

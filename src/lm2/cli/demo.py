@@ -9,8 +9,9 @@ background text; the same four architectures trained on qa1 with a curriculum ov
 with `lm2 eval` on the bAbI test split at lengths up to 8x the training length, beside chance and shortcut
 baselines, and compared with `lm2 compare`.
 
-Act 3, shipped checkpoints: models kept under `results/repro/<arch>/model/` (see docs/reproduction.md), when
-present, are evaluated on a few BABILong cells.
+Act 3, shipped checkpoints: the reproduction study's models (`<arch>/model/` folders, docs/reproduction.md)
+are evaluated on a few BABILong cells. They are found in `--checkpoints DIR`, else in $LM2_CHECKPOINTS, else
+in `results/repro` under the current folder (a checkout's); without them act 3 is skipped, saying so.
 
 Everything goes to `--out` (default `runs/demo/`): results, tables, heatmaps and training curves. Models
 train two at a time in worker processes (one thread each). Killed and started again with the same command,
@@ -21,56 +22,47 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
-import queue
+import os
 import time
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
-ARCHS = {
-    "lm2": {"arch": "lm2"},
-    "rmt": {"arch": "rmt", "num_memory_tokens": 8},
-    "vanilla": {"arch": "vanilla"},
-    "vanilla-segmented": {"arch": "vanilla", "vanilla_mode": "segmented"},
-}
-BACKBONE = {"hidden_size": 64, "intermediate_size": 256, "num_hidden_layers": 2, "num_attention_heads": 4}
-REPO_ROOT = Path(__file__).resolve().parents[3]
+from lm2.cli.common import UsageError, add_command
+from lm2.cli.jobs import quiet_transformers, run_jobs, write_atomic
+from lm2.model.variants import DEFAULT_MODELS, VARIANTS, parse_variants
+
+# Act 2's backbone for every model variant (`lm2.model.variants`); act 1 uses `lm2 recall`'s.
+BACKBONE = {"hidden_size": 64, "intermediate_size": 256, "num_hidden_layers": 2, "num_attention_heads": 4,
+            "num_memory_tokens": 8}  # fmt: skip
+CHECKPOINTS_ENV = "LM2_CHECKPOINTS"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="the main job: train and compare tiny lm2/rmt/vanilla models", description=__doc__)
+    p = add_command(sub, "demo", run, "the main job: train and compare tiny lm2/rmt/vanilla models", __doc__)
     p.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder")
-    p.add_argument("--models", default=",".join(ARCHS), help=f"comma-separated, from {', '.join(ARCHS)}")
+    p.add_argument("--models", default=",".join(DEFAULT_MODELS), help=f"comma-separated, from {', '.join(VARIANTS)}")
     p.add_argument("--recall-steps", type=int, default=1000, help="act 1: training steps per model (batch 32)")
     p.add_argument("--babilong-steps", type=int, default=1200, help="act 2: training steps per model (batch 32)")
     p.add_argument("--segment-length", type=int, default=32, help="act 2: tokens per segment")
     p.add_argument("--samples", type=int, default=100, help="act 2: test samples per task and length")
-    p.add_argument("--checkpoints", type=Path, default=REPO_ROOT / "results" / "repro",
-                   help="act 3: folder of shipped models (<arch>/model/)")  # fmt: skip
+    p.add_argument("--checkpoints", type=Path, metavar="DIR", help="act 3: folder of shipped models (<arch>/model/); "
+                   f"default: ${CHECKPOINTS_ENV}, else ./results/repro when it exists")  # fmt: skip
     p.add_argument("--workers", type=int, default=2, help="models trained at once (one CPU thread each)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (workers then share the GPU)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="a one-minute smoke run of all three acts")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    names = [n for n in args.models.split(",") if n]
-    unknown = sorted(set(names) - set(ARCHS))
-    if unknown or not names:
-        raise SystemExit(
-            f"lm2 demo: --models {args.models!r} has unknown names {unknown}; choose from {', '.join(ARCHS)}"
-        )
+    names = parse_variants(args.models, "--models")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise SystemExit(f"lm2 demo: --device {args.device!r} but CUDA is not available; use --device cpu")
+        raise UsageError(f"--device={args.device!r} but CUDA is not available here; use --device cpu")
     if args.quick:
         args.recall_steps, args.babilong_steps, args.samples = 40, 30, 8
     args.out.mkdir(parents=True, exist_ok=True)
-    _quiet_transformers()
+    quiet_transformers()
     start = time.time()
     summary = {"settings": {k: str(v) for k, v in vars(args).items() if k != "func"}}
     print(f"[1/3] cross-segment recall: {', '.join(names)}, {args.recall_steps} steps each", flush=True)
@@ -97,7 +89,7 @@ def recall_act(args: argparse.Namespace, names: list[str]) -> dict:
     settings = {"steps": args.recall_steps, "seed": args.seed, "train_segments": list(RECALL_TRAIN_SEGMENTS)}
     jobs = {name: (recall_job, {"name": name, "settings": settings, "out": str(out), "device": args.device})
             for name in names}  # fmt: skip
-    done = run_jobs(jobs, {name: args.recall_steps for name in names}, args.workers)
+    done = run_jobs(jobs, {name: args.recall_steps for name in names}, args.workers, "lm2 demo")
     from lm2.data.recall import RecallTask
 
     results = {"chance": RecallTask().chance, "task": {"segments": max(RECALL_TRAIN_SEGMENTS)}, "models": done}
@@ -108,8 +100,8 @@ def recall_act(args: argparse.Namespace, names: list[str]) -> dict:
 
 def recall_job(name: str, settings: dict, out: str, device: str, on_step: Callable) -> dict:
     """Train one recall model (skipped when `out/<name>.json` holds a result for the same settings)."""
+    from lm2.cli.recall import model_config
     from lm2.data.recall import RecallTask
-    from lm2.model import LM2Config
     from lm2.model.flops import parameter_counts
     from lm2.training.recall import recall_accuracy, train_recall
 
@@ -118,9 +110,7 @@ def recall_job(name: str, settings: dict, out: str, device: str, on_step: Callab
         on_step(settings["steps"], previous["final_loss"])
         return previous
     task = RecallTask(segments=max(settings["train_segments"]))
-    config = LM2Config(vocab_size=task.vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                       num_attention_heads=4, segment_length=task.segment_length, num_memory_tokens=4,
-                       **{k: v for k, v in ARCHS[name].items() if k != "num_memory_tokens"})  # fmt: skip
+    config = model_config(name, task)
     start = time.time()
     result = train_recall(
         config,
@@ -139,7 +129,7 @@ def recall_job(name: str, settings: dict, out: str, device: str, on_step: Callab
         "accuracy": {str(s): recall_accuracy(result.model, task, segments=s) for s in RECALL_EVAL_SEGMENTS},
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(path, json.dumps(record, indent=2))
+    write_atomic(path, json.dumps(record, indent=2))
     return record
 
 
@@ -160,7 +150,7 @@ def babilong_config(args: argparse.Namespace, name: str, out: Path):
     plan = babilong_plan(args)
     steps = args.babilong_steps
     return TrainConfig(
-        model={**BACKBONE, **ARCHS[name], "segment_length": args.segment_length, "tie_word_embeddings": True},
+        model={**BACKBONE, **VARIANTS[name], "segment_length": args.segment_length, "tie_word_embeddings": True},
         data=DataConfig(babi_tasks=["qa1"], babi="generate", haystack="prose", validation_samples=50,
                         length_jitter=1.0),
         curriculum=CurriculumConfig(segments=[plan["train_segments"] // 2, plan["train_segments"]],
@@ -181,7 +171,7 @@ def babilong_act(args: argparse.Namespace, names: list[str]) -> dict:
         config = babilong_config(args, name, out / "train")
         eval_spec = {"lengths": plan["lengths"], "samples": args.samples, "seed": args.seed}
         jobs[name] = (babilong_job, {"config": config, "eval_spec": eval_spec, "eval_out": str(out / "eval" / name)})
-    run_jobs(jobs, {name: args.babilong_steps for name in names}, args.workers)
+    run_jobs(jobs, {name: args.babilong_steps for name in names}, args.workers, "lm2 demo")
     paths = [out / "eval" / name / "results.json" for name in names]
     print(f"\ntrained on qa1 at {plan['train_tokens']} tokens ({plan['train_segments']} segments of "
           f"{args.segment_length}); evaluated on the bAbI test split:\n")  # fmt: skip
@@ -256,14 +246,28 @@ def _smooth(values: list[float], weight: float = 0.8) -> list[float]:
 
 
 # -- act 3: shipped checkpoints ---------------------------------------------------------------------------
+def checkpoints_dir(option: Path | None) -> Path | None:
+    """Act 3's folder: `--checkpoints`, else $LM2_CHECKPOINTS, else ./results/repro when it exists, else None."""
+    if option is not None:
+        return option
+    if os.environ.get(CHECKPOINTS_ENV):
+        return Path(os.environ[CHECKPOINTS_ENV])
+    local = Path("results") / "repro"
+    return local if local.is_dir() else None
+
+
 def checkpoints_act(args: argparse.Namespace) -> dict:
     from lm2.data import load_tokenizer
     from lm2.evaluation import GeneratedSource, comparison_table, evaluate, load_results
     from lm2.model import LM2ForCausalLM
 
-    found = sorted(p.parent for p in args.checkpoints.glob("*/model/config.json"))
+    folder = checkpoints_dir(args.checkpoints)
+    found = [] if folder is None else sorted(p.parent for p in folder.glob("*/model/config.json"))
     if not found:
-        print(f"no shipped checkpoints under {args.checkpoints} (the reproduction study puts them there)")
+        where = "no results/repro under the current folder" if folder is None else f"no <arch>/model/ under {folder}"
+        print(f"act 3 skipped: the shipped checkpoints are absent ({where}). They come with a checkout of the "
+              "repository (results/repro) or from scripts/reproduce.sh; point at them with --checkpoints DIR "
+              f"or {CHECKPOINTS_ENV}=DIR.")  # fmt: skip
         return {}
     lengths = ["0k", "1k"] if args.quick else ["0k", "1k", "4k"]
     tasks = ["qa1"] if args.quick else ["qa1", "qa2", "qa3", "qa4", "qa5"]
@@ -280,77 +284,3 @@ def checkpoints_act(args: argparse.Namespace) -> dict:
         paths[name] = out / "results.json"
     print(comparison_table([load_results(p) for p in paths.values()], list(paths)))
     return {name: str(p) for name, p in paths.items()}
-
-
-# -- worker processes -------------------------------------------------------------------------------------
-def run_jobs(jobs: dict[str, tuple[Callable, dict]], totals: dict[str, int], workers: int) -> dict:
-    """Run `fn(**kwargs, on_step=...)` for every job, `workers` at a time in spawned processes (one CPU thread
-    each), with one progress bar per job; returns each job's result. A failed job stops the demo with its
-    traceback."""
-    ctx = mp.get_context("spawn")
-    messages = ctx.Queue()
-    pending, running, results = list(jobs), {}, {}
-    bars = {name: tqdm(total=totals[name], desc=f"{name:>17}", unit="step", position=i, leave=True)
-            for i, name in enumerate(jobs)}  # fmt: skip
-    try:
-        while pending or running:
-            while pending and len(running) < max(1, workers):
-                name = pending.pop(0)
-                fn, kwargs = jobs[name]
-                running[name] = ctx.Process(target=_worker, args=(name, fn, kwargs, messages), daemon=True)
-                running[name].start()
-            try:
-                kind, name, payload = messages.get(timeout=1.0)
-            except queue.Empty:
-                for name, process in list(running.items()):
-                    if not process.is_alive() and process.exitcode not in (None, 0):
-                        raise SystemExit(f"lm2 demo: the {name} job died (exit code {process.exitcode})") from None
-                continue
-            if kind == "step":
-                bar = bars[name]
-                bar.update(payload[0] - bar.n)
-                if payload[1] == payload[1]:  # not NaN
-                    bar.set_postfix(loss=f"{payload[1]:.3f}", refresh=False)
-            elif kind == "done":
-                results[name] = payload
-                running.pop(name).join()
-                bars[name].update(totals[name] - bars[name].n)
-                bars[name].close()
-            else:
-                raise SystemExit(f"lm2 demo: the {name} job failed:\n{payload}")
-    finally:
-        for bar in bars.values():
-            bar.close()
-        for process in running.values():
-            process.terminate()
-    return {name: results[name] for name in jobs}
-
-
-def _worker(name: str, fn: Callable, kwargs: dict, messages) -> None:
-    torch.set_num_threads(1)
-    _quiet_transformers()
-    last = [0.0]
-
-    def on_step(step: int, loss: float) -> None:
-        if time.time() - last[0] > 0.5:
-            last[0] = time.time()
-            messages.put(("step", name, (step, loss)))
-
-    try:
-        result = fn(**kwargs, on_step=on_step)
-        messages.put(("done", name, result))
-    except BaseException:
-        messages.put(("error", name, traceback.format_exc()))
-
-
-def _quiet_transformers() -> None:
-    """No per-file progress bars from transformers (saving and loading tiny models) among the demo's own."""
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)

@@ -17,16 +17,14 @@ import argparse
 import logging
 from pathlib import Path
 
+from lm2.cli.common import UsageError, add_command, add_device_options, check_at_least_one
+
 logger = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "eval",
-        help="evaluate a saved model on BABILong (accuracy per task and length, baselines, heatmap)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    what = "evaluate a saved model on BABILong (accuracy per task and length, baselines, heatmap)"
+    p = add_command(subparsers, "eval", run_eval, what, __doc__)
     p.add_argument("model", type=Path, metavar="MODEL_DIR", help="model folder (save_pretrained + tokenizer)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (resumed if it exists)")
     data = p.add_argument_group("samples: a BABILong folder, or the generation recipe of `lm2 data babilong`")
@@ -49,18 +47,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument(
         "--max-tokens", type=int, help="full-attention models: cells with longer prompts are reported as OOM, unrun"
     )
-    run.add_argument("--device", default="auto", help="torch device (default: cuda when available, else cpu)")
-    run.add_argument("--dtype", default="auto", help="auto (as saved), float32, bfloat16, float16 or float64")
-    run.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    p.set_defaults(func=run_eval)
+    add_device_options(run, device="auto")
 
 
 def run_eval(args: argparse.Namespace) -> int:
     try:
         return _run(args)
-    except (ValueError, FileNotFoundError) as err:
-        logger.error("lm2 eval: %s", err)
-        return 2
     except KeyboardInterrupt:
         logger.error("lm2 eval: interrupted; the finished cells are saved in %s: the same command continues", args.out)
         return 130
@@ -104,16 +96,13 @@ def _run(args: argparse.Namespace) -> int:
 def _check_args(args: argparse.Namespace) -> None:
     if not args.model.is_dir():
         raise FileNotFoundError(f"model folder not found: {args.model}")
-    for name in ("batch_size", "max_new_tokens", "max_tokens", "samples", "threads"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise ValueError(f"--{name.replace('_', '-')}={value} must be at least 1")
+    check_at_least_one(args, "batch_size", "max_new_tokens", "max_tokens", "samples", "threads")
     if args.data is not None:
         options = ("seed", "babi", "download", "generate", "pg19")
         spec = [f"--{n}" for n in options if getattr(args, n) not in (None, False)]
         spec += ["--haystack"] if args.haystack != "prose" else []
         if spec:
-            raise ValueError(f"--data reads the samples from a folder; {', '.join(spec)} only apply to generation")
+            raise UsageError(f"--data reads the samples from a folder; {', '.join(spec)} only apply to generation")
 
 
 def _source(args: argparse.Namespace, tokenizer):

@@ -11,29 +11,28 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import resource
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
-logger = logging.getLogger(__name__)
+from lm2.cli.common import (
+    UsageError,
+    add_command,
+    add_device_options,
+    add_model_option,
+    add_text_options,
+    check_at_least_one,
+)
 
 LONG_PROMPT_BYTES = 256 * 1024  # show a progress bar from this prompt size on (or for standard input)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "generate",
-        help="continue a prompt of any length (text or file) with a saved model",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--model", type=Path, required=True, metavar="DIR", help="model folder with its tokenizer")
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--prompt", help="the prompt text")
-    source.add_argument("--file", metavar="PATH", help="read the prompt from a UTF-8 file ('-': standard input)")
+    what = "continue a prompt of any length (text or file) with a saved model"
+    p = add_command(subparsers, "generate", run, what, __doc__)
+    add_model_option(p)
+    add_text_options(p)
     p.add_argument("--max-new-tokens", type=int, default=64, help="tokens to generate (default 64)")
     p.add_argument("--greedy", action="store_true", help="greedy decoding (default: sampling)")
     p.add_argument("--temperature", type=float, help="sampling temperature > 0 (default 1.0)")
@@ -42,21 +41,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--chunk-size", type=int, default=4096, help="prompt tokens per forward call (default 4096)")
     p.add_argument("--no-bos", action="store_true", help="do not start the prompt with the tokenizer's BOS token")
-    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--dtype", default="auto", help="auto (as saved), float32, bfloat16, float16 or float64")
+    add_device_options(p)
     p.add_argument("--stats", action="store_true", help="print a JSON line of statistics to standard error")
-    p.set_defaults(func=run)
 
 
 def sampling_options(args: argparse.Namespace) -> dict:
-    """`generate` keyword arguments from the decoding options; `ValueError` names a wrong one."""
-    if args.max_new_tokens < 1:
-        raise ValueError(f"--max-new-tokens={args.max_new_tokens} must be at least 1")
-    if args.threads is not None and args.threads < 1:
-        raise ValueError(f"--threads={args.threads} must be at least 1")
-    if args.chunk_size < 1:
-        raise ValueError(f"--chunk-size={args.chunk_size} must be at least 1")
+    """`generate` keyword arguments from the decoding options; `UsageError` names a wrong one."""
+    check_at_least_one(args, "max_new_tokens", "threads", "chunk_size")
     given = {
         name: value
         for name, value in (("temperature", args.temperature), ("top_k", args.top_k), ("top_p", args.top_p))
@@ -65,28 +56,24 @@ def sampling_options(args: argparse.Namespace) -> dict:
     if args.greedy:
         if given:
             flags = ", ".join(f"--{name.replace('_', '-')}" for name in given)
-            raise ValueError(f"--greedy decodes deterministically; drop {flags} or drop --greedy")
+            raise UsageError(f"--greedy decodes deterministically; drop {flags} or drop --greedy")
         return {"do_sample": False, "max_new_tokens": args.max_new_tokens}
     options = {"temperature": 1.0, "top_k": 50, "top_p": 1.0, **given}
     if options["temperature"] <= 0:
-        raise ValueError(f"--temperature={options['temperature']} must be > 0 (use --greedy for argmax)")
+        raise UsageError(f"--temperature={options['temperature']} must be > 0 (use --greedy for argmax)")
     if options["top_k"] < 0:
-        raise ValueError(f"--top-k={options['top_k']} must be >= 0 (0: no top-k filtering)")
+        raise UsageError(f"--top-k={options['top_k']} must be >= 0 (0: no top-k filtering)")
     if not 0 < options["top_p"] <= 1:
-        raise ValueError(f"--top-p={options['top_p']} must be in (0, 1]")
+        raise UsageError(f"--top-p={options['top_p']} must be in (0, 1]")
     return {"do_sample": True, "max_new_tokens": args.max_new_tokens, **options}
 
 
 def run(args: argparse.Namespace) -> int:
     from lm2.integrations.pretrained import load_pretrained
 
-    try:
-        options = sampling_options(args)
-        model, tokenizer = load_pretrained(args.model, args.device, args.dtype)
-        return _generate(args, model, tokenizer, options)
-    except (ValueError, FileNotFoundError) as err:
-        logger.error("lm2 generate: %s", err)
-        return 2
+    options = sampling_options(args)
+    model, tokenizer = load_pretrained(args.model, args.device, args.dtype)
+    return _generate(args, model, tokenizer, options)
 
 
 def _generate(args: argparse.Namespace, model, tokenizer, options: dict) -> int:

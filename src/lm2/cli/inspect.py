@@ -9,51 +9,40 @@ into --out and prints a summary per block. The model is not modified (forward ho
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 
-logger = logging.getLogger(__name__)
+from lm2.cli.common import (
+    add_command,
+    add_device_options,
+    add_model_option,
+    add_text_options,
+    check_at_least_one,
+    parse_indices,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "inspect",
-        help="plot an LM2 model's memory reads, gates and bank norms on an input (PNG)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--model", type=Path, required=True, metavar="DIR", help="lm2 model folder with tokenizer")
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--prompt", help="the input text")
-    source.add_argument("--file", metavar="PATH", help="read the input from a UTF-8 file ('-': stdin)")
+    what = "plot an LM2 model's memory reads, gates and bank norms on an input (PNG)"
+    p = add_command(subparsers, "inspect", run, what, __doc__)
+    add_model_option(p, help="lm2 model folder with its tokenizer")
+    add_text_options(p, what="the input")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for trace.pt and the PNGs")
     p.add_argument("--max-tokens", type=int, default=1024, help="inspect the first N tokens (default 1024)")
     p.add_argument("--blocks", help="comma-separated memory blocks to record (default: all)")
     p.add_argument("--keep-heads", action="store_true", help="keep the read attention per memory head")
     p.add_argument("--no-bos", action="store_true", help="do not start the input with the BOS token")
-    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    p.add_argument("--dtype", default="auto", help="auto (as saved), float32, bfloat16, float16 or float64")
-    p.set_defaults(func=run)
+    add_device_options(p, threads=False)
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return _inspect(args)
-    except (ValueError, FileNotFoundError) as err:
-        logger.error("lm2 inspect: %s", err)
-        return 2
-
-
-def _inspect(args: argparse.Namespace) -> int:
     import torch
 
     from lm2.analysis.inspect import plot_trace, read_entropy, record_memory
     from lm2.integrations.pretrained import load_pretrained
     from lm2.integrations.stream import open_prompt, text_pieces, token_chunks
 
-    if args.max_tokens < 1:
-        raise ValueError(f"--max-tokens={args.max_tokens} must be at least 1")
-    blocks = _blocks(args.blocks)
+    check_at_least_one(args, "max_tokens")
+    blocks = parse_indices(args.blocks, "--blocks")
     model, tokenizer = load_pretrained(args.model, args.device, args.dtype)
     bos = None if args.no_bos else tokenizer.bos_token_id
     with open_prompt(args.prompt, args.file) as (stream, _):
@@ -79,12 +68,3 @@ def _inspect(args: argparse.Namespace) -> int:
     )
     print(f"wrote {args.out}: trace.pt, {', '.join(p.name for p in pictures)}")
     return 0
-
-
-def _blocks(text: str | None) -> list[int] | None:
-    if not text:
-        return None
-    try:
-        return [int(i) for i in text.split(",")]
-    except ValueError:
-        raise ValueError(f"--blocks={text!r} must be block indices like 0,2") from None

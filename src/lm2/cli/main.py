@@ -1,5 +1,7 @@
 """`lm2` entry point. Each subcommand lives in its own module and exposes `register(subparsers)`,
-which adds its parser and sets `func` (a callable taking the parsed namespace, returning an exit code)."""
+which adds its parser and sets `func` (a callable taking the parsed namespace, returning an exit code;
+`lm2.cli.common.add_command` does both). Bad input that a command raises (`ValueError`, `FileNotFoundError`)
+is reported here, one line and exit code 2 (`lm2.cli.common.report`)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ import argparse
 import importlib
 import logging
 import sys
+
+from lm2.cli.common import BAD_INPUT, EXIT_USAGE, report
 
 # Subcommand modules, in the order `lm2 --help` lists them. A module listed here that is absent is
 # skipped, so the entry point never breaks while a subcommand is being developed.
@@ -17,6 +21,7 @@ SUBCOMMANDS = [
     "train",
     "eval",
     "compare",
+    "ablate",
     "generate",
     "bench",
     "convert",
@@ -51,8 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
     if getattr(args, "func", None) is None:
         parser.print_help()
-        return 2
-    return int(args.func(args) or 0)
+        return EXIT_USAGE
+    try:
+        return int(args.func(args) or 0)
+    except BAD_INPUT as err:
+        return report(args, err)
 
 
 if __name__ == "__main__":

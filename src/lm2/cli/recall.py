@@ -16,22 +16,22 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from lm2.bench.common import parse_ints
+from lm2.cli.common import add_command
 from lm2.data.recall import RecallTask
 from lm2.model import LM2Config
 from lm2.model.flops import parameter_counts
+from lm2.model.variants import DEFAULT_MODELS, VARIANTS, parse_variants, variant_config
 from lm2.training.recall import recall_accuracy, train_recall
 
-MODELS = {
-    "lm2": {"arch": "lm2"},
-    "rmt": {"arch": "rmt"},
-    "vanilla": {"arch": "vanilla"},
-    "vanilla-segmented": {"arch": "vanilla", "vanilla_mode": "segmented"},
-}
+# The backbone every variant gets (with the task's vocabulary and segment length); `lm2 demo` act 1 uses it too.
+BACKBONE = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+            "num_memory_tokens": 4}  # fmt: skip
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("recall", help="train tiny models on cross-segment recall and compare them", description=__doc__)
-    p.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, from {', '.join(MODELS)}")
+    p = add_command(sub, "recall", run, "train tiny models on cross-segment recall and compare them", __doc__)
+    p.add_argument("--models", default=",".join(DEFAULT_MODELS), help=f"comma-separated, from {', '.join(VARIANTS)}")
     p.add_argument("--steps", type=int, default=800, help="training steps per model (batch 32)")
     p.add_argument("--segments", type=int, default=3, help="segments per training input")
     p.add_argument(
@@ -46,26 +46,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", type=Path, default=Path("runs/recall"), help="where results.json goes")
     p.add_argument("--quick", action="store_true", help="a smoke run: 60 steps, short stream")
-    p.set_defaults(func=run)
 
 
 def model_config(name: str, task: RecallTask) -> LM2Config:
-    return LM2Config(
-        vocab_size=task.vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=4, segment_length=task.segment_length, num_memory_tokens=4, **MODELS[name],
-    )  # fmt: skip
+    """Model variant `name` on the recall backbone, sized for `task`."""
+    return variant_config(name, BACKBONE, vocab_size=task.vocab_size, segment_length=task.segment_length)
 
 
 def run(args: argparse.Namespace) -> int:
-    names = [n for n in args.models.split(",") if n]
-    unknown = sorted(set(names) - set(MODELS))
-    if unknown:
-        raise SystemExit(f"lm2 recall: unknown --models {unknown}; choose from {', '.join(MODELS)}")
+    names = parse_variants(args.models, "--models")
     if args.quick:
         args.steps, args.stream_tokens = 60, min(args.stream_tokens, 4096)
     torch.set_num_threads(args.threads)
     task = RecallTask(segment_length=args.segment_length, segments=args.segments, pairs=args.pairs)
-    lengths = [int(s) for s in args.eval_segments.split(",")]
+    lengths = parse_ints(args.eval_segments, "--eval-segments")
+    mixed = parse_ints(args.mixed_segments, "--mixed-segments") if args.mixed_segments else []
     results = {
         "task": vars(task),
         "steps": args.steps,
@@ -84,7 +79,6 @@ def run(args: argparse.Namespace) -> int:
             if step % 20 == 0:
                 bar.set_postfix(loss=f"{loss:.3f}")
 
-        mixed = [int(s) for s in args.mixed_segments.split(",") if s]
         result = train_recall(
             config, task, args.steps, seed=args.seed, device=args.device, on_step=tick, mixed_segments=mixed
         )
@@ -131,8 +125,6 @@ def stream(model, tokens: int, task: RecallTask, chunk: int = 1024) -> dict:
         ids = torch.randint(4, task.vocab_size, (1, chunk), generator=generator, device=device)
         state = model(ids, memory=state, logits_to_keep=1).memory
     elapsed = time.time() - start
-    size = state.memory.numel() * state.memory.element_size()
-    size += sum(t.numel() * t.element_size() for c in state.layers or [] for t in c.tensors() if t is not None)
     prompt = torch.randint(4, task.vocab_size, (1, 8), generator=generator, device=device)
     out = model.generate(prompt, memory=state, max_new_tokens=8, do_sample=False)
     return {
@@ -140,7 +132,7 @@ def stream(model, tokens: int, task: RecallTask, chunk: int = 1024) -> dict:
         "chunk": chunk,
         "seconds": round(elapsed, 2),
         "tokens_per_s": tokens / elapsed,
-        "state_bytes": size,
+        "state_bytes": state.nbytes,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "continuation": out[0, 8:].tolist(),
     }

@@ -3,15 +3,21 @@
     lm2 train --config configs/tiny-cpu-babilong.yaml --run.steps 500 --optim.lr 3e-3
 
 Every field of the run (model, data, curriculum, optim, run) is an option; `--print_config` shows the
-merged configuration. Running the same command again in the same `run.out` resumes from the last
-checkpoint. Under `torchrun --nproc_per_node N lm2 train ...` the run is distributed (DDP or FSDP2).
+merged configuration. The model section holds the fields of `LM2Config`. An unknown key or a value of the
+wrong type, in the YAML file or on the command line, stops the command before anything is built (exit 2).
+Running the same command again in the same `run.out` resumes from the last checkpoint. Under
+`torchrun --nproc_per_node N lm2 train ...` the run is distributed (DDP or FSDP2).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import sys
+import re
+import typing
+from typing import Any
+
+from lm2.cli.common import UsageError
 
 log = logging.getLogger(__name__)
 
@@ -29,24 +35,73 @@ def build_parser():
     from lm2.training.config import TrainConfig
 
     set_parsing_settings(docstring_parse_attribute_docstrings=True)
-    parser = ArgumentParser(prog="lm2 train", description=__doc__, exit_on_error=True)
+    parser = ArgumentParser(prog="lm2 train", description=__doc__, exit_on_error=False)
     parser.add_argument("--config", action=ActionConfigFile, help="a YAML run file (e.g. configs/*.yaml)")
     parser.add_class_arguments(TrainConfig, as_group=False)
     return parser
 
 
 def parse_config(argv: list[str]):
-    """Command-line words → a `TrainConfig` (unknown keys and wrong types exit with the parser's error)."""
-    from lm2.training.config import CurriculumConfig, DataConfig, OptimConfig, RunConfig, TrainConfig
+    """Command-line words → a `TrainConfig`; an unknown key or a wrong type raises `UsageError` naming the
+    key, the value and what is allowed."""
+    from lm2.training.config import CurriculumConfig, DataConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig
 
-    values = build_parser().parse_args(argv).as_dict()
+    try:
+        values = build_parser().parse_args(argv).as_dict()
+    except argparse.ArgumentError as err:
+        raise UsageError(describe_parse_error(str(err))) from None
     return TrainConfig(
-        model=dict(values.get("model") or {}),
+        model=ModelConfig(**values["model"]),
         data=DataConfig(**values["data"]),
         curriculum=CurriculumConfig(**values["curriculum"]),
         optim=OptimConfig(**{**values["optim"], "betas": tuple(values["optim"]["betas"])}),
         run=RunConfig(**values["run"]),
     )
+
+
+def describe_parse_error(text: str) -> str:
+    """jsonargparse's error → one line: the key, the value and what is allowed (its own words otherwise)."""
+    from lm2.training.config import DERIVED_MODEL_FIELDS
+
+    keys = re.findall(r'Parser key "([^"]+)"', text)  # the innermost comes last
+    value = re.search(r"Given value: (.*)", text) or re.search(r"Got value: (.*)", text)
+    if keys and value and keys[-1] != "config":
+        return f"{keys[-1]}={value[1].strip()} has the wrong type; allowed: {_type_name(keys[-1])}"
+    if keys == ["config"]:
+        return "--config: " + " ".join(text.split(":", 1)[1].split())
+    unknown = (
+        re.search(r"Group '(\w+)' does not accept (?:nested key|option) '([^']+)'", text)
+        or re.search(r"unrecognized arguments: --(\w+)\.([\w.]+)", text)
+        or re.search(r"Option '()([^']+)' is not accepted", text)
+        or re.search(r"unrecognized arguments: --()(\S+)", text)
+    )
+    if unknown:
+        section, name = unknown.groups()
+        where = f"{section}.{name}" if section else name
+        if section not in _section_types(""):
+            section = ""
+        allowed = ", ".join(_section_types(section))
+        derived = DERIVED_MODEL_FIELDS.get(name) if section == "model" else None
+        moved = f" (it is set by {derived})" if derived else ""
+        return f"{where} is not a known key{moved}; allowed {f'in {section}' if section else 'sections'}: {allowed}"
+    return " ".join(text.split())
+
+
+def _section_types(section: str) -> dict[str, Any]:
+    """Field → type of `TrainConfig` (`section` "") or of one of its sections ("model", "run", ...)."""
+    from lm2.training import config
+
+    hints = typing.get_type_hints(config.TrainConfig, vars(config))
+    return typing.get_type_hints(hints[section], vars(config)) if section else hints
+
+
+def _type_name(key: str) -> str:
+    section, _, name = key.rpartition(".")
+    try:
+        kind = _section_types(section)[name]
+    except KeyError:
+        return "see lm2 train --help"
+    return kind.__name__ if isinstance(kind, type) else str(kind).replace("typing.", "")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,11 +111,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         trainer = Trainer(config)
         result = trainer.fit()
-    except ValueError as err:
-        print(f"lm2 train: {err}", file=sys.stderr)
-        return 2
     except TrainingDiverged as err:
-        print(f"lm2 train: {err}", file=sys.stderr)
+        log.error("lm2 train: %s", err)
         return 3
     if result:
         log.info("final validation: %s", result)

@@ -3,11 +3,20 @@ BABILong samples and their on-disk layout, the tokenizer, the metric and shortcu
 See docs/data.md."""
 
 from lm2.data.babi import (
+    BABI_SHA256,
+    BABI_URL,
+    GENERATED_TASKS,
     SPLITS,
     TASKS,
     BabiSample,
+    BabiStats,
     babi_samples,
+    babi_stats,
+    compare_stats,
+    download_babi,
     find_babi_file,
+    generate_babi,
+    generate_babi_lines,
     load_babi,
     parse_babi,
     parse_tasks,
@@ -16,10 +25,8 @@ from lm2.data.babi import (
     supporting_facts,
     task_file_name,
     task_id,
+    write_babi_dir,
 )
-from lm2.data.babi_download import BABI_SHA256, BABI_URL, download_babi
-from lm2.data.babi_generator import GENERATED_TASKS, generate_babi, generate_babi_lines, write_babi_dir
-from lm2.data.babi_stats import BabiStats, babi_stats, compare_stats
 from lm2.data.babilong import (
     LENGTHS,
     BabilongSample,
@@ -38,6 +45,8 @@ from lm2.data.babilong import (
 from lm2.data.haystack import (
     Haystack,
     folder_haystack,
+    haystack_spec,
+    load_haystack,
     pg19_haystack,
     prose_haystack,
     split_sentences,
@@ -65,15 +74,15 @@ from lm2.data.tokenizer import (
 )
 
 __all__ = [
-    "ANSWER_ID", "ANSWER_TOKEN", "BABI_SHA256", "BABI_URL", "BOS_ID", "BOS_TOKEN", "DEFAULT_VOCAB_SIZE",
-    "EOS_ID", "EOS_TOKEN", "GENERATED_TASKS", "LENGTHS", "MODES", "PAD_ID", "PAD_TOKEN", "SHORTCUTS",
-    "SPECIAL_TOKENS", "SPLITS", "TASK_LABELS", "TASKS", "babi_samples", "question_pool", "babi_stats", "BabilongSample",
-    "BabiSample", "BabiStats", "build_babilong", "build_sample", "cache_dir", "chance_level",
-    "compare_answers", "compare_stats", "count_tokens", "data_dir", "default_tokenizer", "download_babi",
-    "encode_sample", "find_babi_file", "folder_haystack", "generate_babi", "generate_babi_lines",
-    "Haystack", "iter_babilong", "length_name", "list_babilong", "load_babi", "load_babilong",
-    "load_babilong_hub", "load_tokenizer", "majority_answer", "parse_babi", "parse_length", "parse_lengths",
-    "parse_tasks", "pg19_haystack", "prose_haystack", "prose_sentences", "read_babi_file", "save_babilong",
-    "shortcut_answers", "split_sentences", "supporting_facts", "task_file_name", "task_id", "task_labels",
+    "ANSWER_ID", "ANSWER_TOKEN", "babi_samples", "BABI_SHA256", "babi_stats", "BABI_URL", "BabilongSample",
+    "BabiSample", "BabiStats", "BOS_ID", "BOS_TOKEN", "build_babilong", "build_sample", "cache_dir", "chance_level",
+    "compare_answers", "compare_stats", "count_tokens", "data_dir", "default_tokenizer", "DEFAULT_VOCAB_SIZE",
+    "download_babi", "encode_sample", "EOS_ID", "EOS_TOKEN", "find_babi_file", "folder_haystack", "generate_babi",
+    "generate_babi_lines", "GENERATED_TASKS", "Haystack", "haystack_spec", "iter_babilong", "length_name",
+    "LENGTHS", "list_babilong", "load_babi", "load_babilong", "load_babilong_hub", "load_haystack",
+    "load_tokenizer", "majority_answer", "MODES", "PAD_ID", "PAD_TOKEN", "parse_babi", "parse_length",
+    "parse_lengths", "parse_tasks", "pg19_haystack", "prose_haystack", "prose_sentences", "question_pool",
+    "read_babi_file", "save_babilong", "shortcut_answers", "SHORTCUTS", "SPECIAL_TOKENS", "split_sentences",
+    "SPLITS", "supporting_facts", "task_file_name", "task_id", "TASK_LABELS", "task_labels", "TASKS",
     "texts_haystack", "train_tokenizer", "write_babi_dir",
 ]  # fmt: skip

@@ -170,3 +170,35 @@ def prose_haystack(seed: int = 0, num_documents: int = 1024, sentences_per_docum
         num_documents,
         lambda i: prose_sentences(sentences_per_document, seed=seed * 1_000_003 + i),
     )
+
+
+HAYSTACK_SPECS = "'prose', 'pg19', 'pg19:PATH' or a folder of .txt books"
+
+
+def haystack_spec(spec: str | Path) -> str:
+    """`spec` as `load_haystack` reads it, checked: a folder becomes its absolute path (so a record of the
+    spec names the same text from anywhere); raises FileNotFoundError for a folder that does not exist."""
+    text = str(spec)
+    if text in ("prose", "pg19") or text.startswith("pg19:"):
+        return text
+    path = Path(text).expanduser().resolve()
+    if not path.is_dir():
+        raise FileNotFoundError(f"haystack folder not found: {spec} (or use {HAYSTACK_SPECS})")
+    return str(path)
+
+
+def load_haystack(spec: str | Path | None, seed: int = 0, split: str = "test") -> Haystack | None:
+    """The background text named by `spec`: the one reading of `lm2 train`'s `data.haystack`, `lm2 eval`'s
+    and `lm2 data`'s `--haystack`/`--pg19`. `"prose"`: the offline generated prose of `seed`; `"pg19"`:
+    PG19's `split` through `datasets` (downloads); `"pg19:PATH"`: the `split` of a copy saved at PATH; else a
+    folder of .txt books. None: no background text (None)."""
+    if spec is None:
+        return None
+    text = str(spec)
+    if text == "prose":
+        return prose_haystack(seed=seed)
+    if text == "pg19":
+        return pg19_haystack(split)
+    if text.startswith("pg19:"):
+        return pg19_haystack(split, path=text[len("pg19:") :])
+    return folder_haystack(text)

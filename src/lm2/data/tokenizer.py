@@ -84,7 +84,7 @@ def load_tokenizer(path: str | Path) -> PreTrainedTokenizerFast:
 
 def generated_story_texts(num_stories: int = 400) -> list[str]:
     """Generated bAbI stories of every generated task, as `story_texts`."""
-    from lm2.data.babi_generator import GENERATED_TASKS, generate_babi_lines
+    from lm2.data.babi.generator import GENERATED_TASKS, generate_babi_lines
 
     texts = []
     for task in GENERATED_TASKS:

@@ -15,15 +15,14 @@ from typing import Protocol
 from lm2.data import (
     build_babilong,
     data_dir,
-    folder_haystack,
+    haystack_spec,
     length_name,
     list_babilong,
     load_babilong,
+    load_haystack,
     parse_length,
     parse_lengths,
     parse_tasks,
-    pg19_haystack,
-    prose_haystack,
     question_pool,
 )
 from lm2.data.tokenizer import tokenizer_fingerprint
@@ -137,7 +136,7 @@ class GeneratedSource:
             if not babi.is_dir():
                 raise FileNotFoundError(f"bAbI folder not found: {babi}")
         self.babi = babi
-        self.haystack_spec = _haystack_spec(haystack)
+        self.haystack_spec = haystack_spec(haystack)
         self._haystack = None
         self._pools: dict[str, list] = {}
 
@@ -161,24 +160,6 @@ class GeneratedSource:
         return [sample.to_dict() for sample in built]
 
     def _load_haystack(self):
-        if self._haystack is None:
-            spec = self.haystack_spec
-            if spec == "prose":
-                self._haystack = prose_haystack(seed=self.seed)  # as `lm2 data babilong`
-            elif spec == "pg19":
-                self._haystack = pg19_haystack("test")
-            elif spec.startswith("pg19:"):
-                self._haystack = pg19_haystack("test", path=spec[len("pg19:") :])
-            else:
-                self._haystack = folder_haystack(spec)
+        if self._haystack is None:  # as `lm2 data babilong` loads it (prose of the same seed, PG19's test split)
+            self._haystack = load_haystack(self.haystack_spec, seed=self.seed, split="test")
         return self._haystack
-
-
-def _haystack_spec(haystack: str | Path) -> str:
-    text = str(haystack)
-    if text in ("prose", "pg19") or text.startswith("pg19:"):
-        return text
-    path = Path(text).expanduser().resolve()
-    if not path.is_dir():
-        raise FileNotFoundError(f"haystack folder not found: {haystack} (or use 'prose', 'pg19', 'pg19:PATH')")
-    return str(path)

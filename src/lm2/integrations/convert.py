@@ -8,6 +8,11 @@ Llama it came from:
   (eq. 3), so E_gated adds exactly 0 and the logits equal the Llama's, while the gain and through it the
   whole memory path receive gradient from the first step. Self-attention in lm2 stays inside a segment, so
   the equality holds for inputs of up to `segment_length` tokens; beyond, attention is segmented by design.
+- `armt`: `armt_read_gain=0.0` puts a learnable per-channel gain, initialised to 0, on each block's
+  associative read. With `armt_memory_tokens="write"` (the default, the paper's code) the segment tokens never
+  attend to the memory tokens, so the read is their only path into the segment and the logits equal the
+  Llama's within a segment (the segmented Llama's beyond), while the gain receives gradient once a segment
+  has been written. With `"recurrent"` the memory tokens are read as in `rmt` and the start is not exact.
 - `rmt`: memory tokens sit in the same softmax as the segment tokens and always take some attention, so no
   initialisation of the memory tokens alone makes the model exact (see docs/ecosystem.md for the measured
   deviation and the model option that would remove it). The memory tokens start at zero: their keys and
@@ -51,7 +56,7 @@ LLAMA_FIELDS = (
     "bos_token_id",
     "eos_token_id",
 )
-ARCHS = ("lm2", "rmt", "vanilla")
+ARCHS = ("lm2", "rmt", "armt", "vanilla")
 DEFAULT_SEGMENT_LENGTH = 2048  # and never more than the Llama's max_position_embeddings
 SAFETENSORS = ("model.safetensors", "model.safetensors.index.json")  # single file or shards
 
@@ -86,7 +91,8 @@ def memory_config_from_llama(
     """The `LM2Config` of a Llama plus memory: the Llama's backbone fields, `arch`, `segment_length`
     (default: 2048, at most the Llama's `max_position_embeddings`; ignored by `vanilla`, which keeps full
     attention) and any memory field of `LM2Config` (`memory_layers`, `memory_heads`, `num_memory_tokens`,
-    ...). For `lm2`, `memory_gain` defaults to 0.0 (the identity-preserving start)."""
+    ...). For `lm2`, `memory_gain` defaults to 0.0 and for `armt` `armt_read_gain` does (the
+    identity-preserving starts)."""
     llama = read_llama_config(llama)
     if arch not in ARCHS:
         raise ValueError(f"arch={arch!r} is not allowed; choose one of {', '.join(map(repr, ARCHS))}")
@@ -99,12 +105,15 @@ def memory_config_from_llama(
         segment_length = min(DEFAULT_SEGMENT_LENGTH, llama.max_position_embeddings)
     if arch == "lm2":
         memory_options.setdefault("memory_gain", 0.0)
+    if arch == "armt":
+        memory_options.setdefault("armt_read_gain", 0.0)
     return LM2Config(arch=arch, segment_length=segment_length, **fields, **memory_options)
 
 
 def is_memory_parameter(name: str) -> bool:
-    """Parameters that a Llama checkpoint does not have: the LM2 memory path, M_0, RMT memory tokens."""
-    return ".memory." in name or name in ("model.memory_init", "model.memory_tokens")
+    """Parameters that a Llama checkpoint does not have: the LM2 memory path, M_0, RMT/ARMT memory tokens,
+    ARMT's associative memory."""
+    return ".memory." in name or ".associative." in name or name in ("model.memory_init", "model.memory_tokens")
 
 
 def convert_llama(
@@ -118,7 +127,7 @@ def convert_llama(
 
     Every Llama parameter must load (none missing, none left over, no shape mismatch) — otherwise
     `ValueError`. Memory parameters get the model's own initialisation (forget-gate bias +1, gain 0 for
-    lm2); RMT memory tokens start at zero."""
+    lm2 and armt); memory tokens that segment tokens read (rmt, recurrent armt) start at zero."""
     config = memory_config_from_llama(source, arch, segment_length, **memory_options)
     if not any((Path(source) / name).is_file() for name in SAFETENSORS):
         raise FileNotFoundError(f"no safetensors weights in {source} (expected {' or '.join(SAFETENSORS)})")
@@ -133,7 +142,7 @@ def convert_llama(
     }
     if any(problems.values()):
         raise ValueError(f"{source} does not load into the lm2 backbone: {problems}")
-    if model.model.memory_tokens is not None:
+    if config.recurrent_memory_tokens:
         with torch.no_grad():
             model.model.memory_tokens.zero_()
     added = sum(p.numel() for name, p in model.named_parameters() if is_memory_parameter(name))

@@ -60,11 +60,7 @@ def split_columns(ids: Tensor, size: int) -> list[Tensor]:
 
 def state_bytes(state: MemoryState | None) -> int:
     """Bytes held by a state: the memory crossing segments plus the caches of an unfinished segment."""
-    if state is None:
-        return 0
-    tensors = [state.memory, state.offset]
-    tensors += [t for layer in state.layers or [] for t in layer.tensors()]
-    return sum(t.numel() * t.element_size() for t in tensors if t is not None)
+    return 0 if state is None else state.nbytes
 
 
 def text_pieces(stream: TextIO, size: int = 1 << 16) -> Iterator[str]:

@@ -1,4 +1,5 @@
-"""The Llama-3 backbone parts, in the order the data meets them: norm → rotary → MLP → attention.
+"""The Llama-3 backbone parts, in the order the data meets them: norm → rotary → MLP → attention (the block
+that joins them with a memory path is `block.py`).
 
 Numerics follow Hugging Face's `modeling_llama.py` (RMSNorm in fp32, rotary angles in fp32), so a Llama
 state dict loaded into `arch="vanilla"` gives the same logits. Attention works on one segment at a time:
@@ -92,8 +93,8 @@ class SegmentContext:
     start: int  # first new column (segment-local position)
     offset: Tensor  # (b,) columns already cached per sample; new values are kept only from there on
     aligned: bool  # every sample's offset is `start` (the cache can simply be appended to)
-    cos: Tensor  # (n, e) rotary tables for positions start..start+n-1
-    sin: Tensor
+    cos: Tensor | None  # (n, e) rotary tables for positions start..start+n-1; None: no rotation (RMT's
+    sin: Tensor | None  # memory tokens)
 
 
 def attend(q: Tensor, k: Tensor, v: Tensor, start: int | None, prefix: int = 0) -> Tensor:
@@ -163,7 +164,8 @@ class SelfAttention(nn.Module):
         b, n, _ = x.shape
         q = self.q_proj(x).view(b, n, self.heads, self.head_dim).transpose(1, 2)  # (b, h, n, e)
         k, v = self.project_kv(x)  # (b, h_kv, n, e)
-        q, k = apply_rotary(q, ctx.cos, ctx.sin), apply_rotary(k, ctx.cos, ctx.sin)
+        if ctx.cos is not None:
+            q, k = apply_rotary(q, ctx.cos, ctx.sin), apply_rotary(k, ctx.cos, ctx.sin)
         key = merge_columns(key, k, ctx.start, ctx.offset, ctx.aligned)  # (b, h_kv, w, e)
         value = merge_columns(value, v, ctx.start, ctx.offset, ctx.aligned)
         if prefix is None:

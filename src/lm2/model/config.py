@@ -7,15 +7,22 @@ allowed (DESIGN §5), never later inside a matmul.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from transformers import PreTrainedConfig
 
-ARCHS = ("lm2", "rmt", "vanilla")
+ARCHS = ("lm2", "rmt", "armt", "vanilla")
 MEMORY_QUERIES = ("input", "attention")
 MEMORY_OUTPUTS = ("bank", "read")
 MEMORY_INITS = ("identity", "learned")
+MEMORY_UPDATES = ("paper", "mean", "delta")
+# Named settings of the memory-variant fields (DESIGN §2, "Memory at length"; docs/memory.md).
+MEMORY_PRESETS = {
+    "paper": {"memory_read_norm": False, "memory_update": "paper", "forget_bias": 1.0, "input_bias": 0.0},
+}
 VANILLA_MODES = ("full", "segmented")
+ARMT_MEMORY_TOKENS = ("write", "recurrent")
 
 
 class LM2Config(PreTrainedConfig):
@@ -28,6 +35,10 @@ class LM2Config(PreTrainedConfig):
     arch: `"lm2"` (memory bank, DESIGN §2), `"rmt"` (memory tokens, DESIGN §4) or `"vanilla"`.
     segment_length: tokens per segment. Self-attention stays inside a segment; only the memory crosses
         segment boundaries. `None` is allowed for `vanilla` in `"full"` mode only.
+    max_position_embeddings: the longest input of a full-attention model (Llama's meaning; `generate` warns
+        past it). A segmented model has no maximum length — positions restart in every segment — so it is
+        `None` for every model with a `segment_span`, whatever was stated or saved (a stated value still
+        becomes a scaled RoPE's `original_max_position_embeddings` when that is not given).
     memory_slots: rows N of the LM2 bank; row i belongs to token i of a segment, so it must equal
         `segment_length` (defaults to it).
     memory_heads: heads of the memory cross-attention (head dim `hidden_size // memory_heads`).
@@ -38,12 +49,31 @@ class LM2Config(PreTrainedConfig):
     memory_init: `"identity"` (fixed M_0: identity / orthonormal rows / unit-norm random rows) or
         `"learned"` (a parameter initialised the same way).
     forget_bias: initial bias of the forget gate (+1 starts by keeping the memory).
+    input_bias: initial bias of the input gate (0 in the paper; negative: a row must earn a write).
+    memory_read_norm: RMS-normalise bank rows where they are read (before W_K and W_V, and in
+        g_out * M_t[i]), so the read does not depend on the bank's scale (not in the paper).
+    memory_update: eq. 6 as `"paper"` (g_in * c + g_f * M); `"mean"`, the gates' weighted mean
+        (g_in * c + g_f * M) / (g_in + g_f); or `"delta"`, g_f * M + g_in * (c - g_f * M), which moves the
+        kept row towards the candidate c = tanh(E_mem). Both alternatives keep rows within [-1, 1] once there.
+    memory_preset: a name from `MEMORY_PRESETS` (`"paper"`: the paper's exact equations) that sets the
+        fields above; giving a preset and a conflicting field raises.
     memory_gain: `None` (the paper: the gated memory is added as is) or the initial value of a learnable
         per-channel gain on it; `0.0` makes a model whose memory starts switched off exactly (converting a
         pretrained Llama without changing its outputs) while still receiving gradient.
-    num_memory_tokens: memory embeddings of `rmt`.
+    num_memory_tokens: memory embeddings of `rmt` and `armt`.
+    armt_memory_tokens: `armt` (DESIGN §4, docs/architecture.md "ARMT"): `"write"` (the paper's code: the
+        learned memory tokens follow each complete segment only to write A and z; segment tokens never see
+        them and only A, z cross segments) or `"recurrent"` (RMT's memory tokens plus A, z: the tokens'
+        write outputs become the next segment's memory, read as a prefix by every segment token).
+    armt_dpfp_nu: ν of the DPFP-ν feature map φ of `armt`'s keys and queries (the paper: 3).
+    armt_key_dim: width of `armt`'s keys and queries before φ (`None`: `head_dim`); A is
+        `2·armt_dpfp_nu·armt_key_dim × hidden_size` per block and sample.
+    armt_read_gain: `None` (the paper: the associative read is added as is) or the initial value of a
+        learnable per-channel gain on it; `0.0` switches the read off exactly at the start (with
+        `armt_memory_tokens="write"`, a converted Llama then gives the Llama's logits) while it still learns.
     bptt_segments: detach the memory every k segments (0: full backpropagation through time).
-    segment_checkpointing: recompute each segment's activations in the backward pass.
+    segment_checkpointing: recompute each segment's activations in the backward pass (transformers'
+        `gradient_checkpointing_enable()` switches the same on; `lm2 train` sets it from `run.segment_checkpointing`).
     vanilla_mode: `"full"` (causal attention over the whole input) or `"segmented"` (attention inside a
         segment, nothing carried: the memory-less ablation).
     embedding_init_std: standard deviation of the token-embedding initialisation; `None` uses
@@ -64,7 +94,7 @@ class LM2Config(PreTrainedConfig):
     num_key_value_heads: int | None = None
     head_dim: int | None = None
     hidden_act: str = "silu"
-    max_position_embeddings: int = 2048
+    max_position_embeddings: int | None = 2048
     initializer_range: float = 0.02
     rms_norm_eps: float = 1e-5
     rope_parameters: dict | None = None
@@ -84,12 +114,22 @@ class LM2Config(PreTrainedConfig):
     memory_output: str = "bank"
     memory_init: str = "identity"
     forget_bias: float = 1.0
+    input_bias: float = 0.0
+    memory_read_norm: bool = False
+    memory_update: str = "paper"
+    memory_preset: str | None = None
     memory_gain: float | None = None
     num_memory_tokens: int = 16
     bptt_segments: int = 0
     segment_checkpointing: bool = False
     vanilla_mode: str = "full"
     embedding_init_std: float | None = None
+
+    # arch="armt" (the associative memory; docs/architecture.md "ARMT")
+    armt_memory_tokens: str = "write"
+    armt_dpfp_nu: int = 3
+    armt_key_dim: int | None = None
+    armt_read_gain: float | None = None
 
     def __post_init__(self, **kwargs: Any) -> None:
         if self.num_key_value_heads is None:
@@ -100,10 +140,37 @@ class LM2Config(PreTrainedConfig):
             self.memory_slots = self.segment_length
         if self.memory_heads is None:
             self.memory_heads = self.num_attention_heads
+        if self.armt_key_dim is None:
+            self.armt_key_dim = self.head_dim
         if self.memory_layers is not None:
             self.memory_layers = sorted({int(i) for i in self.memory_layers})
-        super().__post_init__(**kwargs)
+        if self.memory_preset is not None:
+            self._apply_memory_preset()
+        super().__post_init__(**kwargs)  # standardises rope_parameters with the stated maximum
+        if self.segment_span is not None:
+            # No maximum length: transformers' generate reads this field to warn past it and to cap its
+            # default max_length, neither of which applies when positions restart in every segment.
+            self.max_position_embeddings = None
         self.validate()
+
+    @classmethod
+    def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any) -> LM2Config:
+        """As transformers', except that an `lm2` config saved before the memory-variant fields existed (no
+        `memory_update` key) loads with the paper's memory fields, whatever today's defaults are."""
+        if config_dict.get("arch", cls.arch) == "lm2" and "memory_update" not in config_dict:
+            config_dict = {**MEMORY_PRESETS["paper"], **config_dict}
+        return super().from_dict(config_dict, **kwargs)
+
+    def _apply_memory_preset(self) -> None:
+        _choice("memory_preset", self.memory_preset, tuple(MEMORY_PRESETS))
+        for field, value in MEMORY_PRESETS[self.memory_preset].items():
+            given, default = getattr(self, field), getattr(type(self), field)
+            if given not in (value, default):
+                raise ValueError(
+                    f"memory_preset={self.memory_preset!r} sets {field}={value!r}, but {field}={given!r} was "
+                    "given; drop one of them"
+                )
+            setattr(self, field, value)
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> None:
@@ -112,6 +179,13 @@ class LM2Config(PreTrainedConfig):
         _choice("memory_query", self.memory_query, MEMORY_QUERIES)
         _choice("memory_output", self.memory_output, MEMORY_OUTPUTS)
         _choice("memory_init", self.memory_init, MEMORY_INITS)
+        _choice("memory_update", self.memory_update, MEMORY_UPDATES)
+        if not isinstance(self.memory_read_norm, bool):
+            raise ValueError(f"memory_read_norm={self.memory_read_norm!r} must be true or false")
+        for name in ("forget_bias", "input_bias"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+                raise ValueError(f"{name}={value!r} must be a finite number")
         _choice("vanilla_mode", self.vanilla_mode, VANILLA_MODES)
         for name in (
             "vocab_size",
@@ -145,10 +219,49 @@ class LM2Config(PreTrainedConfig):
                 )
         else:
             _positive("segment_length", self.segment_length)
+        self._validate_max_length()
         if self.arch == "lm2":
             self._validate_lm2()
-        if self.arch == "rmt" and (not isinstance(self.num_memory_tokens, int) or self.num_memory_tokens < 1):
-            raise ValueError(f"num_memory_tokens={self.num_memory_tokens!r} must be a positive integer for arch='rmt'")
+        if self.arch in ("rmt", "armt") and (not isinstance(self.num_memory_tokens, int) or self.num_memory_tokens < 1):
+            raise ValueError(
+                f"num_memory_tokens={self.num_memory_tokens!r} must be a positive integer for arch={self.arch!r}"
+            )
+        self._validate_armt()
+
+    def _validate_armt(self) -> None:
+        _choice("armt_memory_tokens", self.armt_memory_tokens, ARMT_MEMORY_TOKENS)
+        _positive("armt_dpfp_nu", self.armt_dpfp_nu)
+        _positive("armt_key_dim", self.armt_key_dim)
+        if self.armt_dpfp_nu > 2 * self.armt_key_dim - 1:
+            raise ValueError(
+                f"armt_dpfp_nu={self.armt_dpfp_nu} must be at most 2*armt_key_dim-1={2 * self.armt_key_dim - 1}: "
+                "DPFP-ν pairs each of the 2*armt_key_dim rectified features with the next ν (cyclically)"
+            )
+        gain = self.armt_read_gain
+        number = isinstance(gain, (int, float)) and not isinstance(gain, bool)
+        if gain is not None and not (number and math.isfinite(gain)):
+            raise ValueError(f"armt_read_gain={gain!r} must be a finite number or None (no gain, the paper)")
+
+    def _validate_max_length(self) -> None:
+        if self.max_position_embeddings is not None:
+            _positive("max_position_embeddings", self.max_position_embeddings)
+            return
+        rope = self.rope_parameters or {}
+        kind = rope.get("rope_type", "default")
+        if kind == "dynamic":
+            raise ValueError(
+                "max_position_embeddings=None (no maximum length, as in every segmented model) leaves "
+                "rope_type='dynamic' nothing to scale with; use rope_type 'default' (the frequencies 'dynamic' "
+                "starts from, and this backbone never rescales them)"
+            )
+        needs = ("factor",) if kind in ("yarn", "longrope") else ()
+        needs += ("original_max_position_embeddings",) if kind in ("llama3", "yarn", "longrope") else ()
+        missing = [key for key in needs if rope.get(key) is None]
+        if missing:
+            raise ValueError(
+                f"max_position_embeddings=None (no maximum length, as in every segmented model) leaves "
+                f"rope_type={kind!r} without {' and '.join(missing)}; give it in rope_parameters"
+            )
 
     def _validate_lm2(self) -> None:
         if self.memory_slots != self.segment_length:
@@ -170,6 +283,17 @@ class LM2Config(PreTrainedConfig):
                 )
 
     # ------------------------------------------------------------------ derived
+    @property
+    def armt_feature_dim(self) -> int:
+        """Width f of φ(key) in `armt`: rows of each block's associative matrix A (f × hidden_size)."""
+        return 2 * self.armt_dpfp_nu * self.armt_key_dim
+
+    @property
+    def recurrent_memory_tokens(self) -> bool:
+        """Memory tokens that carry over and that every segment token reads as a prefix: `rmt`, and `armt`
+        with `armt_memory_tokens="recurrent"`."""
+        return self.arch == "rmt" or (self.arch == "armt" and self.armt_memory_tokens == "recurrent")
+
     @property
     def memory_layer_ids(self) -> list[int]:
         """Blocks with an LM2 memory path (empty unless `arch == "lm2"`)."""

@@ -1,4 +1,4 @@
-"""Analytic cost of the three architectures: parameter counts and FLOPs per token.
+"""Analytic cost of the architectures: parameter counts and FLOPs per token.
 
 FLOPs count a multiply-add as 2 and ignore element-wise work (norms, gates' sigmoid, softmax); a training
 step costs 3 forward passes (backward = 2 x forward). Used to state parameter counts in experiments and to
@@ -23,8 +23,11 @@ def parameter_counts(config: LM2Config) -> dict[str, int]:
     memory = len(config.memory_layer_ids) * per_block
     if config.arch == "lm2" and config.memory_init == "learned":
         memory += config.memory_slots * d
-    if config.arch == "rmt":
+    if config.arch in ("rmt", "armt"):
         memory += config.num_memory_tokens * d
+    if config.arch == "armt":  # per block W_Q, W_K (d x key_dim), W_V (d x d), W_β (d + bias), the read gain
+        gain = d if config.armt_read_gain is not None else 0
+        memory += layers * (2 * d * config.armt_key_dim + d * d + d + 1 + gain)
     embedding = config.vocab_size * d
     lm_head = 0 if config.tie_word_embeddings else config.vocab_size * d
     total = embedding + backbone + memory + lm_head
@@ -38,11 +41,11 @@ def parameter_counts(config: LM2Config) -> dict[str, int]:
 
 
 def parameter_table(config: LM2Config) -> dict[str, dict[str, int]]:
-    """`parameter_counts` of `lm2`, `rmt` and `vanilla` built on the backbone of `config`, so an
+    """`parameter_counts` of `lm2`, `rmt`, `armt` and `vanilla` built on the backbone of `config`, so an
     experiment can state what the memory costs in parameters."""
     fields = config.to_dict()
     table = {}
-    for arch in ("lm2", "rmt", "vanilla"):
+    for arch in ("lm2", "rmt", "armt", "vanilla"):
         overrides = {"arch": arch, "memory_slots": config.segment_length if arch == "lm2" else None}
         table[arch] = parameter_counts(LM2Config(**{**fields, **overrides}))
     return table
@@ -69,7 +72,25 @@ def forward_flops_per_token(config: LM2Config, length: int) -> float:
         per_token += layers * 2 * 2 * h * e * k
         extra_tokens = 2 * k / span
         per_token += extra_tokens * layers * (block_linear + 2 * 2 * h * e * (span / 2 + k))
+    elif config.arch == "armt":
+        per_token += _armt_flops_per_token(config, span, block_linear)
     return float(per_token)
+
+
+def _armt_flops_per_token(config: LM2Config, span: int, block_linear: float) -> float:
+    """ARMT's forward FLOPs per segment token on top of the backbone: every token entering a block reads A;
+    each segment adds the write copy of the k memory tokens (and the read copy, when they recur), their
+    reads, attention and the delta-rule write of every block's A and z."""
+    d, k, h, e = config.hidden_size, config.num_memory_tokens, config.num_attention_heads, config.head_dim
+    key, f, layers = config.armt_key_dim, config.armt_feature_dim, config.num_hidden_layers
+    read = 2 * d * key + 2 * f * d + 2 * f  # W_Q h, φᵀA and zᵀφ
+    write = 2 * d * key + 2 * d * d + 2 * d + 4 * f * d + 2 * f  # W_K, W_V, W_β, v̄ and A's update, zᵀφ
+    recurrent = config.recurrent_memory_tokens
+    prefix = k if recurrent else 0  # read tokens every segment token sees
+    copies = 2 if recurrent else 1
+    keys_seen = span + (k + 1) / 2 + (prefix + (k + 1) / 2 if recurrent else 0)  # by the copies, per token
+    per_segment = k * layers * (copies * (block_linear + read) + write + 2 * 2 * h * e * keys_seen)
+    return layers * (read + 2 * 2 * h * e * prefix) + per_segment / span
 
 
 def training_flops(config: LM2Config, batch: int, length: int) -> float:

@@ -1,17 +1,22 @@
-"""The LM2 memory path of one decoder block (DESIGN §2, paper eqs. 1–6).
+"""The LM2 memory path of one decoder block (DESIGN §2, paper eqs. 1–6), and where its rows go in the bank.
 
-Notation: `b` batch, `n` new token columns of the segment, `m` bank rows (= segment length), `h` memory
-heads, `e` memory head dim, `d` width. Row i of the bank belongs to token i of the segment ("row-aligned").
+Notation: `b` batch, `n` new token columns of the segment, `m` bank rows (= segment length), `w` bank rows a
+block reads, `h` memory heads, `e` memory head dim, `d` width. Row i of the bank belongs to token i of the
+segment ("row-aligned").
 
-The block receives `rows`, the bank rows of its new columns as they enter this block, `(b, n, d)`. It reads
-the bank by cross-attention, adds the gated memory to the residual stream, and returns the rewritten rows
-for the next block. Reading uses keys/values of
+A memory block receives `rows`, the bank rows of its new columns as they enter the block, `(b, n, d)`. It
+reads the bank by cross-attention, returns the gated memory for the residual stream and the rewritten rows
+for the next block; `write_rows` puts the last block's rows back into the bank. Reading uses keys/values of
 - the whole bank entering the segment, in the first memory block (those rows hold only earlier segments),
 - rows j <= i only, in every later memory block (row j there already carries token j of this segment).
-The bank, the gates and the update run in fp32 (fp64 for fp64 models) even under bf16 autocast.
+Which of the two a block does is fixed at construction (`reads_whole_bank`). The bank, the gates and the
+update run in fp32 (fp64 for fp64 models) even under bf16 autocast.
 """
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -37,26 +42,72 @@ def bank_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
-class ForgetGate(nn.Linear):
-    """W_forget with its bias b_f; a class of its own so initialisation can start it at +forget_bias."""
+class Gate(nn.Linear):
+    """A gate's linear map whose bias starts at `bias_init` (b_f = +forget_bias keeps the memory at first,
+    a negative input bias makes a row earn its write); `_init_weights` reads `bias_init`."""
+
+    def __init__(self, width: int, bias_init: float) -> None:
+        super().__init__(width, width)
+        self.bias_init = bias_init
+
+
+def rms_rows(rows: Tensor, eps: float = 1e-6) -> Tensor:
+    """Rows `(..., d)` scaled to unit root-mean-square: what `memory_read_norm` reads instead of the rows."""
+    return rows * torch.rsqrt(rows.pow(2).mean(-1, keepdim=True) + eps)
+
+
+def update_rows(rows: Tensor, candidate: Tensor, g_in: Tensor, g_f: Tensor, rule: str) -> Tensor:
+    """Eq. 6 and its bounded variants (`LM2Config.memory_update`): M_{t+1}[i] from M_t[i] `rows`, the
+    candidate c = tanh(E_mem) and the gates, all `(b, n, d)`."""
+    if rule == "mean":  # a weighted mean of the kept row and the candidate
+        return (g_in * candidate + g_f * rows) / (g_in + g_f)
+    if rule == "delta":  # keep g_f of the row, then move it by g_in towards the candidate
+        kept = g_f * rows
+        return kept + g_in * (candidate - kept)
+    return g_in * candidate + g_f * rows  # the paper's eq. 6
+
+
+@dataclass
+class MemoryStep:
+    """The intermediates of one memory step, returned when asked (`return_step=True`): inspection and
+    tests read them here instead of recomputing the equations."""
+
+    weights: Tensor  # (b, h, n, w) read attention over the bank rows this block sees (eq. 2's softmax)
+    read: Tensor  # (b, n, d) E_mem (eq. 2)
+    gate_out: Tensor  # (b, n, d) g_out (eq. 3)
+    gate_in: Tensor  # (b, n, d) g_in (eq. 4)
+    gate_forget: Tensor  # (b, n, d) g_f (eq. 5)
+    candidate: Tensor  # (b, n, d) tanh(E_mem), what eq. 6 writes through the input gate
+
+
+@dataclass
+class MemoryOutput:
+    gated: Tensor  # (b, n, d) E_gated, added to the residual stream (eq. 3)
+    rows: Tensor  # (b, n, d) M_{t+1}[i] of the new columns (eq. 6)
+    key: Tensor  # (b, h, w, e) the memory keys this block read, to cache
+    value: Tensor
+    step: MemoryStep | None = None
 
 
 class LM2Memory(nn.Module):
     """Cross-attention read, output gate, input and forget gates, row update."""
 
-    def __init__(self, config: LM2Config) -> None:
+    def __init__(self, config: LM2Config, reads_whole_bank: bool) -> None:
         super().__init__()
         d = config.hidden_size
         self.heads = config.memory_heads
         self.head_dim = d // self.heads
         self.query = config.memory_query
         self.output = config.memory_output
+        self.read_norm = config.memory_read_norm
+        self.update = config.memory_update
+        self.reads_whole_bank = reads_whole_bank  # the first memory block: its bank holds earlier segments only
         self.q_proj = nn.Linear(d, d, bias=False)  # W_Q
         self.k_proj = nn.Linear(d, d, bias=False)  # W_K
         self.v_proj = nn.Linear(d, d, bias=False)  # W_V
         self.out_gate = nn.Linear(d, d)  # W_out
-        self.in_gate = nn.Linear(d, d)  # W_in
-        self.forget_gate = ForgetGate(d, d)  # W_forget, bias b_f (init +forget_bias)
+        self.in_gate = Gate(d, config.input_bias)  # W_in, bias init input_bias
+        self.forget_gate = Gate(d, config.forget_bias)  # W_forget, bias b_f (init +forget_bias)
         # Optional learnable gain on E_gated (not in the paper): 0 at init switches the memory off exactly.
         self.gain = None if config.memory_gain is None else nn.Parameter(torch.full((d,), config.memory_gain))
 
@@ -71,11 +122,10 @@ class LM2Memory(nn.Module):
 
     def keys_values(self, rows: Tensor) -> tuple[Tensor, Tensor]:
         """Bank rows `(b, r, d)` → K, V `(b, h, r, e)` (eq. 1)."""
+        rows = rms_rows(rows) if self.read_norm else rows
         return self._heads(self._linear(self.k_proj, rows)), self._heads(self._linear(self.v_proj, rows))
 
-    def read_bank_first(
-        self, bank: Tensor, offset: Tensor, key: Tensor | None, value: Tensor | None
-    ) -> tuple[Tensor, Tensor]:
+    def _bank_keys(self, bank: Tensor, offset: Tensor, key: Tensor | None, value: Tensor | None):
         """K/V of the whole bank entering the segment, for the first memory block.
 
         A sample inside a segment (offset > 0) already has them cached; `bank` holds the entering bank
@@ -91,41 +141,73 @@ class LM2Memory(nn.Module):
 
     def forward(
         self,
+        *,
         x: Tensor,
         attn: Tensor,
         rows: Tensor,
-        ctx: SegmentContext,
-        first: bool,
         bank: Tensor,
-        key: Tensor | None,
-        value: Tensor | None,
-    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        ctx: SegmentContext,
+        key: Tensor | None = None,
+        value: Tensor | None = None,
+        return_step: bool = False,
+    ) -> MemoryOutput:
         """One memory step.
 
         x `(b, n, d)` the normalised block input E_t; attn `(b, n, d)` the self-attention output; rows
         `(b, n, d)` bank rows M_t[i] of the new columns entering this block; bank `(b, m, d)` the stream's
-        bank (used by the first memory block); key/value this block's cached memory K/V.
-        Returns (gated memory to add to the residual `(b, n, d)`, rows M_{t+1}[i], key, value).
+        bank (read by the first memory block); key/value this block's cached memory K/V of the segment.
         """
         dtype = rows.dtype
         with torch.autocast(device_type=x.device.type, enabled=False):
             source = (x if self.query == "input" else attn).to(dtype)
             q = self._heads(self._linear(self.q_proj, source))  # eq. 1: Q = E_t W_Q   (b, h, n, e)
-            if first:
-                key, value = self.read_bank_first(bank, ctx.offset, key, value)  # (b, h, m, e)
-                e_mem = attend(q, key, value, None)  # every token reads every row
+            if self.reads_whole_bank:
+                key, value = self._bank_keys(bank, ctx.offset, key, value)  # (b, h, m, e)
+                start = None  # every token reads every row
             else:
                 k_new, v_new = self.keys_values(rows)  # K = M_t W_K, V = M_t W_V of the new rows
                 key = merge_columns(key, k_new, ctx.start, ctx.offset, ctx.aligned)  # (b, h, w, e)
                 value = merge_columns(value, v_new, ctx.start, ctx.offset, ctx.aligned)
-                e_mem = attend(q, key, value, ctx.start)  # token i reads rows j <= i
+                start = ctx.start  # token i reads rows j <= i
+            e_mem, weights = read_rows(q, key, value, start, return_step)  # eq. 2   (b, h, n, e)
             b, _, n, _ = e_mem.shape
-            e_mem = e_mem.transpose(1, 2).reshape(b, n, self.heads * self.head_dim)  # eq. 2: E_mem (b, n, d)
+            e_mem = e_mem.transpose(1, 2).reshape(b, n, self.heads * self.head_dim)  # E_mem (b, n, d)
             g_out = torch.sigmoid(self._linear(self.out_gate, e_mem))  # eq. 3: output gate
-            gated = g_out * (rows if self.output == "bank" else e_mem)  # eq. 3: E_gated
+            kept = rms_rows(rows) if self.read_norm else rows
+            gated = g_out * (kept if self.output == "bank" else e_mem)  # eq. 3: E_gated
             if self.gain is not None:
                 gated = self.gain.to(dtype) * gated
             g_in = torch.sigmoid(self._linear(self.in_gate, x.to(dtype)))  # eq. 4: input gate, per token
             g_f = torch.sigmoid(self._linear(self.forget_gate, e_mem))  # eq. 5: forget gate
-            rows = g_in * torch.tanh(e_mem) + g_f * rows  # eq. 6: M_{t+1}[i]
-        return gated, rows, key, value
+            candidate = torch.tanh(e_mem)
+            new_rows = update_rows(rows, candidate, g_in, g_f, self.update)  # eq. 6: M_{t+1}[i]
+        step = MemoryStep(weights, e_mem, g_out, g_in, g_f, candidate) if return_step else None
+        return MemoryOutput(gated, new_rows, key, value, step)
+
+
+def read_rows(q: Tensor, key: Tensor, value: Tensor, start: int | None, explicit: bool) -> tuple[Tensor, Tensor]:
+    """Eq. 2: softmax(Q Kᵀ / sqrt(e) + mask) V for q `(b, h, n, e)` over key/value `(b, h, w, e)`.
+
+    Query i sits at segment column `start + i` and reads rows j <= start + i (`start=None`: every row).
+    The fused kernel (`attend`) does not expose the weights, so `explicit=True` computes them in the open;
+    both give the same read to float tolerance. Returns (read `(b, h, n, e)`, weights `(b, h, n, w)` or None).
+    """
+    if not explicit:
+        return attend(q, key, value, start), None
+    scores = q @ key.transpose(-1, -2) / math.sqrt(q.shape[-1])  # (b, h, n, w)
+    if start is not None:
+        n, w = scores.shape[-2:]
+        column = start + torch.arange(n, device=q.device)
+        hidden = torch.arange(w, device=q.device)[None, :] > column[:, None]  # (n, w)
+        scores = scores.masked_fill(hidden, float("-inf"))
+    weights = scores.softmax(-1)
+    return weights @ value, weights
+
+
+def write_rows(bank: Tensor, rows: Tensor, start: int, valid: Tensor) -> Tensor:
+    """The bank after a segment pass over columns `[start, start + n)`: eq. 6's rows `(b, n, d)` replace
+    bank rows `start..start+n-1` `(b, m, d)` where the column holds a real token (`valid` `(b, n)`); rows of
+    padding columns and all other rows pass through unchanged (DESIGN §2)."""
+    n = rows.shape[1]
+    written = torch.where(valid[..., None], rows, bank[:, start : start + n])
+    return torch.cat([bank[:, :start], written, bank[:, start + n :]], 1)

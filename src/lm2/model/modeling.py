@@ -1,8 +1,8 @@
-"""LM2, RMT and the standard Transformer on one Llama backbone (DESIGN §1–§5).
+"""LM2, RMT, ARMT and the standard Transformer on one Llama backbone (DESIGN §1–§5).
 
-`DecoderLayer` is the Llama block plus, where the config asks for it, the LM2 memory path. `LM2Model` runs
-any input length segment by segment on the segment grid (`layout.py`), carrying the memory across segments
-and calls (`state.py`). `LM2ForCausalLM` adds the LM head, the loss and `generate`.
+`LM2Model` runs any input length segment by segment on the segment grid (`layout.py`) through the decoder
+blocks (`block.py`), carrying the memory across segments and calls (`state.py`). `LM2ForCausalLM` adds the
+LM head, the loss and `generate`.
 Notation: `b` batch, `n` columns of one segment pass, `L` input length, `m` bank rows, `d` width.
 """
 
@@ -17,48 +17,15 @@ from transformers import GenerationMixin, PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
-from . import rmt
-from .backbone import MLP, RMSNorm, RotaryEmbedding, SegmentContext, SelfAttention
+from .armt import AssociativeMemory, associations, check_associative, initial_associations, write_associative
+from .backbone import RMSNorm, RotaryEmbedding, SegmentContext
+from .block import DecoderLayer
 from .config import LM2Config
-from .layout import compact_order, gather_outputs, grid_layout, segment_slices
-from .memory import ForgetGate, LM2Memory, bank_dtype, initial_bank
+from .layout import gather_outputs, grid_layout, segment_slices
+from .loss import causal_lm_loss
+from .memory import Gate, LM2Memory, bank_dtype, initial_bank, write_rows
+from .rmt import read_prefix, write_memory
 from .state import LayerCache, MemoryState
-
-
-class DecoderLayer(nn.Module):
-    """Llama block; with `memory`, eq. 3 adds the gated memory beside the self-attention output."""
-
-    def __init__(self, config: LM2Config, index: int) -> None:
-        super().__init__()
-        self.self_attn = SelfAttention(config)
-        self.mlp = MLP(config)
-        self.input_layernorm = RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
-        self.post_attention_layernorm = RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
-        self.memory = LM2Memory(config) if index in config.memory_layer_ids else None
-
-    def forward(
-        self,
-        h: Tensor,
-        ctx: SegmentContext,
-        cache: LayerCache,
-        rows: Tensor | None,
-        bank: Tensor | None,
-        first_memory: bool,
-    ) -> tuple[Tensor, Tensor | None, LayerCache]:
-        x = self.input_layernorm(h)  # E_t
-        prefix = None if cache.prefix_key is None else (cache.prefix_key, cache.prefix_value)
-        attn, key, value = self.self_attn(x, ctx, cache.key, cache.value, prefix)
-        memory_key = memory_value = None
-        if self.memory is None:
-            h = h + attn
-        else:
-            gated, rows, memory_key, memory_value = self.memory(
-                x, attn, rows, ctx, first_memory, bank, cache.memory_key, cache.memory_value
-            )
-            h = h + attn + gated.to(h.dtype)  # eq. 3: E_next = E_attn + E_gated
-        h = h + self.mlp(self.post_attention_layernorm(h))
-        new_cache = LayerCache(key, value, memory_key, memory_value, cache.prefix_key, cache.prefix_value)
-        return h, rows, new_cache
 
 
 class LM2PreTrainedModel(PreTrainedModel):
@@ -72,10 +39,12 @@ class LM2PreTrainedModel(PreTrainedModel):
     def _init_weights(self, module: nn.Module) -> None:
         super()._init_weights(module)
         std = self.config.initializer_range
-        if isinstance(module, ForgetGate):
-            init.constant_(module.bias, self.config.forget_bias)
+        if isinstance(module, Gate):
+            init.constant_(module.bias, module.bias_init)
         elif isinstance(module, LM2Memory) and module.gain is not None:
             init.constant_(module.gain, self.config.memory_gain)
+        elif isinstance(module, AssociativeMemory) and module.gain is not None:
+            init.constant_(module.gain, self.config.armt_read_gain)
         elif isinstance(module, RotaryEmbedding):
             init.copy_(module.inv_freq, module.compute_inv_freq(module.config)[0])
         elif isinstance(module, nn.Embedding) and self.config.embedding_init_std is not None:
@@ -100,26 +69,26 @@ class LM2Model(LM2PreTrainedModel):
         self.rotary_emb = RotaryEmbedding(config)
         learned = config.arch == "lm2" and config.memory_init == "learned"
         self.memory_init = nn.Parameter(initial_bank(config.memory_slots, config.hidden_size)) if learned else None
-        self.memory_tokens = (
-            nn.Parameter(torch.zeros(config.num_memory_tokens, config.hidden_size)) if config.arch == "rmt" else None
-        )
-        ids = config.memory_layer_ids
-        self.first_memory_layer = ids[0] if ids else None
+        tokens = config.arch in ("rmt", "armt")
+        self.memory_tokens = nn.Parameter(torch.zeros(config.num_memory_tokens, config.hidden_size)) if tokens else None
         self.gradient_checkpointing = False
         self.post_init()
 
     # ------------------------------------------------------------------ state
     def initial_state(self, batch: int, device: torch.device) -> MemoryState:
-        """A fresh stream's state: M_0 per sample (lm2), the learned memory tokens (rmt), nothing else."""
+        """A fresh stream's state: M_0 per sample (lm2), the learned memory tokens (rmt, recurrent armt),
+        A = 0 and z = 0 in every block (armt), nothing else."""
         cfg, dtype = self.config, bank_dtype(self.embed_tokens.weight.dtype)
-        memory = None
+        memory = associative = normalizer = None
         if cfg.arch == "lm2":
             m0 = self.memory_init if self.memory_init is not None else initial_bank(cfg.memory_slots, cfg.hidden_size)
             memory = m0.to(device=device, dtype=dtype).expand(batch, -1, -1)
-        elif cfg.arch == "rmt":
+        elif cfg.recurrent_memory_tokens:
             memory = self.memory_tokens.expand(batch, -1, -1)
+        if cfg.arch == "armt":
+            associative, normalizer = initial_associations(cfg, batch, dtype, device)
         offset = torch.zeros(batch, dtype=torch.long, device=device)
-        return MemoryState(memory=memory, offset=offset, layers=None, arch=cfg.arch)
+        return MemoryState(memory, offset, None, cfg.arch, associative, normalizer)
 
     def check_state(self, state: MemoryState, batch: int) -> None:
         """Raise `ValueError` if `state` did not come from a model of this shape and this batch size."""
@@ -130,17 +99,19 @@ class LM2Model(LM2PreTrainedModel):
             raise ValueError(f"memory comes from arch={state.arch!r}, this model is arch={cfg.arch!r}")
         if state.batch_size != batch:
             raise ValueError(f"memory has batch size {state.batch_size}, input_ids has batch size {batch}")
-        rows = {
-            "lm2": ("memory_slots", cfg.memory_slots),
-            "rmt": ("num_memory_tokens", cfg.num_memory_tokens),
-        }
-        if cfg.arch in rows:
-            name, count = rows[cfg.arch]
-            if tuple(state.memory.shape) != (batch, count, cfg.hidden_size):
+        rows = ("memory_slots", cfg.memory_slots) if cfg.arch == "lm2" else ("num_memory_tokens", cfg.num_memory_tokens)
+        if cfg.arch == "lm2" or cfg.recurrent_memory_tokens:
+            name, count = rows
+            if state.memory is None or tuple(state.memory.shape) != (batch, count, cfg.hidden_size):
+                got = None if state.memory is None else tuple(state.memory.shape)
                 raise ValueError(
-                    f"memory.memory has shape {tuple(state.memory.shape)}, this model needs "
+                    f"memory.memory has shape {got}, this model needs "
                     f"{(batch, count, cfg.hidden_size)} (batch, {name}, hidden_size)"
                 )
+        elif state.memory is not None:
+            raise ValueError(f"memory.memory must be None for this model (arch={cfg.arch!r} carries no such memory)")
+        if cfg.arch == "armt":
+            check_associative(state, cfg, batch)
         if state.layers is not None and len(state.layers) != cfg.num_hidden_layers:
             raise ValueError(
                 f"memory has caches for {len(state.layers)} blocks, this model has {cfg.num_hidden_layers}"
@@ -172,8 +143,8 @@ class LM2Model(LM2PreTrainedModel):
                 h, state = checkpoint(self._segment, *args, use_reentrant=False)
             else:
                 h, state = self._segment(*args)
-            if self.config.bptt_segments and count % self.config.bptt_segments == 0 and state.memory is not None:
-                state = MemoryState(state.memory.detach(), state.offset, state.layers, state.arch)
+            if self.config.bptt_segments and count % self.config.bptt_segments == 0:
+                state = state.detach_memory()  # the memory (and ARMT's A, z) leave the graph here
             if logits_to_keep <= 0:
                 pieces.append(h)
             else:  # keep only the requested positions, so long inputs never hold all hidden states
@@ -196,26 +167,33 @@ class LM2Model(LM2PreTrainedModel):
         cos, sin = self.rotary_emb(torch.arange(start, start + n, device=ids.device), h.dtype)
         ctx = SegmentContext(start, state.offset, bool((state.offset == start).all()), cos, sin)
         caches = state.layers or [LayerCache() for _ in self.layers]
-        if cfg.arch == "rmt":
-            caches = rmt.read_prefix(self, state, caches)
+        dtype = self.embed_tokens.weight.dtype
+        assoc = associations(state) if cfg.arch == "armt" else [None] * len(self.layers)  # (A, z) per block
+        if cfg.recurrent_memory_tokens:
+            caches = read_prefix(self.layers, self.norm, state, caches, dtype, assoc)
         bank = state.memory if cfg.arch == "lm2" else None
         rows = None if bank is None else bank[:, start : start + n]  # (b, n, d) rows entering block 0
         new_caches = []
-        for i, layer in enumerate(self.layers):
-            h, rows, cache = layer(h, ctx, caches[i], rows, bank, i == self.first_memory_layer)
+        for layer, cache, association in zip(self.layers, caches, assoc, strict=True):
+            h, rows, cache = layer(h, ctx=ctx, cache=cache, rows=rows, bank=bank, association=association)
             new_caches.append(cache)
         h = self.norm(h)
         offset = state.offset + valid.sum(1)
-        memory = state.memory
+        memory, associative, normalizer = state.memory, state.associative, state.normalizer
         if bank is not None:  # only real tokens write their rows; the others pass through (DESIGN §2)
-            written = torch.where(valid[..., None], rows, bank[:, start : start + n])
-            memory = torch.cat([bank[:, :start], written, bank[:, start + n :]], 1)
+            memory = write_rows(bank, rows, start, valid)
+        complete = offset == cfg.segment_length  # memory tokens write only after a complete segment
         if cfg.arch == "rmt":
-            memory = rmt.write_memory(self, state, new_caches, offset)
+            memory = write_memory(self.layers, self.norm, state, new_caches, complete, dtype)
+        elif cfg.arch == "armt":
+            tokens = None if cfg.recurrent_memory_tokens else self.memory_tokens
+            memory, associative, normalizer = write_associative(
+                self.layers, self.norm, state, new_caches, complete, tokens, dtype
+            )
         if cfg.segment_span is not None:
             offset = torch.where(offset == cfg.segment_span, 0, offset)  # completed segments roll over
         layers = None if bool((offset == 0).all()) else new_caches
-        return h, MemoryState(memory, offset, layers, cfg.arch)
+        return h, MemoryState(memory, offset, layers, cfg.arch, associative, normalizer)
 
 
 @dataclass
@@ -335,19 +313,3 @@ class LM2ForCausalLM(LM2PreTrainedModel, GenerationMixin):
         if state is not None:
             model_kwargs["memory"] = state.repeat_interleave(expand_size) if expand_size > 1 else state
         return input_ids, model_kwargs
-
-
-def causal_lm_loss(logits: Tensor, labels: Tensor, attention_mask: Tensor | None) -> Tensor:
-    """Mean cross-entropy of each real token predicting the next real token of its sample.
-
-    With padding, positions are first compacted per sample, so a pad between two tokens never breaks the
-    pair and a pad never counts as a target."""
-    if attention_mask is not None:
-        order = compact_order(attention_mask)
-        logits = logits.gather(1, order[..., None].expand(-1, -1, logits.shape[-1]))
-        labels = labels.gather(1, order).masked_fill(~attention_mask.bool().gather(1, order), -100)
-    # Position t predicts label t + 1. Shift the labels, not the logits: slicing the `(b, L, vocab)` logits
-    # would copy them, and the slice's backward would fill another zero gradient of that size.
-    targets = nn.functional.pad(labels[:, 1:], (0, 1), value=-100).to(logits.device)  # (b, L)
-    flat = logits.float().reshape(-1, logits.shape[-1])  # a view of fp32 logits
-    return nn.functional.cross_entropy(flat, targets.reshape(-1), ignore_index=-100)

@@ -1,13 +1,14 @@
 """The state that crosses calls: `MemoryState` (streaming state and generation cache in one structure).
 
 Notation: `b` batch, `w` cached columns of the current segment, `m` memory rows, `k` memory tokens,
-`h` heads, `e` head dim, `d` model width.
+`h` heads, `e` head dim, `d` model width, `l` blocks, `f` ARMT feature dim.
 
-A state describes each sample at one point of its stream: the memory that crosses segments (LM2 bank or
-RMT memory tokens) and, when the sample stopped inside a segment, that unfinished segment (DESIGN §3):
-the self-attention K/V of its tokens per block and, for LM2, the memory K/V per block. Samples of a batch
-may stand at different offsets inside their segments (padding, generation), so `offset` is per sample and
-column j of a cache is valid for sample i iff `j < offset[i]`.
+A state describes each sample at one point of its stream: the memory that crosses segments (LM2 bank, RMT
+memory tokens, ARMT associative matrices and their normalisers) and, when the sample stopped inside a
+segment, that unfinished segment (DESIGN §3): the self-attention K/V of its tokens per block and, for LM2,
+the memory K/V per block. Samples of a batch may stand at different offsets inside their segments
+(padding, generation), so `offset` is per sample and column j of a cache is valid for sample i iff
+`j < offset[i]`.
 """
 
 from __future__ import annotations
@@ -44,20 +45,34 @@ class MemoryState:
 
     memory: lm2 `(b, m, d)` the bank after the last block; rows below `offset` were already rewritten by
         the unfinished segment, the others still hold the bank that entered it. rmt `(b, k, d)` the memory
-        tokens entering the current segment. vanilla: `None`.
+        tokens entering the current segment; armt the same with `armt_memory_tokens="recurrent"`, else
+        `None`. vanilla: `None`.
     offset: `(b,)` tokens of the current, unfinished segment already processed (0: at a boundary).
     layers: one `LayerCache` per block, or `None` when no sample is inside a segment.
     arch: the architecture that produced the state (checked when it is passed back).
+    associative: armt `(b, l, f, d)` each block's associative matrix A entering the current segment (fp32,
+        fp64 for fp64 models); else `None`.
+    normalizer: armt `(b, l, f)` each block's normaliser z; else `None`.
     """
 
     memory: Tensor | None
     offset: Tensor
     layers: list[LayerCache] | None = None
     arch: str = "lm2"
+    associative: Tensor | None = None
+    normalizer: Tensor | None = None
 
     @property
     def batch_size(self) -> int:
         return self.offset.shape[0]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by all tensors of the state: the memory crossing segments, the offsets and the caches
+        of an unfinished segment."""
+        tensors = [self.memory, self.offset, self.associative, self.normalizer]
+        tensors += [t for layer in self.layers or [] for t in layer.tensors()]
+        return sum(t.nbytes for t in tensors if t is not None)
 
     def apply(self, fn: Callable[[Tensor], Tensor]) -> MemoryState:
         """A new state with `fn` applied to every tensor (same structure)."""
@@ -66,11 +81,25 @@ class MemoryState:
             memory=None if self.memory is None else fn(self.memory),
             offset=fn(self.offset),
             layers=None if self.layers is None else [layer.apply(fn) for layer in self.layers],
+            associative=None if self.associative is None else fn(self.associative),
+            normalizer=None if self.normalizer is None else fn(self.normalizer),
         )
 
     def detach(self) -> MemoryState:
         """Cut the autograd graph (truncated backpropagation through time across calls)."""
         return self.apply(Tensor.detach)
+
+    def detach_memory(self) -> MemoryState:
+        """Cut the graph of what crosses segments only (`bptt_segments`): the memory and the associative
+        state; the caches of an unfinished segment stay attached."""
+        return replace(
+            self,
+            **{
+                name: getattr(self, name).detach()
+                for name in ("memory", "associative", "normalizer")
+                if getattr(self, name) is not None
+            },
+        )
 
     def to(self, device: torch.device | str) -> MemoryState:
         return self.apply(lambda t: t.to(device))

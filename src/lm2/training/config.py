@@ -1,17 +1,79 @@
 """Typed configuration of a training run. Field docstrings become `lm2 train --help`; a run is a YAML
 file under `configs/` plus command-line overrides (`--optim.lr 3e-3`). Everything is checked before any
-training starts: unknown keys and wrong types by the parser, values by `TrainConfig.validate`."""
+training starts: unknown keys and wrong types by the parser, values by `TrainConfig.validate` (which also
+builds the model's `LM2Config`, no weights, so a wrong model field stops the run before the tokenizer).
+
+The model section, `ModelConfig`, is generated from `LM2Config`'s own fields (names, types, defaults and
+the descriptions of its docstring), so the two cannot drift apart. Two differences: `vocab_size` may be
+null (the tokenizer's size), and there is no `segment_checkpointing`: `run.segment_checkpointing` is the
+one switch for a run, and it sets the model's."""
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from transformers import LlamaConfig
+
 from lm2.model import LM2Config
 
 TASKS = ("babilong", "lm")
+DERIVED_MODEL_FIELDS = {"segment_checkpointing": "run.segment_checkpointing"}  # model field → what sets it
+
+
+def _field_docs(doc: str) -> dict[str, str]:
+    """`name: text` entries of a docstring (continuation lines indented deeper), each joined into one line."""
+    entries = re.findall(r"^    (\w+): (.+(?:\n {8}.+)*)", doc, flags=re.M)
+    return {name: " ".join(text.split()) for name, text in entries}
+
+
+def model_fields() -> list[tuple[str, Any, dataclasses.Field, str]]:
+    """(name, type, dataclass field, description) of every `LM2Config` field a run file may set."""
+    docs = _field_docs(LM2Config.__doc__ or "")
+    llama = {f.name for f in dataclasses.fields(LlamaConfig)}
+    defaults = {f.name: f for f in dataclasses.fields(LM2Config)}
+    rows = []
+    for name, kind in inspect.get_annotations(LM2Config, eval_str=True).items():
+        if name in DERIVED_MODEL_FIELDS or name not in defaults:
+            continue
+        default = defaults[name]
+        spec = field(default=default.default, default_factory=default.default_factory)
+        doc = docs.get(name) or ("Llama backbone field (transformers' LlamaConfig meaning)." if name in llama else "")
+        if name == "vocab_size":
+            kind, spec = int | None, field(default=None)
+            doc = "Vocabulary size; null: the tokenizer's (`data.tokenizer`, or the default one's `data.vocab_size`)."
+        rows.append((name, kind, spec, doc))
+    return rows
+
+
+def _model_config_class() -> type:
+    rows = model_fields()
+    args = "\n".join(f"    {name}: {doc}" for name, _, _, doc in rows)
+    cls = dataclasses.make_dataclass("ModelConfig", [(name, kind, spec) for name, kind, spec, _ in rows])
+    cls.__module__ = __name__
+    cls.__doc__ = f"The model: the fields of `LM2Config` (lm2.model.config).\n\nArgs:\n{args}\n"
+    return cls
+
+
+ModelConfig = _model_config_class()
+
+
+def model_section(values: Mapping[str, Any]) -> Any:
+    """A `ModelConfig` from a mapping (a run file's `model:` written in Python); `ValueError` names unknown keys."""
+    known = [f.name for f in dataclasses.fields(ModelConfig)]
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        moved = [f"{key} is set by {DERIVED_MODEL_FIELDS[key]}" for key in unknown if key in DERIVED_MODEL_FIELDS]
+        raise ValueError(
+            f"model has unknown keys {unknown}{' (' + '; '.join(moved) + ')' if moved else ''}; "
+            f"allowed: the fields of LM2Config, {', '.join(known)}"
+        )
+    return ModelConfig(**values)
 
 
 @dataclass
@@ -114,7 +176,9 @@ class RunConfig:
     compile: bool = False
     """torch.compile every decoder block."""
     segment_checkpointing: bool = False
-    """Recompute each segment's activations in the backward pass."""
+    """Recompute each segment's activations in the backward pass: less activation memory for long inputs,
+    about one more forward pass of compute. The one switch for a run: it sets the model's
+    `LM2Config.segment_checkpointing` (so `model:` has no such key)."""
     threads: int = 0
     """torch CPU threads (0: leave torch's default)."""
     log_every: int = 10
@@ -137,26 +201,31 @@ class RunConfig:
 class TrainConfig:
     """A training run."""
 
-    model: dict[str, Any] = field(default_factory=dict)
-    """LM2Config fields (arch, sizes, segment_length, memory options); vocab_size defaults to the tokenizer's."""
+    model: ModelConfig = field(default_factory=ModelConfig)
+    """LM2Config fields (arch, sizes, segment_length, memory options); vocab_size defaults to the tokenizer's.
+    A mapping is accepted too (checked like a run file's `model:`)."""
     data: DataConfig = field(default_factory=DataConfig)
     curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
+    def __post_init__(self) -> None:
+        if isinstance(self.model, Mapping):
+            self.model = model_section(self.model)
+
     def model_config(self, vocab_size: int) -> LM2Config:
-        """The LM2Config of this run; unknown model keys raise before anything is built."""
-        known = {f.name for f in dataclasses.fields(LM2Config)}
-        unknown = sorted(set(self.model) - known)
-        if unknown:
-            raise ValueError(f"model has unknown keys {unknown}; allowed: LM2Config fields such as arch, hidden_size")
-        fields = {"vocab_size": vocab_size, **self.model}
-        if self.run.segment_checkpointing:
-            fields["segment_checkpointing"] = True
-        return LM2Config(**fields)
+        """The LM2Config of this run (`vocab_size`: the tokenizer's, unless `model.vocab_size` is given)."""
+        fields = dataclasses.asdict(self.model)
+        if fields["vocab_size"] is None:
+            fields["vocab_size"] = vocab_size
+        return LM2Config(**fields, segment_checkpointing=self.run.segment_checkpointing)
 
     def validate(self) -> None:
         """Raise `ValueError` naming the field for values the parser's types cannot catch."""
+        try:  # the model's own checks (DESIGN §5), before any tokenizer or weights exist
+            self.model_config(vocab_size=self.data.vocab_size)
+        except ValueError as err:
+            raise ValueError(f"model: {err}") from None
         d, c, o, r = self.data, self.curriculum, self.optim, self.run
         _choice("data.task", d.task, TASKS)
         _choice("curriculum.advance", c.advance, ("steps", "accuracy"))

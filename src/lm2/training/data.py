@@ -19,17 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from lm2.data import (
-    BabiSample,
-    Haystack,
-    babi_samples,
-    build_sample,
-    count_tokens,
-    encode_sample,
-    folder_haystack,
-    pg19_haystack,
-    prose_haystack,
-)
+from lm2.data import BabiSample, Haystack, babi_samples, build_sample, count_tokens, encode_sample
 
 IGNORE = -100
 
@@ -62,16 +52,6 @@ def collate(items: list[dict], pad_id: int) -> Batch:
         start = item["answer_start"]
         labels[row, start : len(tokens)] = tokens[start:]
     return Batch(ids, mask, labels)
-
-
-def load_haystack(spec: str | None, seed: int) -> Haystack | None:
-    if spec is None:
-        return None
-    if spec == "prose":
-        return prose_haystack(seed)
-    if spec == "pg19":
-        return pg19_haystack("train")
-    return folder_haystack(spec)
 
 
 def split_train_validation(samples: list[BabiSample], fraction: float) -> tuple[list, list]:

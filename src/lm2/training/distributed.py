@@ -11,7 +11,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from lm2.model.layout import compact_order
+from lm2.model.loss import causal_lm_loss
 
 
 @dataclass
@@ -52,7 +52,8 @@ class LossOnly(nn.Module):
       vocabulary) only where a label is scored makes a tiny model's step about twice as fast.
     - The last memory block's gates only shape the bank passed to the next segment, so the loss of a
       one-segment batch does not depend on them, while DDP and FSDP2 wait for a gradient of every
-      parameter. The zero-weighted term gives them an exact zero gradient and leaves the loss unchanged."""
+      parameter. The zero-weighted term gives them an exact zero gradient and leaves the loss unchanged.
+      ARMT's write projections likewise only shape the A and z it hands on."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
@@ -60,16 +61,10 @@ class LossOnly(nn.Module):
 
     def forward(self, input_ids, attention_mask, labels) -> torch.Tensor:
         hidden, state = self.model.model(input_ids, attention_mask)  # (b, L, d), final norm applied
-        if attention_mask is not None:  # compact each sample's real tokens first, as causal_lm_loss does
-            order = compact_order(attention_mask)
-            hidden = hidden.gather(1, order[..., None].expand_as(hidden))
-            labels = labels.gather(1, order).masked_fill(~attention_mask.bool().gather(1, order), -100)
-        targets = labels[:, 1:]
-        scored = targets != -100
-        logits = self.model.lm_head(hidden[:, :-1][scored]).float()  # (scored, vocab)
-        loss = nn.functional.cross_entropy(logits, targets[scored])
-        if state.memory is not None and state.memory.requires_grad:
-            loss = loss + 0.0 * state.memory.float().sum()
+        loss = causal_lm_loss(hidden, labels, attention_mask, head=self.model.lm_head)
+        for carried in (state.memory, state.associative, state.normalizer):
+            if carried is not None and carried.requires_grad:
+                loss = loss + 0.0 * carried.float().sum()
         return loss
 
 

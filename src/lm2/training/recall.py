@@ -1,6 +1,7 @@
-"""Training and scoring on the synthetic cross-segment recall task (`lm2.data.recall`).
+"""Training and scoring on the synthetic memory tasks: cross-segment recall (`lm2.data.recall`) and state
+tracking (`lm2.data.track`), the rungs of the memory ladder (`lm2.bench.ladder`).
 
-Small and quick on purpose: it is the first act of `lm2 demo` and the memory-learning test, showing in a
+Small and quick on purpose: recall is the first act of `lm2 demo` and the memory-learning test, showing in a
 minute on a CPU whether a model carries information across segments at all.
 """
 
@@ -12,7 +13,10 @@ from dataclasses import dataclass, field, replace
 import torch
 
 from lm2.data.recall import RecallTask
-from lm2.model import LM2Config, LM2ForCausalLM
+from lm2.data.track import TrackTask
+from lm2.model import LM2Config, LM2ForCausalLM, MemoryState
+
+Task = RecallTask | TrackTask
 
 
 @dataclass
@@ -23,7 +27,7 @@ class RecallRun:
 
 def train_recall(
     config: LM2Config,
-    task: RecallTask,
+    task: Task,
     steps: int,
     batch_size: int = 32,
     lr: float = 3e-3,
@@ -57,18 +61,35 @@ def train_recall(
 
 
 @torch.no_grad()
-def recall_accuracy(
-    model: LM2ForCausalLM, task: RecallTask, samples: int = 512, seed: int = 123, segments: int | None = None
-) -> float:
-    """Share of held-out samples whose answer is the model's top prediction; `segments` evaluates on
-    longer inputs (more noise segments between the fact and the question) than the task trained on."""
+def task_scores(
+    model: LM2ForCausalLM, task: Task, samples: int = 512, seed: int = 123, segments: int | None = None
+) -> tuple[float, float | None]:
+    """(accuracy, memory norm) on held-out samples: the share whose answer is the model's top prediction,
+    and the mean norm of the memory rows the inputs leave (`memory_norm`); `segments` evaluates on longer
+    inputs (more segments between what is stored and the question) than the task trained on."""
     if segments is not None:
         task = replace(task, segments=segments)
     ids, _ = task.batch(samples, torch.Generator().manual_seed(seed))
     device = next(model.parameters()).device
-    correct = 0
+    correct, norms = 0, []
     for chunk in ids.split(128):
         chunk = chunk.to(device)
-        guess = model(chunk[:, :-1], logits_to_keep=1).logits[:, -1].argmax(-1)
-        correct += int((guess == chunk[:, -1]).sum())
-    return correct / samples
+        out = model(chunk[:, :-1], logits_to_keep=1)
+        correct += int((out.logits[:, -1].argmax(-1) == chunk[:, -1]).sum())
+        norms.append(memory_norm(out.memory))
+    return correct / samples, None if norms[0] is None else sum(norms) / len(norms)
+
+
+def recall_accuracy(
+    model: LM2ForCausalLM, task: Task, samples: int = 512, seed: int = 123, segments: int | None = None
+) -> float:
+    """The accuracy of `task_scores`."""
+    return task_scores(model, task, samples, seed, segments)[0]
+
+
+def memory_norm(state: MemoryState) -> float | None:
+    """Mean L2 norm of the rows of the memory that crosses segments (LM2 bank rows, RMT memory tokens); None
+    for a model without one."""
+    if state.memory is None:
+        return None
+    return float(state.memory.float().norm(dim=-1).mean())

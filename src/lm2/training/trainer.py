@@ -19,14 +19,14 @@ from pathlib import Path
 
 import torch
 
-from lm2.data import default_tokenizer, load_tokenizer
+from lm2.data import default_tokenizer, load_haystack, load_tokenizer
 from lm2.evaluation.answers import accuracy, generate_answers
 from lm2.model import LM2ForCausalLM
 
 from . import distributed
 from .checkpoint import latest_checkpoint, load_trainer_state, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
-from .data import IGNORE, BabilongStream, Batch, TextStream, collate, input_length, load_haystack
+from .data import IGNORE, BabilongStream, Batch, TextStream, collate, input_length
 from .optim import build_optimizer, build_scheduler
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class Trainer:
         if data.task == "lm":
             return TextStream(data.text_dir, self.tokenizer, data.sequence_length, seed, self.out / "cache")
         return BabilongStream(
-            data.babi_tasks, data.babi, load_haystack(data.haystack, seed), self.tokenizer, seed,
+            data.babi_tasks, data.babi, load_haystack(data.haystack, seed, split="train"), self.tokenizer, seed,
             data.validation_fraction, data.generated_questions,
         )  # fmt: skip
 

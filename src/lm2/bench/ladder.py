@@ -1,0 +1,245 @@
+"""The memory ladder (DESIGN §8): does a memory hold at length?
+
+Synthetic tasks with known answers, every model on one backbone, trained on mixed input lengths up to
+`train_segments` segments and scored at 1x, 4x, 16x, 64x and 256x that longest training input:
+- `recall`: one key→value pair in the first segment, noise after, the key asked at the end;
+- `capacity`: the same with four pairs, one of them asked;
+- `track`: assignments in every segment, later ones overwrite, the latest value of one key asked (bAbI qa1's
+  structure; its "last value seen" shortcut is reported beside it).
+Reported per cell (task, model, seed): accuracy at each length, with chance and shortcut, and the mean norm
+of the memory rows after each length (LM2 bank rows, RMT memory tokens). A memory that holds keeps its
+training-length accuracy and a bounded norm at every length.
+
+Each cell is one job (`ladder_cell`) that writes its own JSON file, so a killed run resumes with the cells it
+has not finished; `collect` gathers the files of one plan into the results.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lm2.data.recall import RecallTask
+from lm2.data.track import TrackTask
+from lm2.model.flops import parameter_counts
+from lm2.model.variants import variant_config
+from lm2.training.recall import Task, task_scores, train_recall
+
+from .common import markdown_table
+
+MULTIPLES = (1, 4, 16, 64, 256)
+TASKS = ("recall", "capacity", "track")
+
+
+@dataclass(frozen=True)
+class LadderPlan:
+    """Everything that decides a ladder's numbers; cells of one plan share it (checked on resume)."""
+
+    tasks: tuple[str, ...] = TASKS
+    models: tuple[str, ...] = ("lm2", "lm2-paper", "rmt")
+    seeds: tuple[int, ...] = (0, 1)
+    segment_length: int = 16
+    train_segments: int = 8  # the longest training input, in segments; training draws 1 (2 for recall)..n
+    multiples: tuple[int, ...] = MULTIPLES
+    steps: int = 600
+    batch_size: int = 32
+    lr: float = 3e-3
+    samples: int = 128  # held-out questions per length
+    max_full_tokens: int = 4096  # full-attention `vanilla` is scored only up to this input length
+    backbone: dict[str, Any] = field(
+        default_factory=lambda: {
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_memory_tokens": 4,
+        }
+    )
+
+    def task(self, name: str) -> Task:
+        """The task `name` at the longest training length."""
+        common = {"segment_length": self.segment_length, "segments": self.train_segments}
+        if name == "recall":
+            return RecallTask(pairs=1, **common)
+        if name == "capacity":
+            return RecallTask(pairs=4, **common)
+        if name == "track":
+            return TrackTask(keys=4, per_segment=1, **common)
+        raise ValueError(f"ladder task {name!r} is not known; choose from {', '.join(TASKS)}")
+
+    def train_lengths(self, name: str) -> list[int]:
+        """Segment counts a training run cycles through: 1..n (recall needs 2: the fact, then the question)."""
+        return list(range(2 if isinstance(self.task(name), RecallTask) else 1, self.train_segments + 1))
+
+    def cells(self) -> list[tuple[str, str, int]]:
+        return [(t, m, s) for t in self.tasks for m in self.models for s in self.seeds]
+
+    def to_json(self) -> dict[str, Any]:
+        return json.loads(json.dumps(asdict(self)))  # tuples as lists, as a reloaded file has them
+
+
+def ladder_cell(plan: LadderPlan, task: str, model: str, seed: int, on_step=None) -> dict[str, Any]:
+    """Train `model` on `task` with `seed` and score it at every length of the plan."""
+    base = plan.task(task)
+    config = variant_config(model, plan.backbone, vocab_size=base.vocab_size, segment_length=plan.segment_length)
+    start = time.time()
+    run = train_recall(
+        config, base, plan.steps, plan.batch_size, plan.lr, seed, mixed_segments=plan.train_lengths(task),
+        on_step=on_step,
+    )  # fmt: skip
+    trained = time.time() - start
+    accuracy, norm = {}, {}
+    for multiple in plan.multiples:
+        segments = multiple * plan.train_segments
+        if config.segment_span is None and segments * plan.segment_length > plan.max_full_tokens:
+            continue  # full attention past its memory budget: not scored
+        accuracy[multiple], norm[multiple] = task_scores(run.model, base, plan.samples, 1000 + seed, segments)
+    return {
+        "task": task,
+        "model": model,
+        "seed": seed,
+        "parameters": parameter_counts(config)["total"],
+        "accuracy": accuracy,
+        "norm": norm,
+        "final_loss": statistics.fmean(run.losses[-50:]),
+        "train_seconds": round(trained, 1),
+        "eval_seconds": round(time.time() - start - trained, 1),
+    }
+
+
+def run_cell(plan: LadderPlan, task: str, model: str, seed: int, out: str, on_step=None) -> str:
+    """`ladder_cell`, written to its own file under `out` (atomically: a killed job leaves no cell file)."""
+    torch.set_flush_denormal(True)  # a bank decaying into denormals is several times slower on x86
+    result = ladder_cell(plan, task, model, seed, on_step)
+    path = cell_path(Path(out), task, model, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(result, indent=1))
+    tmp.replace(path)
+    return str(path)
+
+
+def settings(plan: LadderPlan) -> dict[str, Any]:
+    """What decides a cell's numbers besides its task, model and seed: runs that agree on it share a folder."""
+    return {k: v for k, v in plan.to_json().items() if k not in ("tasks", "models", "seeds")}
+
+
+def baselines(plan: LadderPlan) -> dict[str, dict[str, Any]]:
+    """Chance per task, and the track task's "last value seen" shortcut at every length."""
+    out = {}
+    for name in plan.tasks:
+        task = plan.task(name)
+        entry: dict[str, Any] = {"chance": task.chance}
+        if isinstance(task, TrackTask):
+            lengths = {m: m * plan.train_segments for m in plan.multiples}
+            entry["shortcut"] = {m: replace(task, segments=s).shortcut_accuracy() for m, s in lengths.items()}
+        out[name] = entry
+    return out
+
+
+def cell_path(out: Path, task: str, model: str, seed: int) -> Path:
+    return out / "cells" / f"{task}-{model}-seed{seed}.json"
+
+
+def collect(plan: LadderPlan, out: Path) -> dict[str, Any]:
+    """The plan, its baselines and every finished cell under `out` (JSON keys as written: lengths are strings)."""
+    cells = []
+    for task, model, seed in plan.cells():
+        path = cell_path(out, task, model, seed)
+        if path.exists():
+            cells.append(json.loads(path.read_text()))
+    return {"plan": plan.to_json(), "baselines": json.loads(json.dumps(baselines(plan))), "cells": cells}
+
+
+def summary(results: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """(task, model) → mean, min and max accuracy over seeds and mean norm per length (string keys)."""
+    grouped: dict[tuple[str, str], list[dict]] = {}
+    for cell in results["cells"]:
+        grouped.setdefault((cell["task"], cell["model"]), []).append(cell)
+    out = {}
+    for key, cells in grouped.items():
+        lengths = [m for m in cells[0]["accuracy"]]
+        acc = {m: [c["accuracy"][m] for c in cells] for m in lengths}
+        norms = {m: [c["norm"][m] for c in cells if c["norm"].get(m) is not None] for m in lengths}
+        out[key] = {
+            "seeds": len(cells),
+            "mean": {m: statistics.fmean(v) for m, v in acc.items()},
+            "min": {m: min(v) for m, v in acc.items()},
+            "max": {m: max(v) for m, v in acc.items()},
+            "norm": {m: statistics.fmean(v) for m, v in norms.items() if v},
+        }
+    return out
+
+
+def ladder_table(results: dict[str, Any]) -> str:
+    """One Markdown table per task: accuracy (%) per length, mean over seeds with the seeds' range, and the
+    memory norm at the training length → the longest length."""
+    plan, stats = results["plan"], summary(results)
+    lengths = [str(m) for m in plan["multiples"]]
+    tokens = [int(m) * plan["train_segments"] * plan["segment_length"] for m in lengths]
+    blocks = []
+    for task in plan["tasks"]:
+        base = results["baselines"][task]
+        headers = ["model", "seeds"] + [f"{m}× ({t:,} tok)" for m, t in zip(lengths, tokens, strict=True)]
+        headers.append(f"norm {lengths[0]}× → {lengths[-1]}×")
+        rows = []
+        for model in plan["models"]:
+            entry = stats.get((task, model))
+            if entry is None:
+                continue
+            cells = [_percent(entry, m) for m in lengths]
+            norm = entry["norm"]
+            drift = f"{norm[lengths[0]]:.3g} → {norm[lengths[-1]]:.3g}" if lengths[-1] in norm else "—"
+            rows.append([model, entry["seeds"], *cells, drift])
+        line = f"chance {100 * base['chance']:.1f} %"
+        if "shortcut" in base:
+            line += "; last-value shortcut " + ", ".join(f"{100 * base['shortcut'][m]:.0f}" for m in lengths) + " %"
+        blocks.append(f"**{task}** ({line})\n\n" + markdown_table(headers, rows))
+    return "\n\n".join(blocks)
+
+
+def _percent(entry: dict[str, Any], length: str) -> str:
+    if length not in entry["mean"]:
+        return "—"
+    mean, low, high = (100 * entry[k][length] for k in ("mean", "min", "max"))
+    return f"{mean:.1f}" if entry["seeds"] == 1 else f"{mean:.1f} ({low:.0f}–{high:.0f})"
+
+
+def plot_ladder(results: dict[str, Any], path: Path) -> Path:
+    """Accuracy (top) and memory norm (bottom) against input length, log x, one column per task."""
+    from matplotlib.figure import Figure
+
+    plan, stats = results["plan"], summary(results)
+    tasks = plan["tasks"]
+    fig = Figure(figsize=(4.2 * len(tasks), 6.4), layout="constrained")
+    axes = fig.subplots(2, len(tasks), squeeze=False)
+    unit = plan["train_segments"] * plan["segment_length"]
+    for col, task in enumerate(tasks):
+        top, bottom = axes[0][col], axes[1][col]
+        for model in plan["models"]:
+            entry = stats.get((task, model))
+            if entry is None:
+                continue
+            xs = [int(m) * unit for m in entry["mean"]]
+            top.errorbar(xs, [100 * v for v in entry["mean"].values()], marker="o", label=model,
+                         yerr=[[100 * (entry["mean"][m] - entry["min"][m]) for m in entry["mean"]],
+                               [100 * (entry["max"][m] - entry["mean"][m]) for m in entry["mean"]]])  # fmt: skip
+            if entry["norm"]:
+                bottom.plot([int(m) * unit for m in entry["norm"]], list(entry["norm"].values()), marker="o")
+        base = results["baselines"][task]
+        top.axhline(100 * base["chance"], color="grey", linestyle=":", label="chance")
+        if "shortcut" in base:
+            xs = [int(m) * unit for m in base["shortcut"]]
+            top.plot(xs, [100 * v for v in base["shortcut"].values()], color="grey", linestyle="--", label="shortcut")
+        top.set(title=task, xscale="log", ylabel="accuracy (%)", ylim=(0, 102))
+        bottom.set(xscale="log", yscale="log", xlabel=f"input tokens (training: ≤ {unit})", ylabel="memory norm")
+        if col == 0:
+            top.legend(fontsize=7)
+    fig.savefig(path, dpi=110)
+    return path

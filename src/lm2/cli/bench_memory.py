@@ -1,0 +1,87 @@
+"""`lm2 bench memory`: the memory ladder (DESIGN §8, `lm2.bench.ladder`) for any list of model variants.
+
+Every (task, model, seed) cell trains a tiny model on mixed input lengths up to `--train-segments` segments
+and scores it at 1x, 4x, 16x, 64x and 256x that length, two cells at a time (`--workers`), each in its own
+process. Cells are written to `OUT/cells/` as they finish: a killed run, started again with the same
+settings, runs only the cells it lacks; other tasks, models or seeds can be added to the same folder later.
+Writes `OUT/results.json`, `OUT/ladder.md` and `OUT/ladder.png`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from lm2.cli.common import UsageError, add_command
+
+
+def add_memory(sub: argparse._SubParsersAction) -> None:
+    what = "the memory ladder: recall, capacity and track, scored far beyond the training length"
+    p = add_command(sub, "memory", _run_memory, what, __doc__)
+    p.add_argument("--tasks", default="recall,capacity,track", help="comma-separated, from recall, capacity, track")
+    p.add_argument("--models", default="lm2,lm2-paper,rmt", help="model variants (lm2.model.variants), comma-separated")
+    p.add_argument("--seeds", default="0,1", help="comma-separated seeds")
+    p.add_argument("--train-segments", type=int, default=8, help="longest training input, in segments")
+    p.add_argument("--segment-length", type=int, default=16)
+    p.add_argument("--multiples", default="1,4,16,64,256", help="evaluated lengths, as multiples of the training one")
+    p.add_argument("--steps", type=int, default=600, help="training steps of batch 32 per cell")
+    p.add_argument("--samples", type=int, default=128, help="held-out questions per length")
+    p.add_argument("--workers", type=int, default=2, help="cells trained side by side, one CPU thread each")
+    p.add_argument("--out", type=Path, default=Path("runs/ladder"), help="folder of the cells and results")
+    p.add_argument("--quick", action="store_true", help="a smoke run: 30 steps, one seed, lengths 1x and 4x")
+
+
+def plan_from_args(args: argparse.Namespace):
+    from lm2.bench.common import parse_ints, parse_list
+    from lm2.bench.ladder import TASKS, LadderPlan
+    from lm2.model.variants import parse_variants
+
+    for name in ("train_segments", "segment_length", "steps", "samples", "workers"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')}={getattr(args, name)} must be at least 1")
+    plan = LadderPlan(
+        tasks=tuple(parse_list(args.tasks, TASKS, "--tasks")),
+        models=tuple(parse_variants(args.models, "--models")),
+        seeds=tuple(parse_ints(args.seeds, "--seeds")),
+        segment_length=args.segment_length,
+        train_segments=args.train_segments,
+        multiples=tuple(parse_ints(args.multiples, "--multiples")),
+        steps=args.steps,
+        samples=args.samples,
+    )
+    if args.quick:
+        plan = LadderPlan(**{**plan.__dict__, "seeds": plan.seeds[:1], "steps": 30, "samples": 16, "multiples": (1, 4)})
+    for task in plan.tasks:
+        plan.task(task)  # a task that does not fit the segment length fails here, before any training
+    return plan
+
+
+def _run_memory(args: argparse.Namespace) -> int:
+    from lm2.bench.ladder import cell_path, collect, ladder_table, plot_ladder, run_cell, settings
+    from lm2.cli.jobs import run_jobs, write_atomic
+
+    plan = plan_from_args(args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    saved = args.out / "settings.json"
+    if saved.exists() and json.loads(saved.read_text()) != settings(plan):
+        old = json.loads(saved.read_text())
+        differ = sorted(k for k in {**old, **settings(plan)} if old.get(k) != settings(plan).get(k))
+        raise UsageError(
+            f"--out {args.out} holds a ladder with other settings ({', '.join(differ)} differ); "
+            "give another --out or the same settings"
+        )
+    write_atomic(saved, json.dumps(settings(plan), indent=1))
+    todo = [c for c in plan.cells() if not cell_path(args.out, *c).exists()]
+    print(f"memory ladder: {len(plan.cells())} cells, {len(plan.cells()) - len(todo)} already done, in {args.out}")
+    jobs = {f"{t}/{m}/s{s}": (run_cell, {"plan": plan, "task": t, "model": m, "seed": s, "out": str(args.out)})
+            for t, m, s in todo}  # fmt: skip
+    run_jobs(jobs, dict.fromkeys(jobs, plan.steps), args.workers, "lm2 bench memory")
+    results = collect(plan, args.out)
+    table = ladder_table(results)
+    write_atomic(args.out / "results.json", json.dumps(results, indent=1))
+    write_atomic(args.out / "ladder.md", table + "\n")
+    plot_ladder(results, args.out / "ladder.png")
+    print(table)
+    print(f"\nwrote {args.out / 'results.json'}, {args.out / 'ladder.md'}, {args.out / 'ladder.png'}")
+    return 0

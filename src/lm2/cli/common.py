@@ -1,0 +1,116 @@
+"""What every `lm2` subcommand shares: how a command is added, the help formatter, the options several
+commands take (`--model`, `--prompt` / `--file`, `--device`, `--dtype`, `--threads`) and one way to report
+bad input.
+
+Bad input — an option value, a missing file, a config field — raises `ValueError` (the library's errors, and
+`UsageError` for checks of the command line itself) or `FileNotFoundError`. `lm2`'s `main` reports it as one
+line on standard error, `lm2 <command>: <what is wrong: the option or field, the value, what is allowed>`,
+and exits with `EXIT_USAGE` (2), never with a traceback (`lm2 -v` adds it). argparse's own errors (an
+unknown option, a value of the wrong type) exit with 2 as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+logger = logging.getLogger("lm2.cli")
+
+EXIT_USAGE = 2
+BAD_INPUT = (ValueError, FileNotFoundError)  # what `report` turns into a message and EXIT_USAGE
+DTYPE_HELP = "auto (as saved), float32, bfloat16, float16 or float64"
+
+Command = Callable[[argparse.Namespace], int]
+
+
+class UsageError(ValueError):
+    """A command-line value that is not allowed; the message names the option, the value and what is allowed."""
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Keeps the layout of a description of several lines (a module docstring), wraps a one-line one, and
+    shows each option's default, except empty defaults (None, False, []) and where the help states it."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text.strip():
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default in (None, False, []) or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
+def add_command(
+    subparsers: argparse._SubParsersAction, name: str, run: Command, help: str, description: str | None = None
+) -> argparse.ArgumentParser:
+    """Add subcommand `name` whose handler is `run(args) -> exit code`; its errors are reported under the
+    parser's name (`lm2 bench length: ...`)."""
+    parser = subparsers.add_parser(name, help=help, description=description or help, formatter_class=HelpFormatter)
+    parser.set_defaults(func=run, command_name=parser.prog)
+    return parser
+
+
+def add_command_group(
+    subparsers: argparse._SubParsersAction, name: str, help: str, description: str, metavar: str
+) -> argparse._SubParsersAction:
+    """Add subcommand `name` that has subcommands of its own (`lm2 data babilong`); alone it prints its help
+    and exits with 2. Returns the action to add the subcommands to."""
+
+    def show_help(args: argparse.Namespace) -> int:
+        parser.print_help()
+        return EXIT_USAGE
+
+    parser = add_command(subparsers, name, show_help, help, description)
+    return parser.add_subparsers(dest=f"{name}_command", metavar=metavar)
+
+
+def report(args: argparse.Namespace, err: BaseException) -> int:
+    """Log bad input as one line `lm2 <command>: <message>` (with the traceback under `lm2 -v`); EXIT_USAGE."""
+    name = getattr(args, "command_name", None) or f"lm2 {args.command}"
+    message = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+    logger.error("%s: %s", name, message, exc_info=bool(getattr(args, "verbose", False)))
+    return EXIT_USAGE
+
+
+# -- options several commands share -------------------------------------------------------------------
+def add_model_option(parser: argparse._ActionsContainer, help: str = "model folder with its tokenizer") -> None:
+    parser.add_argument("--model", type=Path, required=True, metavar="DIR", help=help)
+
+
+def add_text_options(parser: argparse._ActionsContainer, what: str = "the prompt") -> None:
+    """`--prompt TEXT` or `--file PATH` ('-': standard input), exactly one of them."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--prompt", help=f"{what} as text")
+    source.add_argument("--file", metavar="PATH", help=f"read {what} from a UTF-8 file ('-': standard input)")
+
+
+def add_device_options(parser: argparse._ActionsContainer, device: str = "cpu", threads: bool = True) -> None:
+    """`--device`, `--dtype` and (unless `threads=False`) `--threads`."""
+    where = "cuda when available, else cpu" if device == "auto" else device
+    parser.add_argument("--device", default=device, help=f"torch device (default: {where})")
+    parser.add_argument("--dtype", default="auto", help=DTYPE_HELP)
+    if threads:
+        parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+
+
+def check_at_least_one(args: argparse.Namespace, *names: str) -> None:
+    """`UsageError` for the first of the integer options `names` (attribute names) that is given and < 1."""
+    for name in names:
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise UsageError(f"--{name.replace('_', '-')}={value} must be at least 1")
+
+
+def parse_indices(text: str | None, option: str) -> list[int] | None:
+    """`"0,2"` → `[0, 2]` (block indices); None or empty → None; `UsageError` naming `option` otherwise."""
+    if not text:
+        return None
+    try:
+        return [int(i) for i in text.split(",")]
+    except ValueError:
+        raise UsageError(f"{option}={text!r} must be block indices like 0,1,2") from None

@@ -1,0 +1,88 @@
+"""Jobs in worker processes with one progress bar each, shared by the commands that train several small
+models side by side (`lm2 demo`, `lm2 bench memory`): each job runs in a spawned process with one CPU thread,
+so two cores run two jobs without contending for threads."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+
+def run_jobs(jobs: dict[str, tuple[Callable, dict]], totals: dict[str, int], workers: int, command: str) -> dict:
+    """Run `fn(**kwargs, on_step=...)` for every job, `workers` at a time in spawned processes (one CPU thread
+    each), with one progress bar per job; returns each job's result. A failed job stops `command` with its
+    traceback."""
+    ctx = mp.get_context("spawn")
+    messages = ctx.Queue()
+    pending, running, results = list(jobs), {}, {}
+    bars = {name: tqdm(total=totals[name], desc=f"{name:>17}", unit="step", position=i, leave=True)
+            for i, name in enumerate(jobs)}  # fmt: skip
+    try:
+        while pending or running:
+            while pending and len(running) < max(1, workers):
+                name = pending.pop(0)
+                fn, kwargs = jobs[name]
+                running[name] = ctx.Process(target=_worker, args=(name, fn, kwargs, messages), daemon=True)
+                running[name].start()
+            try:
+                kind, name, payload = messages.get(timeout=1.0)
+            except queue.Empty:
+                for name, process in list(running.items()):
+                    if not process.is_alive() and process.exitcode not in (None, 0):
+                        raise SystemExit(f"{command}: the {name} job died (exit code {process.exitcode})") from None
+                continue
+            if kind == "step":
+                bar = bars[name]
+                bar.update(payload[0] - bar.n)
+                if payload[1] == payload[1]:  # not NaN
+                    bar.set_postfix(loss=f"{payload[1]:.3f}", refresh=False)
+            elif kind == "done":
+                results[name] = payload
+                running.pop(name).join()
+                bars[name].update(totals[name] - bars[name].n)
+                bars[name].close()
+            else:
+                raise SystemExit(f"{command}: the {name} job failed:\n{payload}")
+    finally:
+        for bar in bars.values():
+            bar.close()
+        for process in running.values():
+            process.terminate()
+    return {name: results[name] for name in jobs}
+
+
+def _worker(name: str, fn: Callable, kwargs: dict, messages) -> None:
+    torch.set_num_threads(1)
+    quiet_transformers()
+    last = [0.0]
+
+    def on_step(step: int, loss: float) -> None:
+        if time.time() - last[0] > 0.5:
+            last[0] = time.time()
+            messages.put(("step", name, (step, loss)))
+
+    try:
+        result = fn(**kwargs, on_step=on_step)
+        messages.put(("done", name, result))
+    except BaseException:
+        messages.put(("error", name, traceback.format_exc()))
+
+
+def quiet_transformers() -> None:
+    """No per-file progress bars from transformers (saving and loading tiny models) among the demo's own."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)

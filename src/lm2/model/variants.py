@@ -1,0 +1,66 @@
+"""The named model variants that commands compare (`lm2 demo`, `lm2 recall`, `lm2 bench`).
+
+A variant is what makes a compared model what it is: the `LM2Config` fields that set its memory mechanism.
+Everything else (widths, depth, segment length, how many RMT memory tokens) is the backbone, chosen by each
+command, so that a comparison on one backbone measures the memory mechanism and nothing else (DESIGN §4).
+
+    config = variant_config("rmt", {"hidden_size": 64, "num_hidden_layers": 2, "segment_length": 32})
+    names = parse_variants("lm2,vanilla-segmented")    # ValueError naming the option for unknown names
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .config import MEMORY_PRESETS, LM2Config
+
+
+def _lm2(**fields: Any) -> dict[str, Any]:
+    """An LM2 memory variant stated in full: the paper's memory fields with `fields` changed, so that its
+    meaning does not move when `LM2Config`'s defaults do."""
+    return {"arch": "lm2", **MEMORY_PRESETS["paper"], **fields}
+
+
+# Name → the LM2Config fields that define the variant (applied over the backbone).
+VARIANTS: dict[str, dict[str, Any]] = {
+    "lm2": {"arch": "lm2"},  # the memory bank (DESIGN §2) with LM2Config's default memory fields
+    "lm2-paper": {"arch": "lm2", "memory_preset": "paper"},  # the paper's exact equations
+    # The memory-at-length variants of the study (docs/memory.md), each a change from the paper's equations:
+    "lm2-norm": _lm2(memory_read_norm=True),  # bank rows RMS-normalised where read
+    "lm2-keep": _lm2(forget_bias=4.0, input_bias=-4.0),  # gates start by keeping: a row must earn a write
+    "lm2-norm-keep": _lm2(memory_read_norm=True, forget_bias=4.0, input_bias=-4.0),
+    "lm2-mean": _lm2(memory_update="mean"),  # bounded: the gates' weighted mean of row and candidate
+    "lm2-delta": _lm2(memory_update="delta"),  # bounded: keep g_f of the row, move it by g_in to the candidate
+    "lm2-delta-norm-keep": _lm2(memory_update="delta", memory_read_norm=True, forget_bias=4.0, input_bias=-4.0),
+    "rmt": {"arch": "rmt"},  # memory tokens (DESIGN §4); their number is a backbone setting
+    "armt": {"arch": "armt"},  # memory tokens writing an associative memory per block (DESIGN §4)
+    "vanilla": {"arch": "vanilla", "vanilla_mode": "full"},  # full causal attention over the whole input
+    "vanilla-segmented": {"arch": "vanilla", "vanilla_mode": "segmented"},  # lm2's attention span, no memory
+}
+# The comparison `lm2 demo` and `lm2 recall` run by default: the paper's model, its recurrent-memory baseline,
+# full attention and the same span without memory. The other variants are chosen by name (`--models`).
+DEFAULT_MODELS = ("lm2", "rmt", "vanilla", "vanilla-segmented")
+
+
+def variant_config(name: str, backbone: Mapping[str, Any] | None = None, **overrides: Any) -> LM2Config:
+    """The `LM2Config` of variant `name` on `backbone` (LM2Config fields); `overrides` come last."""
+    if name not in VARIANTS:
+        raise ValueError(f"model variant {name!r} is not known; choose from {', '.join(VARIANTS)}")
+    return LM2Config(**{**(backbone or {}), **VARIANTS[name], **overrides})
+
+
+def parse_variants(text: str, option: str = "--models") -> list[str]:
+    """`"lm2,rmt"` → `["lm2", "rmt"]`, in the order given; `ValueError` naming `option`, the value and the
+    allowed names for an empty list, an unknown name or a repeated one."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    allowed = ", ".join(VARIANTS)
+    if not names:
+        raise ValueError(f"{option}={text!r} names no model; choose from {allowed}")
+    unknown = [name for name in names if name not in VARIANTS]
+    if unknown:
+        raise ValueError(f"{option}={text!r} has unknown names {unknown}; choose from {allowed}")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"{option}={text!r} names {', '.join(repeated)} more than once; give each model once")
+    return names

@@ -1,0 +1,64 @@
+"""The memory ladder: every cell scores every length (full attention only within its budget), reports the
+memory norm where there is a memory, resumes from its cell files and refuses to mix settings in one folder."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lm2.bench.ladder import LadderPlan, cell_path, collect, ladder_cell, ladder_table, plot_ladder, run_cell
+from lm2.cli.main import main
+
+TINY = {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2}
+PLAN = LadderPlan(
+    tasks=("recall", "track"), models=("lm2", "vanilla"), seeds=(0,), segment_length=8, train_segments=2,
+    multiples=(1, 4), steps=3, samples=8, max_full_tokens=32, backbone={**TINY, "num_memory_tokens": 2},
+)  # fmt: skip
+
+
+def test_a_cell_scores_each_length_with_its_memory_norm():
+    lm2 = ladder_cell(PLAN, "track", "lm2", 0)
+    assert set(lm2["accuracy"]) == {1, 4} and all(0 <= a <= 1 for a in lm2["accuracy"].values())
+    assert all(n > 0 for n in lm2["norm"].values())
+    full = ladder_cell(PLAN, "recall", "vanilla", 0)  # 4x = 64 tokens is past max_full_tokens=32
+    assert set(full["accuracy"]) == {1} and full["norm"] == {1: None}
+
+
+def test_cells_resume_from_their_files_and_make_a_table_and_plot(tmp_path):
+    for task, model, seed in PLAN.cells():
+        run_cell(PLAN, task, model, seed, str(tmp_path))
+    results = collect(PLAN, tmp_path)
+    assert len(results["cells"]) == 4
+    table = ladder_table(results)
+    assert "**track** (chance 12.5 %; last-value shortcut" in table and "| lm2 | 1 |" in table
+    assert "| vanilla | 1 | " in table and "| — |" in table  # full attention past its budget is not scored
+    assert plot_ladder(results, tmp_path / "ladder.png").stat().st_size > 0
+    cell_path(tmp_path, "track", "lm2", 0).unlink()
+    assert len(collect(PLAN, tmp_path)["cells"]) == 3
+
+
+def test_command_runs_quick_and_refuses_other_settings_in_the_same_folder(tmp_path, capsys, caplog):
+    out = tmp_path / "ladder"
+    args = ["bench", "memory", "--quick", "--tasks", "recall", "--models", "lm2", "--train-segments", "2",
+            "--segment-length", "8", "--out", str(out), "--workers", "1"]  # fmt: skip
+    assert main(args) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert [c["model"] for c in results["cells"]] == ["lm2"] and (out / "ladder.png").exists()
+    assert main(args) == 0  # resumed: nothing left to train
+    assert "1 cells, 1 already done" in capsys.readouterr().out
+    assert main([*args[:-4], "--train-segments", "3", *args[-4:]]) == 2
+    assert "holds a ladder with other settings (train_segments differ)" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--tasks", "recall,sort", "--tasks='recall,sort' has unknown ['sort']"),
+        ("--models", "lm2,mamba", "--models='lm2,mamba' has unknown names ['mamba']"),
+        ("--train-segments", "0", "--train-segments=0 must be at least 1"),
+    ],
+)
+def test_bad_options_are_one_line_errors(option, value, message, caplog, tmp_path):
+    assert main(["bench", "memory", option, value, "--out", str(tmp_path)]) == 2
+    assert message in caplog.text

@@ -1,0 +1,116 @@
+"""The model against DESIGN §2 transcribed plainly: loops over segments and tokens, no caches, no grid, no
+fused attention. Every LM2 memory variant, whole, padded on either side and streamed in chunks must give the
+reference's logits and final bank (float64, so the tolerance only absorbs summation order)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from lm2.model.backbone import apply_rotary
+from lm2.model.memory import initial_bank
+from tests.conftest import VARIANTS, random_ids, tiny_model
+
+LM2_VARIANTS = [kw for arch, kw in VARIANTS if arch == "lm2"] + [
+    {"memory_gain": 0.5, "forget_bias": 3.0},
+    {"memory_update": "mean", "memory_output": "read"},
+]
+TOL = dict(rtol=1e-9, atol=1e-10)
+
+
+def softmax_read(q, k, v, visible):  # q (h, e), k/v (h, w, e): one query over its first `visible` keys
+    w = torch.softmax(q[:, None] @ k[:, :visible].transpose(1, 2) / math.sqrt(q.shape[-1]), -1)
+    return (w @ v[:, :visible])[:, 0]  # (h, e)
+
+
+def heads(x, h):  # (T, h * e) -> (h, T, e)
+    return x.view(x.shape[0], h, -1).transpose(0, 1)
+
+
+def reference(model, ids):  # one sample's token ids (L,) -> logits (L, vocab), final bank (m, d)
+    cfg, net = model.config, model.model
+    bank = (
+        initial_bank(cfg.memory_slots, cfg.hidden_size, torch.float64) if net.memory_init is None else net.memory_init
+    )
+    logits = []
+    for seg in ids.split(cfg.segment_length):  # the bank crosses segments; positions restart at 0
+        T, h, rows = len(seg), net.embed_tokens(seg), bank.clone()
+        cos, sin = net.rotary_emb(torch.arange(T), h.dtype)
+        for layer in net.layers:
+            x, sa, mem = layer.input_layernorm(h), layer.self_attn, layer.memory
+            q, k, v = heads(sa.q_proj(x), sa.heads), heads(sa.k_proj(x), sa.kv_heads), heads(sa.v_proj(x), sa.kv_heads)
+            q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin).repeat_interleave(sa.heads // sa.kv_heads, 0)
+            v = v.repeat_interleave(sa.heads // sa.kv_heads, 0)
+            a = sa.o_proj(torch.stack([softmax_read(q[:, i], k, v, i + 1).reshape(-1) for i in range(T)]))
+            if mem is None:
+                h = h + a
+            else:  # eqs. 1-6; the first memory block reads every row, later ones rows j <= i
+                first = layer is net.layers[cfg.memory_layer_ids[0]]
+                mq = heads(mem.q_proj(x if cfg.memory_query == "input" else a), mem.heads)
+                read = rows * (rows.pow(2).mean(-1, keepdim=True) + 1e-6).rsqrt() if cfg.memory_read_norm else rows
+                mk, mv = heads(mem.k_proj(read), mem.heads), heads(mem.v_proj(read), mem.heads)
+                e_mem = torch.stack(
+                    [softmax_read(mq[:, i], mk, mv, len(rows) if first else i + 1).reshape(-1) for i in range(T)]
+                )
+                gated = torch.sigmoid(mem.out_gate(e_mem)) * (read[:T] if cfg.memory_output == "bank" else e_mem)
+                h = h + a + (gated if mem.gain is None else mem.gain * gated)
+                g_in, g_f, c, m = (
+                    torch.sigmoid(mem.in_gate(x)),
+                    torch.sigmoid(mem.forget_gate(e_mem)),
+                    torch.tanh(e_mem),
+                    rows[:T],
+                )
+                new = {"paper": g_in * c + g_f * m, "mean": (g_in * c + g_f * m) / (g_in + g_f)}.get(
+                    cfg.memory_update,
+                    g_f * m + g_in * (c - g_f * m),  # "delta"
+                )
+                rows = torch.cat([new, rows[T:]])
+            h = h + layer.mlp(layer.post_attention_layernorm(h))
+        logits.append(model.lm_head(net.norm(h)))
+        bank = rows
+    return torch.cat(logits), bank
+
+
+@pytest.fixture(params=LM2_VARIANTS, ids=lambda kw: ",".join(f"{k}={v}" for k, v in kw.items()) or "default")
+def lm2(request):
+    return tiny_model("lm2", **request.param)
+
+
+@torch.no_grad()
+def test_whole_input_matches_the_reference(lm2):
+    ids = random_ids(2, 15)  # two full segments of 6 and a ragged one of 3
+    out = lm2(ids)
+    for i in range(2):
+        logits, bank = reference(lm2, ids[i])
+        torch.testing.assert_close(out.logits[i], logits, **TOL)
+        torch.testing.assert_close(out.memory.memory[i], bank, **TOL)
+
+
+@torch.no_grad()
+def test_padded_batch_matches_each_sample_alone(lm2):
+    ids = random_ids(3, 14, seed=2)
+    lengths = [14, 9, 5]
+    mask = torch.zeros(3, 14, dtype=torch.long)
+    mask[0], mask[1, 14 - 9 :], mask[2, :5] = 1, 1, 1  # full, left-padded, right-padded
+    out = lm2(ids.masked_fill(mask == 0, 0), attention_mask=mask)
+    for i, length in enumerate(lengths):
+        logits, bank = reference(lm2, ids[i][mask[i].bool()])
+        torch.testing.assert_close(out.logits[i][mask[i].bool()], logits, **TOL)
+        torch.testing.assert_close(out.memory.memory[i], bank, **TOL)
+        assert logits.shape[0] == length
+
+
+@torch.no_grad()
+def test_streamed_chunks_match_the_reference(lm2):
+    ids = random_ids(2, 20, seed=3)
+    state, pieces = None, []
+    for chunk in ids.split([4, 9, 1, 6], dim=1):  # cuts inside segments, across boundaries, single tokens
+        out = lm2(chunk, memory=state)
+        state = out.memory
+        pieces.append(out.logits)
+    for i in range(2):
+        logits, bank = reference(lm2, ids[i])
+        torch.testing.assert_close(torch.cat(pieces, 1)[i], logits, **TOL)
+        torch.testing.assert_close(state.memory[i], bank, **TOL)

@@ -1,0 +1,47 @@
+"""The registry of model variants that `lm2 demo`, `lm2 recall` and `lm2 bench` compare."""
+
+from __future__ import annotations
+
+import pytest
+
+from lm2.model.variants import DEFAULT_MODELS, VARIANTS, parse_variants, variant_config
+from tests.conftest import TINY
+
+
+def test_every_variant_builds_on_one_backbone_and_differs_only_in_its_memory():
+    configs = {name: variant_config(name, TINY) for name in VARIANTS}
+    assert {name: (configs[name].arch, configs[name].segment_span is None) for name in DEFAULT_MODELS} == {
+        "lm2": ("lm2", False),
+        "rmt": ("rmt", False),
+        "vanilla": ("vanilla", True),  # full attention over the whole input
+        "vanilla-segmented": ("vanilla", False),
+    }
+    for config in configs.values():
+        assert (config.hidden_size, config.num_hidden_layers, config.segment_length) == (32, 3, 6)
+
+
+def test_backbone_and_overrides_reach_the_config():
+    config = variant_config("rmt", TINY, num_memory_tokens=8, vocab_size=99)
+    assert (config.num_memory_tokens, config.vocab_size) == (8, 99)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", r"--models='' names no model; choose from lm2, "),
+        ("lm2,gpt", r"--models='lm2,gpt' has unknown names \['gpt'\]; choose from lm2, .*, vanilla"),
+        ("rmt,lm2,rmt", r"--models='rmt,lm2,rmt' names rmt more than once"),
+    ],
+)
+def test_parse_errors_name_the_option_the_value_and_the_choices(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse_variants(text)
+
+
+def test_parse_keeps_the_order_given():
+    assert parse_variants(" vanilla , lm2", "--models") == ["vanilla", "lm2"]
+
+
+def test_an_unknown_variant_is_named():
+    with pytest.raises(ValueError, match="model variant 'transformer-xl' is not known; choose from lm2, "):
+        variant_config("transformer-xl", TINY)
