@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from lm2.cli.common import HelpFormatter, UsageError, check_at_least_one, parse_indices
+from lm2.cli.common import EXIT_INTERRUPTED, HelpFormatter, UsageError, check_at_least_one, parse_indices, resumable
 from lm2.cli.main import main
 
 
@@ -62,3 +62,13 @@ def test_shared_checks_name_the_option():
     assert parse_indices("0,2", "--blocks") == [0, 2] and parse_indices(None, "--blocks") is None
     with pytest.raises(UsageError, match="--blocks='a' must be block indices like 0,1,2"):
         parse_indices("a", "--blocks")
+
+
+def test_ctrl_c_in_a_resumable_command_says_where_the_cells_are(caplog):
+    @resumable
+    def command(args: argparse.Namespace) -> int:
+        raise KeyboardInterrupt
+
+    args = argparse.Namespace(command="eval", command_name="lm2 eval", out="runs/x")
+    assert command(args) == EXIT_INTERRUPTED == 130
+    assert "lm2 eval: interrupted; the finished cells are saved in runs/x: the same command continues" in caplog.text

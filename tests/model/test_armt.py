@@ -121,8 +121,7 @@ def test_memory_is_written_only_when_a_segment_completes():
     inside = model(ids[:, : SEG - 1]).memory
     assert inside.memory is None  # "write" mode: only A and z cross segments
     assert torch.equal(inside.associative, torch.zeros_like(inside.associative))  # nothing written yet
-    done = model(ids[:, :SEG]).memory
-    assert done.associative.abs().amin(dim=(2, 3)).shape == (1, TINY["num_hidden_layers"])
+    done = model(ids[:, :SEG]).memory  # every block's A and z written
     assert (done.associative.abs().amax(dim=(2, 3)) > 0).all() and (done.normalizer.abs().amax(-1) > 0).all()
     ragged = model(ids).memory  # the third segment is unfinished: A and z are those after two segments
     torch.testing.assert_close(ragged.associative, model(ids[:, : 2 * SEG]).memory.associative, rtol=0, atol=0.0)

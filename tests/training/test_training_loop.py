@@ -78,6 +78,23 @@ def test_length_jitter_moves_the_question_within_its_segment(tmp_path):
     assert int(widths[1.0].max() - widths[1.0].min()) > 24 and int(widths[1.0].min()) > 64 - 24
 
 
+def test_drawn_segments_cover_every_length_up_to_the_stage(tmp_path):
+    """draw_segments: at stage n each sample's input fills 1..n segments (drawn per sample, the same draw for
+    the same step and index, so a resumed run sees the same batches); without it every sample fills n."""
+    lengths = {}
+    for draw in (False, True):
+        curriculum = {"segments": [4], "draw_segments": draw}
+        cfg = tiny_config(tmp_path / str(draw), model={"segment_length": 32}, curriculum=curriculum,
+                          data={"reserve": 12}, run={"batch_size": 64})  # fmt: skip
+        trainer = Trainer(cfg)
+        lengths[draw] = trainer._micro_batches()[0].attention_mask.sum(1)
+        again = trainer._micro_batches()[0].attention_mask.sum(1)
+        assert torch.equal(lengths[draw], again)  # integer token counts
+    segments = (lengths[True] + 31) // 32  # the segments each sample fills (question and answer in the reserve)
+    assert set(segments.tolist()) == {1, 2, 3, 4}
+    assert int(lengths[False].min()) > 3 * 32
+
+
 def test_max_facts_curriculum_trains_on_short_stories_first(tmp_path):
     """`curriculum.max_facts` draws only questions asked after at most k facts in its stage; 0 lifts the cap."""
     cfg = tiny_config(tmp_path, curriculum={"segments": [0, 0, 0], "max_facts": [2, 4, 0], "stage_steps": 2},

@@ -20,7 +20,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from lm2.cli.common import UsageError, add_command, check_at_least_one
+from lm2.cli.common import UsageError, add_command, check_at_least_one, resumable
 
 logger = logging.getLogger(__name__)
 
@@ -43,15 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
 
 
+@resumable
 def run_ablate(args: argparse.Namespace) -> int:
-    try:
-        return _run(args)
-    except KeyboardInterrupt:
-        logger.error("lm2 ablate: interrupted; finished cells are saved in %s: the same command continues", args.out)
-        return 130
-
-
-def _run(args: argparse.Namespace) -> int:
     import torch
 
     from lm2.data import data_dir, load_tokenizer

@@ -12,6 +12,7 @@ unknown option, a value of the wrong type) exit with 2 as well.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 logger = logging.getLogger("lm2.cli")
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 BAD_INPUT = (ValueError, FileNotFoundError)  # what `report` turns into a message and EXIT_USAGE
 DTYPE_HELP = "auto (as saved), float32, bfloat16, float16 or float64"
 
@@ -75,6 +77,24 @@ def report(args: argparse.Namespace, err: BaseException) -> int:
     message = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
     logger.error("%s: %s", name, message, exc_info=bool(getattr(args, "verbose", False)))
     return EXIT_USAGE
+
+
+def resumable(run: Command) -> Command:
+    """`run` for a command that saves finished cells in `args.out` as it goes: Ctrl-C ends it with one line
+    saying where they are and how to continue, and EXIT_INTERRUPTED."""
+
+    @functools.wraps(run)
+    def wrapped(args: argparse.Namespace) -> int:
+        try:
+            return run(args)
+        except KeyboardInterrupt:
+            name = getattr(args, "command_name", None) or f"lm2 {args.command}"
+            logger.error(
+                "%s: interrupted; the finished cells are saved in %s: the same command continues", name, args.out
+            )
+            return EXIT_INTERRUPTED
+
+    return wrapped
 
 
 # -- options several commands share -------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """`lm2 demo`: the main job, on built-in defaults, nothing downloaded.
 
-Act 1, cross-segment recall: tiny `lm2`, `rmt`, `vanilla` (full attention) and `vanilla-segmented` (the same
-segments, no memory) models trained on the same budget to recall a fact stated in the first segment at the
-end of the last; scored at the training length and beyond.
+Act 1, cross-segment recall (the memory ladder's first rung, `lm2 bench memory`): tiny `lm2`, `rmt`, `vanilla`
+(full attention) and `vanilla-segmented` (the same segments, no memory) models trained on the same budget to
+recall a fact stated in the first segment at the end of the last, on inputs of 2 to 4 segments; scored at the
+training length and 4x, 16x and 64x beyond it, with the norm of the memory each length leaves.
 
 Act 2, BABILong: the offline tokenizer, bAbI stories from the offline generator and generated prose as
 background text; the same four architectures trained on qa1 with a curriculum over segments, then evaluated
@@ -43,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = add_command(sub, "demo", run, "the main job: train and compare tiny lm2/rmt/vanilla models", __doc__)
     p.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder")
     p.add_argument("--models", default=",".join(DEFAULT_MODELS), help=f"comma-separated, from {', '.join(VARIANTS)}")
-    p.add_argument("--recall-steps", type=int, default=1000, help="act 1: training steps per model (batch 32)")
+    p.add_argument("--recall-steps", type=int, default=600, help="act 1: training steps per model (batch 32)")
     p.add_argument("--babilong-steps", type=int, default=1200, help="act 2: training steps per model (batch 32)")
     p.add_argument("--segment-length", type=int, default=32, help="act 2: tokens per segment")
     p.add_argument("--samples", type=int, default=100, help="act 2: test samples per task and length")
@@ -66,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
     start = time.time()
     summary = {"settings": {k: str(v) for k, v in vars(args).items() if k != "func"}}
     print(f"[1/3] cross-segment recall: {', '.join(names)}, {args.recall_steps} steps each", flush=True)
+    if args.device != "cpu":
+        print("(act 1 trains on the CPU: its models are too small to gain from a GPU)", flush=True)
     summary["recall"] = recall_act(args, names)
     print(f"\n[2/3] BABILong qa1: {', '.join(names)}, {args.babilong_steps} steps each", flush=True)
     summary["babilong"] = babilong_act(args, names)
@@ -77,60 +80,38 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- act 1: recall ----------------------------------------------------------------------------------------
-# Trained on 2, 3 and 4 segments (fact in the first, question at the end of the last), scored up to 4x longer.
-RECALL_TRAIN_SEGMENTS, RECALL_EVAL_SEGMENTS = (2, 3, 4), (4, 8, 16)
+# -- act 1: recall on the memory ladder -------------------------------------------------------------------
+# The ladder's recall rung (`lm2.bench.ladder`): trained on 2..4 segments of 16 tokens (fact in the first,
+# question at the end of the last), scored at 1x, 4x, 16x and 64x that length (4,096 tokens).
+RECALL_TRAIN_SEGMENTS, RECALL_MULTIPLES = 4, (1, 4, 16, 64)
+
+
+def recall_plan(args: argparse.Namespace, names: list[str]):
+    from lm2.bench.ladder import LadderPlan
+
+    return LadderPlan(tasks=("recall",), models=tuple(names), seeds=(args.seed,), train_segments=RECALL_TRAIN_SEGMENTS,
+                      multiples=RECALL_MULTIPLES[:2] if args.quick else RECALL_MULTIPLES, steps=args.recall_steps,
+                      samples=16 if args.quick else 128)  # fmt: skip
 
 
 def recall_act(args: argparse.Namespace, names: list[str]) -> dict:
-    from lm2.cli.recall import print_table
+    """Train each model on recall (a finished cell in `out/recall/cells/` is reused) and print the table."""
+    from lm2.bench.ladder import cell_path, collect, ladder_table, run_cell, settings
 
-    out = args.out / "recall"
-    settings = {"steps": args.recall_steps, "seed": args.seed, "train_segments": list(RECALL_TRAIN_SEGMENTS)}
-    jobs = {name: (recall_job, {"name": name, "settings": settings, "out": str(out), "device": args.device})
-            for name in names}  # fmt: skip
-    done = run_jobs(jobs, {name: args.recall_steps for name in names}, args.workers, "lm2 demo")
-    from lm2.data.recall import RecallTask
-
-    results = {"chance": RecallTask().chance, "task": {"segments": max(RECALL_TRAIN_SEGMENTS)}, "models": done}
-    print_table(results, list(RECALL_EVAL_SEGMENTS))
-    (out / "results.json").write_text(json.dumps(results, indent=2))
+    out, plan = args.out / "recall", recall_plan(args, names)
+    saved = out / "settings.json"
+    if saved.exists() and json.loads(saved.read_text()) != settings(plan):
+        for task, model, seed in plan.cells():  # other settings: train again
+            cell_path(out, task, model, seed).unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(saved, json.dumps(settings(plan), indent=1))
+    jobs = {model: (run_cell, {"plan": plan, "task": task, "model": model, "seed": seed, "out": str(out)})
+            for task, model, seed in plan.cells() if not cell_path(out, task, model, seed).exists()}  # fmt: skip
+    run_jobs(jobs, dict.fromkeys(jobs, plan.steps), args.workers, "lm2 demo")
+    results = collect(plan, out)
+    print(ladder_table(results))
+    write_atomic(out / "results.json", json.dumps(results, indent=1))
     return results
-
-
-def recall_job(name: str, settings: dict, out: str, device: str, on_step: Callable) -> dict:
-    """Train one recall model (skipped when `out/<name>.json` holds a result for the same settings)."""
-    from lm2.cli.recall import model_config
-    from lm2.data.recall import RecallTask
-    from lm2.model.flops import parameter_counts
-    from lm2.training.recall import recall_accuracy, train_recall
-
-    path = Path(out) / f"{name}.json"
-    if path.exists() and (previous := json.loads(path.read_text())).get("settings") == settings:
-        on_step(settings["steps"], previous["final_loss"])
-        return previous
-    task = RecallTask(segments=max(settings["train_segments"]))
-    config = model_config(name, task)
-    start = time.time()
-    result = train_recall(
-        config,
-        task,
-        settings["steps"],
-        seed=settings["seed"],
-        device=device,
-        on_step=on_step,
-        mixed_segments=settings["train_segments"],
-    )
-    record = {
-        "settings": settings,
-        "parameters": parameter_counts(config)["total"],
-        "train_seconds": round(time.time() - start, 1),
-        "final_loss": sum(result.losses[-20:]) / len(result.losses[-20:]),
-        "accuracy": {str(s): recall_accuracy(result.model, task, segments=s) for s in RECALL_EVAL_SEGMENTS},
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, json.dumps(record, indent=2))
-    return record
 
 
 # -- act 2: BABILong --------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from lm2.cli.common import UsageError, add_command, add_device_options, check_at_least_one
+from lm2.cli.common import UsageError, add_command, add_device_options, check_at_least_one, resumable
 
 logger = logging.getLogger(__name__)
 
@@ -50,15 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_device_options(run, device="auto")
 
 
+@resumable
 def run_eval(args: argparse.Namespace) -> int:
-    try:
-        return _run(args)
-    except KeyboardInterrupt:
-        logger.error("lm2 eval: interrupted; the finished cells are saved in %s: the same command continues", args.out)
-        return 130
-
-
-def _run(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm

@@ -17,21 +17,17 @@ RESERVED = 4
 
 
 @dataclass(frozen=True)
-class RecallTask:
+class SyntheticTask:
+    """What the synthetic memory tasks share: token ids `RESERVED + keys + values + noise`, inputs of
+    `segments` segments, one answer among `values`."""
+
     vocab_size: int = 64
     segment_length: int = 16
     segments: int = 3
-    pairs: int = 1
     keys: int = 8
     values: int = 8
 
-    def __post_init__(self) -> None:
-        if self.pairs > self.keys:
-            raise ValueError(f"pairs={self.pairs} must be <= keys={self.keys} (keys are distinct)")
-        if 2 * self.pairs > self.segment_length:
-            raise ValueError(f"pairs={self.pairs} do not fit in segment_length={self.segment_length}")
-        if self.segments < 2 or self.segment_length < 2:
-            raise ValueError(f"segments={self.segments} and segment_length={self.segment_length} must be >= 2")
+    def check_vocabulary(self) -> None:
         if RESERVED + self.keys + self.values >= self.vocab_size:
             raise ValueError(
                 f"vocab_size={self.vocab_size} leaves no noise tokens after {RESERVED} reserved, "
@@ -45,6 +41,20 @@ class RecallTask:
     @property
     def chance(self) -> float:
         return 1.0 / self.values
+
+
+@dataclass(frozen=True)
+class RecallTask(SyntheticTask):
+    pairs: int = 1
+
+    def __post_init__(self) -> None:
+        if self.pairs > self.keys:
+            raise ValueError(f"pairs={self.pairs} must be <= keys={self.keys} (keys are distinct)")
+        if 2 * self.pairs > self.segment_length:
+            raise ValueError(f"pairs={self.pairs} do not fit in segment_length={self.segment_length}")
+        if self.segments < 2 or self.segment_length < 2:
+            raise ValueError(f"segments={self.segments} and segment_length={self.segment_length} must be >= 2")
+        self.check_vocabulary()
 
     def batch(self, size: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """`(input_ids, labels)`, both `(size, length)`; the answer is `input_ids[:, -1]`."""

@@ -3,10 +3,10 @@ over every segment, keys repeat and a later assignment overwrites an earlier one
 one key and answer its latest value — the structure of bAbI qa1 ("where is Mary?" after many moves).
 
 Each segment holds `per_segment` assignments at random places among noise tokens. The asked key is drawn
-uniformly among the keys assigned; the answer is the value of that key's last assignment. "Last value seen" — answering the
-value of the input's last assignment whatever its key — is the task's shortcut (qa1's "last location"), and
-`shortcut_accuracy` reports how often it is right. Token ids as in `lm2.data.recall`: 0..3 reserved, then
-keys, values and noise; `labels` score the answer token alone.
+uniformly among the keys assigned; the answer is the value of that key's last assignment. "Last value
+seen" — answering the value of the input's last assignment whatever its key — is the task's shortcut (qa1's
+"last location"), and `shortcut_accuracy` reports how often it is right. Token ids as in `lm2.data.recall`:
+0..3 reserved, then keys, values and noise; `labels` score the answer token alone.
 """
 
 from __future__ import annotations
@@ -16,16 +16,13 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .recall import RESERVED
+from .recall import RESERVED, SyntheticTask
 
 
 @dataclass(frozen=True)
-class TrackTask:
-    vocab_size: int = 64
-    segment_length: int = 16
+class TrackTask(SyntheticTask):
     segments: int = 4
     keys: int = 4
-    values: int = 8
     per_segment: int = 1
 
     def __post_init__(self) -> None:
@@ -38,19 +35,7 @@ class TrackTask:
                 f"per_segment={self.per_segment} assignments (2 tokens each) and the 2-token question do not "
                 f"fit in segment_length={self.segment_length}; allowed: 1..{(self.segment_length - 2) // 2}"
             )
-        if RESERVED + self.keys + self.values >= self.vocab_size:
-            raise ValueError(
-                f"vocab_size={self.vocab_size} leaves no noise tokens after {RESERVED} reserved, "
-                f"{self.keys} keys and {self.values} values"
-            )
-
-    @property
-    def length(self) -> int:
-        return self.segments * self.segment_length
-
-    @property
-    def chance(self) -> float:
-        return 1.0 / self.values
+        self.check_vocabulary()
 
     def batch(self, size: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """`(input_ids, labels)`, both `(size, length)`; the answer is `input_ids[:, -1]`."""

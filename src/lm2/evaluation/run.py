@@ -50,7 +50,12 @@ logger = logging.getLogger(__name__)
 PROMPT = "<s> {input} {question} <ans>"  # encode_sample's layout; the answer is decoded after <ans>
 SUMMARY_KEYS = ("arch", "hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
                 "intermediate_size", "segment_length", "vocab_size")  # fmt: skip
-ARCH_KEYS = {"lm2": ("memory_slots", "memory_layers"), "rmt": ("num_memory_tokens",), "vanilla": ("vanilla_mode",)}
+ARCH_KEYS = {
+    "lm2": ("memory_slots", "memory_layers"),
+    "rmt": ("num_memory_tokens",),
+    "armt": ("num_memory_tokens", "armt_memory_tokens", "armt_dpfp_nu", "armt_key_dim"),
+    "vanilla": ("vanilla_mode",),
+}
 CellHook = Callable[[str, str, dict, bool], None]  # (task, length, record, skipped)
 BatchHook = Callable[[str, str, int, int], None]  # (task, length, samples done, samples in the cell)
 

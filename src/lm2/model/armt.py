@@ -1,7 +1,9 @@
 """The Associative Recurrent Memory Transformer path (`arch="armt"`, DESIGN §4; Rodkin et al. 2024).
 
-ARMT is RMT's memory tokens plus, in every block l, an associative memory: a matrix `A_l` `(f, d)` and a
-normaliser `z_l` `(f,)` per sample (f = 2·ν·key_dim, the width of the DPFP-ν feature map φ). Every token
+ARMT is memory tokens (`armt_memory_tokens`: `"write"`, the paper's code — learned tokens that follow each
+complete segment only to write; or `"recurrent"`, RMT's) plus, in every block l, an associative memory: a
+matrix `A_l` `(f, d)` and a normaliser `z_l` `(f,)` per sample (f = 2·ν·key_dim, the width of the DPFP-ν
+feature map φ). Every token
 entering block l reads it into its hidden state before the block (`AssociativeMemory.read`):
 
     o = φ(W_Q h)ᵀ A / (zᵀ φ(W_Q h) + ε),    h ← h + o                              (read)
@@ -35,7 +37,7 @@ EPS = 1e-5  # ε of the read and of v̄ (the paper's code)
 def dpfp(x: Tensor, nu: int) -> Tensor:
     """DPFP-ν (Schlag et al. 2021, "deterministic parameter-free projection"): `(..., e)` → `(..., 2·ν·e)`.
 
-    With r = [relu(x), relu(−x)], the features are r_j · r_{j+i} for i = 1..ν (indices cyclic): products of
+    With r = [relu(x), relu(−x)], the features are r_j · r_{j−i} for i = 1..ν (indices cyclic): products of
     non-negative numbers, so φ ≥ 0 and zᵀφ(q) (a sum of such products) never cancels."""
     r = torch.cat([F.relu(x), F.relu(-x)], dim=-1)  # (..., 2e)
     return torch.cat([r * r.roll(shifts=i, dims=-1) for i in range(1, nu + 1)], dim=-1)  # (..., 2νe)

@@ -128,6 +128,10 @@ class CurriculumConfig:
     """Steps per stage (`steps` mode), or the most steps a stage may take (`accuracy` mode; 0: no limit)."""
     threshold: float = 0.9
     """Validation accuracy that ends a stage in `accuracy` mode."""
+    draw_segments: bool = False
+    """At stage n, draw each sample's number of segments uniformly from 1..n instead of using n (the
+    curriculum of the RMT/ARMT BABILong papers: a model trained on every length up to n keeps and forgets
+    at every length, not only at n). Validation stays at n."""
     max_facts: list[int] = field(default_factory=list)
     """Per stage (same length as `segments`, or empty): train only on bAbI questions whose story has at most
     this many facts (0: any). qa1 asks its questions after 2, 4, 6, 8, 10 facts, so `[2, 4, 6, 0]` with

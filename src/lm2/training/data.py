@@ -107,11 +107,14 @@ class BabilongStream:
             self._pools[key] = short
         return self._pools[key]
 
-    def item(self, step: int, index: int, length: int, jitter: int = 0, max_facts: int = 0) -> dict:
-        """Sample `index` of the batch at `step`; `jitter` > 0 shortens its input by a random 0..jitter tokens
-        (so that the question does not always sit at the same place in its segment); `max_facts` > 0 draws
-        only questions whose story has at most that many facts."""
+    def item(self, step: int, index: int, length: int | Sequence[int], jitter: int = 0, max_facts: int = 0) -> dict:
+        """Sample `index` of the batch at `step`, of input `length` tokens (a sequence: one of them, drawn for
+        this sample); `jitter` > 0 shortens its input by a random 0..jitter tokens (so that the question does
+        not always sit at the same place in its segment); `max_facts` > 0 draws only questions whose story has
+        at most that many facts."""
         rng = sample_rng(self.seed, step, index)
+        if not isinstance(length, int):
+            length = length[rng.randrange(len(length))]
         task = self.tasks[rng.randrange(len(self.tasks))]
         pool = self.pool(task, max_facts)
         babi = pool[rng.randrange(len(pool))]
@@ -125,7 +128,9 @@ class BabilongStream:
         sample = build_sample(babi, length, self.tokenizer, self.haystack, rng, count=self.count)
         return encode_sample(self.tokenizer, sample, with_answer=with_answer) | {"sample": sample}
 
-    def batch(self, step: int, indices: range, length: int, jitter: int = 0, max_facts: int = 0) -> Batch:
+    def batch(
+        self, step: int, indices: range, length: int | Sequence[int], jitter: int = 0, max_facts: int = 0
+    ) -> Batch:
         items = [self.item(step, i, length, jitter, max_facts) for i in indices]
         return collate(items, self.tokenizer.pad_token_id)
 

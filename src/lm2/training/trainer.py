@@ -164,7 +164,11 @@ class Trainer:
             raise ValueError(f"run.batch_size={run.batch_size} is smaller than processes x accumulation")
         first = [(m * self.dist.world + self.dist.rank) * size for m in range(run.accumulation)]
         jitter = int(self.config.data.length_jitter * (self.model_config.segment_length or 0))
-        length, cap = self.length(self.segments), self.max_facts
+        n, cap = self.segments, self.max_facts
+        if self.config.curriculum.draw_segments and n > 1:  # each sample draws its length from 1..n segments
+            length: int | list[int] = [self.length(k) for k in range(1, n + 1)]
+        else:
+            length = self.length(n)
         return [self.stream.batch(self.step, range(a, a + size), length, jitter, cap) for a in first]
 
     def train_step(self) -> tuple[float, int]:
