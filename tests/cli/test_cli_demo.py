@@ -38,6 +38,7 @@ def test_demo_quick_runs_all_acts_and_resumes(tmp_path, capsys):
         accuracy = cell["accuracy"]
         assert set(accuracy) == {"1", "4"} and all(0 <= v <= 1 for v in accuracy.values())
         assert (cell["norm"]["4"] is None) == cell["model"].startswith("vanilla")
+    for name in names:
         results = json.loads((out / "babilong" / "eval" / name / "results.json").read_text())
         assert list(results["cells"]["qa1"]) == ["0k", "128", "256"]
         assert (out / "babilong" / "train" / name / "model" / "model.safetensors").exists()
