@@ -5,11 +5,25 @@ from __future__ import annotations
 
 import argparse
 import logging
+import subprocess
+import sys
 
 import pytest
+import torch
 
-from lm2.cli.common import EXIT_INTERRUPTED, HelpFormatter, UsageError, check_at_least_one, parse_indices, resumable
+import lm2
+from lm2.cli.common import (
+    COMMANDS,
+    EXIT_INTERRUPTED,
+    HelpFormatter,
+    UsageError,
+    check_at_least_one,
+    parse_indices,
+    resumable,
+)
 from lm2.cli.main import main
+from lm2.device import resolve_device
+from tests.integrations.tiny_checkpoint import save_tiny_checkpoint
 
 
 @pytest.mark.parametrize(
@@ -72,3 +86,55 @@ def test_ctrl_c_in_a_resumable_command_says_where_the_cells_are(caplog):
     args = argparse.Namespace(command="eval", command_name="lm2 eval", out="runs/x")
     assert command(args) == EXIT_INTERRUPTED == 130
     assert "lm2 eval: interrupted; the finished cells are saved in runs/x: the same command continues" in caplog.text
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out.strip() == f"lm2 {lm2.__version__}"
+
+
+def test_help_loads_neither_torch_nor_transformers():
+    """`lm2 --help` lists every command from `COMMANDS` without importing any command's module (fast)."""
+    code = (
+        "import sys\nfrom lm2.cli.main import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'lm2.model', 'lm2.cli.train') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert all(f"    {name} " in done.stdout for name in COMMANDS)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("model")
+    save_tiny_checkpoint(path, "lm2", dtype=torch.float32)
+    return path
+
+
+@pytest.mark.parametrize("device", ["gpu", "cuda", "cuda:7"])
+@pytest.mark.parametrize("command", ["eval", "generate", "inspect", "recall", "demo", "train"])
+def test_every_command_resolves_the_device_alike(command, device, model_dir, tmp_path, caplog):
+    if device.startswith("cuda") and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    out = str(tmp_path / "out")
+    argv = {
+        "eval": ["eval", str(model_dir), "--out", out, "--generate", "--device", device],
+        "generate": ["generate", "--model", str(model_dir), "--prompt", "Mary", "--device", device],
+        "inspect": ["inspect", "--model", str(model_dir), "--prompt", "Mary", "--out", out, "--device", device],
+        "recall": ["recall", "--out", out, "--device", device],
+        "demo": ["demo", "--out", out, "--device", device],
+        "train": ["train", "--run.out", out, "--run.device", device],
+    }[command]
+    assert main(argv) == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    option = "run.device" if command == "train" else "--device"
+    expected = "is not a device" if device == "gpu" else "but CUDA is not available on this machine; use auto or cpu"
+    assert len(errors) == 1 and errors[0].startswith(f"lm2 {command}: {option}={device!r}") and expected in errors[0]
+
+
+def test_device_resolution():
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device("CPU") == torch.device("cpu") and resolve_device(torch.device("cpu")).type == "cpu"
+    with pytest.raises(ValueError, match="--x='tpu' is not a device; allowed: auto, cpu, cuda, cuda:N or mps"):
+        resolve_device("tpu", "--x")

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import torch
@@ -79,3 +84,22 @@ def test_act3_finds_the_checkpoints_or_says_why_it_is_skipped(tmp_path, monkeypa
 def test_bad_options_are_refused(caplog):
     assert main(["demo", "--models", "lm2,transformer-xl"]) == 2
     assert "lm2 demo: --models='lm2,transformer-xl' has unknown names ['transformer-xl']" in caplog.text
+
+
+def test_ctrl_c_ends_the_demo_with_one_line_and_exit_130(tmp_path):
+    """Ctrl-C reaches the whole foreground process group: the demo and its workers. The workers ignore it
+    (the demo stops them), and the demo ends with one line saying where its finished parts are."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    log = tmp_path / "log"
+    argv = [sys.executable, "-m", "lm2.cli.main", "demo", "--quick", "--out", str(tmp_path / "demo")]
+    with open(log, "w") as stream:
+        proc = subprocess.Popen(argv, env=env, stdout=stream, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + 120
+        while "[1/3]" not in log.read_text() and time.time() < deadline:
+            time.sleep(0.1)
+        time.sleep(3)  # the workers are spawned and busy (importing or training)
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=60) == 130, log.read_text()
+    text = log.read_text()
+    assert "Traceback" not in text, text
+    assert f"lm2 demo: interrupted; the finished cells are saved in {tmp_path / 'demo'}" in text

@@ -12,7 +12,7 @@ import pytest
 from lm2.cli.main import main
 from lm2.data import load_babilong, load_tokenizer, read_babi_file, task_file_name
 
-SUBCOMMANDS = ("babilong", "tokenizer", "babi-download", "babi-generate", "babi-stats", "list")
+SUBCOMMANDS = ("babilong", "tokenizer", "tokenize", "babi-download", "babi-generate", "babi-stats", "list")
 
 
 @pytest.fixture

@@ -159,6 +159,37 @@ def test_loss_ignores_padding_and_matches_manual():
     torch.testing.assert_close(out.loss, torch.stack(terms).mean())
 
 
+@settings(max_examples=6, deadline=None)
+@given(
+    cut=st.integers(1, 3),
+    pads=st.lists(st.integers(0, 8), min_size=4, max_size=4),
+    unscored=st.lists(st.integers(0, 4), min_size=4, max_size=4),
+)
+def test_accumulated_gradient_with_num_items_in_batch_equals_the_one_batch_gradient(cut, pads, unscored):
+    """The Hugging Face Trainer's loss contract: micro-batch losses summed over their targets and divided by
+    the whole batch's count (`num_items_in_batch`) add up to the one-batch gradient, whatever the split and
+    however unevenly the targets fall (padding, unscored prompt tokens)."""
+    model = tiny_model("lm2").train()
+    ids = random_ids(4, 14)
+    mask, labels = torch.ones_like(ids), ids.clone()
+    for row, (pad, skip) in enumerate(zip(pads, unscored, strict=True)):
+        mask[row, 14 - pad :] = 0  # right padding, as a data collator makes it
+        labels[row, 14 - pad :] = -100
+        labels[row, :skip] = -100  # a prompt that is not scored
+    count = int((labels[:, 1:] != -100).sum())  # what the Trainer counts for a causal LM
+
+    def gradient(parts):
+        model.zero_grad()
+        for part in parts:
+            kwargs = {} if len(parts) == 1 else {"num_items_in_batch": torch.tensor(count)}
+            model(ids[part], attention_mask=mask[part], labels=labels[part], **kwargs).loss.backward()
+        return torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+
+    whole = gradient([slice(0, 4)])
+    accumulated = gradient([slice(0, cut), slice(cut, 4)])
+    torch.testing.assert_close(accumulated, whole, rtol=0, atol=1e-12)  # float64: rounding only
+
+
 def _grad_norms(model: LM2ForCausalLM, ids: torch.Tensor):
     """Gradient of the loss on the last segment wrt the first segment's embeddings and M_0."""
     embeds = {}

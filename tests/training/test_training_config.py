@@ -9,9 +9,11 @@ import logging
 from pathlib import Path
 
 import pytest
+import yaml
 
 from lm2.cli.main import main
 from lm2.cli.train import parse_config
+from lm2.data.mixture import load_mixture
 from lm2.model import LM2Config
 from lm2.training.config import DERIVED_MODEL_FIELDS, ModelConfig, TrainConfig, model_fields
 
@@ -95,6 +97,9 @@ def test_wrong_model_values_stop_before_the_tokenizer(argv, message, tmp_path, c
 @pytest.mark.parametrize("path", sorted(ROOT.glob("configs/**/*.yaml")), ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_shipped_run_file_parses_and_builds_its_model_config(path, monkeypatch):
     monkeypatch.chdir(ROOT)
+    if "sources" in yaml.safe_load(path.read_text()):  # a mixture file (what data.shards may name)
+        assert all(source.weight > 0 and source.corpus is not None for source in load_mixture(path))
+        return
     config = parse_config(["--config", str(path.relative_to(ROOT))])
     assert isinstance(config.model, ModelConfig)
     assert config.model_config(vocab_size=2048).segment_checkpointing == config.run.segment_checkpointing
@@ -113,3 +118,52 @@ def test_a_mapping_becomes_the_typed_section_and_vocab_size_defaults_to_the_toke
     assert config.model == ModelConfig(arch="rmt", num_memory_tokens=4)
     assert config.model_config(vocab_size=77).vocab_size == 77
     assert TrainConfig(model={"vocab_size": 50}).model_config(vocab_size=77).vocab_size == 50
+
+
+@pytest.mark.parametrize(
+    ("argv", "section", "field", "expected"),
+    [
+        (["--data.babi_tasks", "qa1,qa2"], "data", "babi_tasks", ["qa1", "qa2"]),  # as `lm2 eval --tasks` takes
+        (["--data.babi_tasks", "[qa1,qa3]"], "data", "babi_tasks", ["qa1", "qa3"]),
+        (["--data.validation_lengths", "2,4"], "data", "validation_lengths", [2, 4]),
+        (["--curriculum.segments", "1,2,4", "--curriculum.stage_steps", "5"], "curriculum", "segments", [1, 2, 4]),
+    ],
+)
+def test_list_fields_take_comma_separated_values(argv, section, field, expected):
+    assert getattr(getattr(parse_config(argv), section), field) == expected
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--optim.lr", "-1"], "optim.lr=-1.0 must be > 0"),
+        (["--optim.warmup_steps", "500", "--run.steps", "10"], "optim.warmup_steps=500 must be in [0, run.steps=10]"),
+        (["--run.device", "gpu"], "run.device='gpu' is not a device; allowed: auto, cpu, cuda"),
+        (["--data.babi_tasks", "qa1,qa42"], "data.babi_tasks='qa1,qa42': "),
+        (["--curriculum.segments", "1,x"], "curriculum.segments='1,x' must be a list or comma-separated ints"),
+        (["--data.haystack", "no/books"], "data.haystack='no/books' does not exist (relative paths are read from the"),
+        (["--run.init_from", "/no/model"], "run.init_from='/no/model' is not a model folder (no config.json)"),
+        (["--init-from", "/no/model"], "run.init_from='/no/model' is not a model folder"),
+    ],
+)
+def test_bad_values_name_the_one_field_before_anything_is_built(argv, message, tmp_path, caplog, monkeypatch):
+    from lm2.training import trainer
+
+    monkeypatch.setattr(trainer, "default_tokenizer", lambda *a, **k: pytest.fail("a tokenizer was built"))
+    assert main(["train", "--run.out", str(tmp_path / "run"), *argv]) == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and errors[0].startswith(f"lm2 train: {message}") and "\n" not in errors[0], errors
+    assert "min_lr_ratio" not in errors[0]  # the one broken rule, not all of the optimiser's
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_missing_babi_folder_stops_before_the_tokenizer(tmp_path, caplog, monkeypatch):
+    from lm2.training import trainer
+
+    monkeypatch.setattr(trainer, "default_tokenizer", lambda *a, **k: pytest.fail("a tokenizer was built"))
+    monkeypatch.setenv("LM2_DATA_DIR", str(tmp_path / "nowhere"))
+    assert main(["train", "--run.out", str(tmp_path / "run"), "--data.babi", "null"]) == 2
+    assert "lm2 train: data.babi=null reads the shared data folder" in caplog.text
+    (tmp_path / "babi").mkdir()
+    assert main(["train", "--run.out", str(tmp_path / "run"), "--data.babi", str(tmp_path / "babi")]) == 2
+    assert "qa1_single-supporting-fact_train.txt not found" in caplog.records[-1].getMessage()

@@ -1,5 +1,7 @@
-"""A run killed with SIGKILL and restarted with the same command ends with the same weights as an
-uninterrupted run (issue 5)."""
+"""Resume: a run killed with SIGKILL and restarted with the same command ends with the same weights as an
+uninterrupted run (issue 5); a changed configuration is refused, naming the fields; `config.yaml` is the
+run's configuration; `--init-from` starts a new run from weights; SIGINT/SIGTERM stop with a checkpoint
+(issue 22)."""
 
 from __future__ import annotations
 
@@ -9,9 +11,13 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
+from lm2.cli.train import parse_config
+from lm2.training.resume import CONFIG_FILE, plain
+from lm2.training.trainer import Trainer
 from tests.training.conftest import tiny_config, to_argv
 
 STEPS = 40
@@ -45,3 +51,84 @@ def test_sigkill_then_restart_matches_uninterrupted_run(tmp_path):
         torch.testing.assert_close(final_killed[name], final_whole[name], rtol=0, atol=1e-6)
     resumed_steps = [line for line in (killed / "metrics.jsonl").read_text().splitlines() if '"loss"' in line]
     assert len(resumed_steps) == STEPS  # metrics past the checkpoint were rewritten, not duplicated
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A 4-step run with checkpoints at steps 2 and 4 (seconds)."""
+    out = tmp_path_factory.mktemp("run")
+    Trainer(tiny_config(out, run={"steps": 4, "save_every": 2})).fit()
+    return out
+
+
+@pytest.mark.parametrize(
+    ("sections", "fields"),
+    [
+        ({"optim": {"lr": 0.3, "warmup_steps": 0}}, ["optim.lr", "optim.warmup_steps"]),  # issue 22's hybrid
+        ({"run": {"steps": 8}}, ["run.steps"]),  # the schedule's length
+        ({"run": {"seed": 1}}, ["run.seed"]),
+        ({"data": {"babi_tasks": ["qa2"]}}, ["data.babi_tasks"]),
+        ({"curriculum": {"segments": [1]}}, ["curriculum.segments"]),
+        ({"run": {"precision": "bf16"}}, ["run.precision"]),
+    ],
+)
+def test_resume_with_a_changed_trajectory_is_refused_naming_the_fields(finished_run, sections, fields):
+    config = tiny_config(finished_run, **{"run": {"steps": 4, "save_every": 2}} | sections)
+    with pytest.raises(ValueError, match="would not continue") as info:
+        Trainer(config)
+    message = str(info.value)
+    assert all(f"{field}: " in message for field in fields), message
+    assert "--init-from" in message and "step-00000004" in message
+
+
+def test_resume_may_change_how_the_run_goes_but_not_what_it_computes(finished_run, tmp_path):
+    how = {"steps": 4, "save_every": 1, "threads": 2, "log_every": 3, "keep_last": 5, "accumulation": 2}
+    trainer = Trainer(tiny_config(finished_run, run=how, data={"validation_samples": 3}))
+    assert trainer.step == 4  # resumed, nothing refused
+    accuracy_mode = {"advance": "accuracy", "threshold": 2.0}  # validation now decides the curriculum
+    Trainer(tiny_config(tmp_path, run={"steps": 4, "save_every": 2}, curriculum=accuracy_mode)).fit()
+    with pytest.raises(ValueError, match="data.validation_samples: 8 in the run, 3 now"):
+        Trainer(tiny_config(tmp_path, run={"steps": 4}, curriculum=accuracy_mode, data={"validation_samples": 3}))
+
+
+def test_config_yaml_is_the_resolved_configuration_and_resumes_the_run(finished_run, tmp_path):
+    config = tiny_config(tmp_path, data={"babi_tasks": "qa1,qa2"}, curriculum={"segments": [0, 1], "stage_steps": 3})
+    Trainer(config)  # writes run.out/config.yaml before any step
+    text = (tmp_path / CONFIG_FILE).read_text()
+    assert "warmup_steps: 2" in text and "babi_tasks: [qa1, qa2]" in text  # readable YAML, one field a line
+    assert plain(parse_config(["--config", str(tmp_path / CONFIG_FILE)])) == plain(config)
+    assert Trainer(parse_config(["--config", str(finished_run / CONFIG_FILE)])).step == 4
+
+
+def test_init_from_starts_a_new_run_from_the_weights(finished_run, tmp_path):
+    source = finished_run / "model"
+    trainer = Trainer(tiny_config(tmp_path / "new", run={"init_from": str(source)}, optim={"lr": 0.3}))
+    assert trainer.step == 0 and trainer.scheduler.last_epoch == 0  # a new run: step 0, fresh schedule
+    saved = load_file(source / "model.safetensors")
+    state = trainer.model.state_dict()
+    for name, tensor in saved.items():
+        torch.testing.assert_close(state[name], tensor, rtol=0, atol=1e-7)
+    with pytest.raises(ValueError, match=r"do not match its config.json: \d+ of another shape"):
+        Trainer(tiny_config(tmp_path / "wider", model={"hidden_size": 64}, run={"init_from": str(source)}))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_at_a_step_boundary_with_a_checkpoint_and_exit_130(tmp_path, sig):
+    cfg = tiny_config(tmp_path, run={"steps": 100000, "save_every": 0, "log_every": 1})
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "lm2.cli.main", "train", *to_argv(cfg)]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    metrics = tmp_path / "metrics.jsonl"
+    while not (metrics.exists() and metrics.read_text().count('"loss"') >= 2) and time.time() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    line = [text for text in stderr.splitlines() if text.startswith("lm2 train: stopped at step")]
+    assert len(line) == 1 and line[0].endswith("the same command resumes"), stderr
+    step = int(line[0].split("stopped at step ")[1].split(";")[0])
+    assert (tmp_path / f"step-{step:08d}" / "trainer.pt").is_file()
+    assert Trainer(cfg).step == step  # the same configuration resumes from it

@@ -26,8 +26,7 @@ logger = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    what = "memory ablations of a trained LM2 (carry cut, memory off), evaluated like lm2 eval"
-    p = add_command(subparsers, "ablate", run_ablate, what, __doc__)
+    p = add_command(subparsers, "ablate", run_ablate, description=__doc__)
     p.add_argument("model", type=Path, metavar="MODEL_DIR", help="the trained LM2 (save_pretrained + tokenizer)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (resumed if it exists)")
     p.add_argument("--variants", help="comma-separated, from carry-cut, memory-off, memory-off-block<i> (default: "

@@ -32,8 +32,7 @@ MODELS_HELP = "comma-separated, from lm2, rmt, vanilla-segmented (no memory, sam
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    what = "benchmarks: memory overhead, against transformers' Llama, long inputs, training memory, GPU"
-    sub = add_command_group(subparsers, "bench", what, __doc__.split("\n\n")[0], metavar="BENCHMARK")
+    sub = add_command_group(subparsers, "bench", __doc__.split("\n\n")[0], metavar="BENCHMARK")
     _add_overhead(sub)
     _add_reference(sub)
     _add_length(sub)
@@ -52,7 +51,7 @@ def _common(p: argparse.ArgumentParser, cpu_options: bool = True) -> None:
             default=1,
             help="torch threads; one thread is the least disturbed by other load on a shared machine",
         )
-        p.add_argument("--device", default="cpu", help="cpu or cuda")
+        p.add_argument("--device", default="cpu", help="cpu (these are CPU benchmarks), cuda or auto")
     p.add_argument("--quick", action="store_true", help="a smoke run on a tiny model (seconds)")
 
 
@@ -64,8 +63,11 @@ def _models(args: argparse.Namespace) -> list[str]:
 
 def _cpu_options(args: argparse.Namespace) -> dict[str, Any]:
     """The arguments every CPU benchmark takes: the backbone (`--quick`: the tiny one), threads, device, seed."""
+    from lm2.device import resolve_device
+
     backbone = QUICK_BACKBONE if args.quick else None
-    return {"backbone": backbone, "threads": args.threads, "device": args.device, "seed": args.seed}
+    device = str(resolve_device(args.device))
+    return {"backbone": backbone, "threads": args.threads, "device": device, "seed": args.seed}
 
 
 def _finish(args: argparse.Namespace, result: dict[str, Any], table: str) -> int:

@@ -59,7 +59,8 @@ def plan_from_args(args: argparse.Namespace):
 
 def _run_memory(args: argparse.Namespace) -> int:
     from lm2.bench.ladder import cell_path, collect, ladder_table, plot_ladder, run_cell, settings
-    from lm2.cli.jobs import run_jobs, write_atomic
+    from lm2.cli.jobs import run_jobs
+    from lm2.files import write_atomic
 
     plan = plan_from_args(args)
     args.out.mkdir(parents=True, exist_ok=True)

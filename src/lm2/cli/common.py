@@ -26,6 +26,23 @@ DTYPE_HELP = "auto (as saved), float32, bfloat16, float16 or float64"
 
 Command = Callable[[argparse.Namespace], int]
 
+# The subcommands, in the order `lm2 --help` lists them, with their one-line summaries. `lm2.cli.main` lists
+# them from here and imports only the module (`lm2.cli.<name>`) of the command that runs, so `lm2 --help`
+# loads neither torch nor transformers.
+COMMANDS = {
+    "demo": "the main job: train and compare tiny lm2/rmt/vanilla models",
+    "recall": "train tiny models on cross-segment recall and compare them",
+    "data": "build BABILong sets, train the tokenizer, tokenize corpora into shards, get or generate bAbI",
+    "train": "train lm2 / rmt / vanilla (BABILong curriculum or language modelling)",
+    "eval": "evaluate a saved model on BABILong (accuracy per task and length, baselines, heatmap)",
+    "compare": "compare several lm2 eval results: a Markdown table and side-by-side heatmaps",
+    "ablate": "memory ablations of a trained LM2 (carry cut, memory off), evaluated like lm2 eval",
+    "generate": "continue a prompt of any length (text or file) with a saved model",
+    "bench": "benchmarks: memory overhead, against transformers' Llama, long inputs, training memory, GPU",
+    "convert": "add LM2, RMT or ARMT memory to a pretrained Llama checkpoint (identity-preserving for lm2, armt)",
+    "inspect": "plot an LM2 model's memory reads, gates and bank norms on an input (PNG)",
+}
+
 
 class UsageError(ValueError):
     """A command-line value that is not allowed; the message names the option, the value and what is allowed."""
@@ -48,17 +65,22 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def add_command(
-    subparsers: argparse._SubParsersAction, name: str, run: Command, help: str, description: str | None = None
+    subparsers: argparse._SubParsersAction,
+    name: str,
+    run: Command,
+    help: str | None = None,
+    description: str | None = None,
 ) -> argparse.ArgumentParser:
     """Add subcommand `name` whose handler is `run(args) -> exit code`; its errors are reported under the
-    parser's name (`lm2 bench length: ...`)."""
+    parser's name (`lm2 bench length: ...`). `help` defaults to the summary in `COMMANDS` (top-level commands)."""
+    help = help or COMMANDS[name]
     parser = subparsers.add_parser(name, help=help, description=description or help, formatter_class=HelpFormatter)
     parser.set_defaults(func=run, command_name=parser.prog)
     return parser
 
 
 def add_command_group(
-    subparsers: argparse._SubParsersAction, name: str, help: str, description: str, metavar: str
+    subparsers: argparse._SubParsersAction, name: str, description: str, metavar: str, help: str | None = None
 ) -> argparse._SubParsersAction:
     """Add subcommand `name` that has subcommands of its own (`lm2 data babilong`); alone it prints its help
     and exits with 2. Returns the action to add the subcommands to."""
@@ -109,10 +131,11 @@ def add_text_options(parser: argparse._ActionsContainer, what: str = "the prompt
     source.add_argument("--file", metavar="PATH", help=f"read {what} from a UTF-8 file ('-': standard input)")
 
 
-def add_device_options(parser: argparse._ActionsContainer, device: str = "cpu", threads: bool = True) -> None:
-    """`--device`, `--dtype` and (unless `threads=False`) `--threads`."""
-    where = "cuda when available, else cpu" if device == "auto" else device
-    parser.add_argument("--device", default=device, help=f"torch device (default: {where})")
+def add_device_options(parser: argparse._ActionsContainer, threads: bool = True) -> None:
+    """`--device` (resolved by `lm2.device.resolve_device`), `--dtype` and (unless `threads=False`) `--threads`."""
+    parser.add_argument(
+        "--device", default="auto", help="torch device: auto (cuda when available, else cpu), cpu, cuda, cuda:N"
+    )
     parser.add_argument("--dtype", default="auto", help=DTYPE_HELP)
     if threads:
         parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")

@@ -12,20 +12,22 @@ import argparse
 from pathlib import Path
 
 from lm2.cli.common import add_command
+from lm2.cli.outputs import add_overwrite_option, claim_folder, run_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    what = "compare several lm2 eval results: a Markdown table and side-by-side heatmaps"
-    p = add_command(subparsers, "compare", run_compare, what, __doc__)
+    p = add_command(subparsers, "compare", run_compare, description=__doc__)
     p.add_argument("results", type=Path, nargs="+", metavar="RESULTS", help="results.json files or eval folders")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="where comparison.md/.png go")
     p.add_argument("--names", help="comma-separated model names, one per RESULTS (default: their folder names)")
+    add_overwrite_option(p)
 
 
 def run_compare(args: argparse.Namespace) -> int:
     from lm2.evaluation import compare
 
     names = None if args.names is None else [n.strip() for n in args.names.split(",")]
+    claim_folder(args.out, run_options(args), args.overwrite)
     print(compare(args.results, args.out, names))
     print(f"wrote {args.out / 'comparison.md'} and {args.out / 'comparison.png'}")
     return 0

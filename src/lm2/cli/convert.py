@@ -6,6 +6,8 @@ starts as the Llama: for `--arch lm2` its logits equal the Llama's exactly on in
 `--arch armt`'s (a zero-initialised gain on the associative read; its memory tokens only write). For
 `--arch rmt` the memory tokens start at zero but still take some attention, so the logits differ (measured
 by the check).
+An `--out` that holds anything but an earlier conversion with the same options is refused unless
+`--overwrite` (which clears it first); the folder is written under a temporary name and renamed into place.
 The folder written loads with `LM2ForCausalLM.from_pretrained` and works with `lm2 generate`,
 `lm2 inspect` and lm-eval. See docs/ecosystem.md.
 """
@@ -16,14 +18,15 @@ import argparse
 from pathlib import Path
 
 from lm2.cli.common import DTYPE_HELP, UsageError, add_command, parse_indices
+from lm2.cli.outputs import add_overwrite_option, claim_folder, run_options, write_record
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    what = "add LM2, RMT or ARMT memory to a pretrained Llama checkpoint (identity-preserving for lm2, armt)"
-    p = add_command(subparsers, "convert", run, what, __doc__)
+    p = add_command(subparsers, "convert", run, description=__doc__)
     p.add_argument("--from-llama", type=Path, required=True, metavar="DIR", help="Llama checkpoint folder")
     p.add_argument("--arch", choices=("lm2", "rmt", "armt", "vanilla"), default="lm2", help="default lm2")
-    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write (a new one, or --overwrite)")
+    add_overwrite_option(p)
     p.add_argument(
         "--segment-length",
         type=int,
@@ -58,8 +61,6 @@ def memory_options(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from transformers.utils import logging as hf_logging
-
     from lm2.integrations.convert import (
         compare_with_llama,
         convert_llama,
@@ -68,12 +69,9 @@ def run(args: argparse.Namespace) -> int:
     )
 
     options = memory_options(args)
-    verbosity = hf_logging.get_verbosity()
-    try:
-        hf_logging.set_verbosity_error()  # our summary below replaces transformers' load report
-        model = convert_llama(args.from_llama, args.arch, args.segment_length, args.dtype, **options)
-    finally:
-        hf_logging.set_verbosity(verbosity)
+    identity = run_options(args)
+    claim_folder(args.out, identity, args.overwrite, write=False)  # `save_converted` replaces the folder whole
+    model = convert_llama(args.from_llama, args.arch, args.segment_length, args.dtype, **options)
     cfg = model.config
     total = sum(p.numel() for p in model.parameters())
     added = sum(p.numel() for name, p in model.named_parameters() if is_memory_parameter(name))
@@ -93,5 +91,6 @@ def run(args: argparse.Namespace) -> int:
               f"(largest |logit| {check['max_logit']:.3g}), same top token at "
               f"{check['argmax_agreement']:.1%} of positions")  # fmt: skip
     files = save_converted(model, args.from_llama, args.out)
+    write_record(args.out, identity)
     print(f"wrote {args.out}: {', '.join(files)}")
     return 0

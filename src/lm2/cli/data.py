@@ -1,4 +1,5 @@
-"""`lm2 data`: build BABILong sets, train the tokenizer, download, generate and check bAbI.
+"""`lm2 data`: build BABILong sets, train the tokenizer, tokenize corpora into shards (`data_tokenize.py`),
+download, generate and check bAbI.
 
 The library (`lm2.data`) is imported inside the handlers so that `lm2 --help` stays fast.
 """
@@ -12,16 +13,19 @@ import time
 from pathlib import Path
 
 from lm2.cli.common import add_command, add_command_group, check_at_least_one
+from lm2.cli.data_tokenize import add_tokenize
+from lm2.cli.outputs import add_overwrite_option, claim_folder, run_options, write_record
 
 logger = logging.getLogger(__name__)
+MANIFEST = "lm2_manifest.json"  # what `lm2 data babilong` built into a folder
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    what = "build BABILong sets, train the tokenizer, get or generate bAbI"
     description = "Data commands; each has its own --help. See docs/data.md."
-    sub = add_command_group(subparsers, "data", what, description, metavar="DATA_COMMAND")
+    sub = add_command_group(subparsers, "data", description, metavar="DATA_COMMAND")
     _add_babilong(sub)
     _add_tokenizer(sub)
+    add_tokenize(sub)
     _add_babi_download(sub)
     _add_babi_generate(sub)
     _add_babi_stats(sub)
@@ -83,7 +87,9 @@ def _haystack(args: argparse.Namespace):
 def _add_babilong(sub: argparse._SubParsersAction) -> None:
     about = (
         "Hide bAbI facts in background text up to each target length (tokens of the tokenizer; "
-        "1k = 1000) and write the official layout DIR/qaN/<length>.json plus DIR/lm2_manifest.json."
+        "1k = 1000) and write the official layout DIR/qaN/<length>.json plus DIR/lm2_manifest.json. "
+        "A DIR built with other settings (seed, samples, split, sources, tokenizer) is refused unless "
+        "--overwrite; the same settings may add tasks and lengths to it."
     )
     p = add_command(sub, "babilong", run_babilong, "build BABILong samples into DIR/qaN/<length>.json", about)
     p.add_argument("--tasks", default="qa1,qa2,qa3,qa4,qa5", help="comma-separated tasks, or 'all'")
@@ -93,6 +99,7 @@ def _add_babilong(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", choices=("train", "test"), default="test", help="bAbI split the questions come from")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     p.add_argument("--tokenizer", type=Path, metavar="DIR", help="tokenizer folder (default: the default tokenizer)")
+    add_overwrite_option(p)
     _add_babi_source(p)
     _add_haystack(p)
 
@@ -116,6 +123,7 @@ def run_babilong(args: argparse.Namespace) -> int:
     tokenizer = default_tokenizer() if args.tokenizer is None else load_tokenizer(args.tokenizer)
     haystack = _haystack(args)
     source = _babi_source(args)
+    _claim_babilong(args.out, _manifest(args, tasks, lengths, tokenizer, haystack.name, source), args.overwrite)
     start = time.perf_counter()
     with tqdm(total=len(tasks) * len(lengths) * args.samples, unit="sample", desc="babilong") as bar:
         for task in tasks:
@@ -127,12 +135,11 @@ def run_babilong(args: argparse.Namespace) -> int:
                     built.append(sample)
                     bar.update()
                 save_babilong(built, args.out, task, length)
-    _write_manifest(args, tasks, lengths, tokenizer, haystack.name, source)
     logger.info("wrote %d files to %s in %.1fs", len(tasks) * len(lengths), args.out, time.perf_counter() - start)
     return 0
 
 
-def _write_manifest(args, tasks, lengths, tokenizer, haystack_name: str, source) -> None:
+def _manifest(args, tasks, lengths, tokenizer, haystack_name: str, source) -> dict:
     from lm2.data import length_name
     from lm2.data.tokenizer import tokenizer_fingerprint
 
@@ -151,7 +158,20 @@ def _write_manifest(args, tasks, lengths, tokenizer, haystack_name: str, source)
         },
         "length_unit": "tokens of this tokenizer; 1k = 1000",
     }
-    (args.out / "lm2_manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+def _claim_babilong(out: Path, manifest: dict, overwrite: bool) -> None:
+    """Refuse an `out` built with other settings; else write the manifest, its task and length lists grown
+    by this run's, before any sample (each sample file is written atomically)."""
+    from lm2.data import parse_length
+    from lm2.files import write_atomic
+
+    found = claim_folder(out, manifest, overwrite, record=MANIFEST, ignore=("tasks", "lengths"), write=False)
+    if found:
+        manifest["tasks"] = sorted({*found["tasks"], *manifest["tasks"]}, key=lambda t: int(t[2:]))
+        manifest["lengths"] = sorted({*found["lengths"], *manifest["lengths"]}, key=parse_length)
+    write_atomic(out / MANIFEST, json.dumps(manifest, indent=2) + "\n")
 
 
 # -- lm2 data tokenizer -----------------------------------------------------------------------------
@@ -162,6 +182,7 @@ def _add_tokenizer(sub: argparse._SubParsersAction) -> None:
     )
     p = add_command(sub, "tokenizer", run_tokenizer, "train the byte-level BPE tokenizer", about)
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    add_overwrite_option(p)
     p.add_argument("--vocab-size", type=int, default=2048, help="vocabulary size")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--babi", type=Path, metavar="DIR", help="bAbI folder: use the train files of all tasks")
@@ -178,7 +199,10 @@ def _add_tokenizer(sub: argparse._SubParsersAction) -> None:
 def run_tokenizer(args: argparse.Namespace) -> int:
     from lm2.data import TASKS, find_babi_file, folder_haystack, prose_sentences, train_tokenizer
     from lm2.data.tokenizer import generated_story_texts, paragraphs, story_texts, tokenizer_fingerprint
+    from lm2.files import atomic_folder
 
+    identity = run_options(args)
+    claim_folder(args.out, identity, args.overwrite, write=False)  # the folder is replaced whole below
     if args.babi is None:
         texts = generated_story_texts()
     else:
@@ -200,7 +224,9 @@ def run_tokenizer(args: argparse.Namespace) -> int:
         texts.extend(paragraphs(path.read_text(encoding="utf-8-sig").splitlines()))
     start = time.perf_counter()
     tokenizer = train_tokenizer(texts, vocab_size=args.vocab_size)
-    tokenizer.save_pretrained(str(args.out))
+    with atomic_folder(args.out) as tmp:
+        tokenizer.save_pretrained(str(tmp))
+    write_record(args.out, identity)
     sample = texts[:: max(1, len(texts) // 2000)]
     tokens = sum(len(ids) for ids in tokenizer(sample, add_special_tokens=False)["input_ids"])
     logger.info(
@@ -242,6 +268,7 @@ def _add_babi_generate(sub: argparse._SubParsersAction) -> None:
     about = "Write qaN_<name>_{train,test}.txt files in the bAbI v1.2 format from the offline generator."
     p = add_command(sub, "babi-generate", run_babi_generate, "write generated bAbI files (offline generator)", about)
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    add_overwrite_option(p)
     p.add_argument("--tasks", default="all", help="comma-separated tasks, or 'all'")
     p.add_argument("--stories", type=int, default=2000, help="stories per file (most tasks ask 5 questions per story)")
     p.add_argument("--seed", type=int, default=0, help="generator seed (test files use a derived seed)")
@@ -250,7 +277,9 @@ def _add_babi_generate(sub: argparse._SubParsersAction) -> None:
 def run_babi_generate(args: argparse.Namespace) -> int:
     from lm2.data import parse_tasks, write_babi_dir
 
-    paths = write_babi_dir(args.out, parse_tasks(args.tasks), args.stories, args.seed)
+    tasks = parse_tasks(args.tasks)
+    claim_folder(args.out, run_options(args), args.overwrite)
+    paths = write_babi_dir(args.out, tasks, args.stories, args.seed)
     logger.info("wrote %d files to %s", len(paths), args.out)
     return 0
 

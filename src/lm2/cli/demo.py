@@ -28,10 +28,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import torch
-
-from lm2.cli.common import UsageError, add_command
-from lm2.cli.jobs import quiet_transformers, run_jobs, write_atomic
+from lm2.cli.common import add_command, resumable
+from lm2.cli.jobs import quiet_transformers, run_jobs
+from lm2.files import write_atomic
 from lm2.model.variants import DEFAULT_MODELS, VARIANTS, parse_variants
 
 # Act 2's backbone for every model variant (`lm2.model.variants`); act 1 uses `lm2 recall`'s.
@@ -41,7 +40,7 @@ CHECKPOINTS_ENV = "LM2_CHECKPOINTS"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = add_command(sub, "demo", run, "the main job: train and compare tiny lm2/rmt/vanilla models", __doc__)
+    p = add_command(sub, "demo", run, description=__doc__)
     p.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder")
     p.add_argument("--models", default=",".join(DEFAULT_MODELS), help=f"comma-separated, from {', '.join(VARIANTS)}")
     p.add_argument("--recall-steps", type=int, default=600, help="act 1: training steps per model (batch 32)")
@@ -51,15 +50,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoints", type=Path, metavar="DIR", help="act 3: folder of shipped models (<arch>/model/); "
                    f"default: ${CHECKPOINTS_ENV}, else ./results/repro when it exists")  # fmt: skip
     p.add_argument("--workers", type=int, default=2, help="models trained at once (one CPU thread each)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (workers then share the GPU)")
+    p.add_argument("--device", default="auto", help="auto (cuda when available), cpu or cuda (workers share the GPU)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="a one-minute smoke run of all three acts")
 
 
+@resumable  # Ctrl-C: one line, exit 130; the same command reuses the finished trainings and cells
 def run(args: argparse.Namespace) -> int:
+    from lm2.device import resolve_device
+
     names = parse_variants(args.models, "--models")
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise UsageError(f"--device={args.device!r} but CUDA is not available here; use --device cpu")
+    args.device = str(resolve_device(args.device))
     if args.quick:
         args.recall_steps, args.babilong_steps, args.samples = 40, 30, 8
     args.out.mkdir(parents=True, exist_ok=True)
@@ -170,7 +171,7 @@ def babilong_job(config, eval_spec: dict, eval_out: str, on_step: Callable) -> s
     """Train (resuming any earlier run of the same config) and evaluate one model; returns results.json."""
     from lm2.data import load_tokenizer
     from lm2.evaluation import GeneratedSource, evaluate
-    from lm2.model import LM2ForCausalLM
+    from lm2.integrations.pretrained import load_weights
     from lm2.training.trainer import Trainer
 
     model_dir = Path(config.run.out) / "model"
@@ -178,7 +179,7 @@ def babilong_job(config, eval_spec: dict, eval_out: str, on_step: Callable) -> s
         Trainer(config, on_step=on_step).fit()
     else:
         on_step(config.run.steps, float("nan"))
-    model = LM2ForCausalLM.from_pretrained(model_dir).to(config.run.device)
+    model = load_weights(model_dir).to(config.run.device)
     tokenizer = load_tokenizer(model_dir)
     source = GeneratedSource(tokenizer, tasks=["qa1"], lengths=eval_spec["lengths"], samples=eval_spec["samples"],
                              seed=eval_spec["seed"], babi="generate", haystack="prose")  # fmt: skip
@@ -240,7 +241,7 @@ def checkpoints_dir(option: Path | None) -> Path | None:
 def checkpoints_act(args: argparse.Namespace) -> dict:
     from lm2.data import load_tokenizer
     from lm2.evaluation import GeneratedSource, comparison_table, evaluate, load_results
-    from lm2.model import LM2ForCausalLM
+    from lm2.integrations.pretrained import load_weights
 
     folder = checkpoints_dir(args.checkpoints)
     found = [] if folder is None else sorted(p.parent for p in folder.glob("*/model/config.json"))
@@ -256,7 +257,7 @@ def checkpoints_act(args: argparse.Namespace) -> dict:
     for model_dir in found:
         name = model_dir.parent.name
         print(f"evaluating {model_dir} on {', '.join(tasks)} at {', '.join(lengths)}", flush=True)
-        model = LM2ForCausalLM.from_pretrained(model_dir).to(args.device)
+        model = load_weights(model_dir).to(args.device)
         tokenizer = load_tokenizer(model_dir)
         source = GeneratedSource(tokenizer, tasks=tasks, lengths=lengths, samples=min(args.samples, 50),
                                  seed=args.seed, babi="generate", haystack="prose")  # fmt: skip

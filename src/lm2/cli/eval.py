@@ -23,8 +23,7 @@ logger = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    what = "evaluate a saved model on BABILong (accuracy per task and length, baselines, heatmap)"
-    p = add_command(subparsers, "eval", run_eval, what, __doc__)
+    p = add_command(subparsers, "eval", run_eval, description=__doc__)
     p.add_argument("model", type=Path, metavar="MODEL_DIR", help="model folder (save_pretrained + tokenizer)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (resumed if it exists)")
     data = p.add_argument_group("samples: a BABILong folder, or the generation recipe of `lm2 data babilong`")
@@ -47,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument(
         "--max-tokens", type=int, help="full-attention models: cells with longer prompts are reported as OOM, unrun"
     )
-    add_device_options(run, device="auto")
+    add_device_options(run)
 
 
 @resumable
@@ -62,8 +61,7 @@ def run_eval(args: argparse.Namespace) -> int:
     _check_args(args)
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
-    model, tokenizer = load_pretrained(args.model, device, args.dtype)
+    model, tokenizer = load_pretrained(args.model, args.device, args.dtype)
     source = _source(args, tokenizer)
     cells = len(source.tasks) * len(source.lengths)
     with logging_redirect_tqdm(), tqdm(total=cells, unit="cell", desc="eval") as bar:

@@ -29,8 +29,7 @@ LONG_PROMPT_BYTES = 256 * 1024  # show a progress bar from this prompt size on (
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    what = "continue a prompt of any length (text or file) with a saved model"
-    p = add_command(subparsers, "generate", run, what, __doc__)
+    p = add_command(subparsers, "generate", run, description=__doc__)
     add_model_option(p)
     add_text_options(p)
     p.add_argument("--max-new-tokens", type=int, default=64, help="tokens to generate (default 64)")

@@ -19,14 +19,15 @@ from lm2.cli.common import (
     check_at_least_one,
     parse_indices,
 )
+from lm2.cli.outputs import add_overwrite_option, claim_folder, run_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    what = "plot an LM2 model's memory reads, gates and bank norms on an input (PNG)"
-    p = add_command(subparsers, "inspect", run, what, __doc__)
+    p = add_command(subparsers, "inspect", run, description=__doc__)
     add_model_option(p, help="lm2 model folder with its tokenizer")
     add_text_options(p, what="the input")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for trace.pt and the PNGs")
+    add_overwrite_option(p)
     p.add_argument("--max-tokens", type=int, default=1024, help="inspect the first N tokens (default 1024)")
     p.add_argument("--blocks", help="comma-separated memory blocks to record (default: all)")
     p.add_argument("--keep-heads", action="store_true", help="keep the read attention per memory head")
@@ -44,13 +45,13 @@ def run(args: argparse.Namespace) -> int:
     check_at_least_one(args, "max_tokens")
     blocks = parse_indices(args.blocks, "--blocks")
     model, tokenizer = load_pretrained(args.model, args.device, args.dtype)
+    claim_folder(args.out, run_options(args), args.overwrite)
     bos = None if args.no_bos else tokenizer.bos_token_id
     with open_prompt(args.prompt, args.file) as (stream, _):
         ids = next(token_chunks(tokenizer, text_pieces(stream), args.max_tokens, None if bos is None else [bos]), [])
     if not ids:
         raise ValueError("the input is empty; give some text")
     trace = record_memory(model, torch.tensor([ids], device=model.device), blocks, args.keep_heads)
-    args.out.mkdir(parents=True, exist_ok=True)
     trace.save(args.out / "trace.pt")
     pictures = plot_trace(trace, args.out)
     entropy = read_entropy(trace)[:, 0].mean(-1)  # (k,) bits

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import queue
+import signal
 import time
 import traceback
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 from tqdm import tqdm
@@ -30,7 +30,7 @@ def run_jobs(jobs: dict[str, tuple[Callable, dict]], totals: dict[str, int], wor
                 name = pending.pop(0)
                 fn, kwargs = jobs[name]
                 running[name] = ctx.Process(target=_worker, args=(name, fn, kwargs, messages), daemon=True)
-                running[name].start()
+                _start_without_ctrl_c(running[name])
             try:
                 kind, name, payload = messages.get(timeout=1.0)
             except queue.Empty:
@@ -58,6 +58,16 @@ def run_jobs(jobs: dict[str, tuple[Callable, dict]], totals: dict[str, int], wor
     return {name: results[name] for name in jobs}
 
 
+def _start_without_ctrl_c(process) -> None:
+    """Start `process` ignoring SIGINT (inherited through the spawn), so that Ctrl-C reaches only this
+    process, which stops the workers itself (`run_jobs`' finally), and no worker prints a traceback."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        process.start()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _worker(name: str, fn: Callable, kwargs: dict, messages) -> None:
     torch.set_num_threads(1)
     quiet_transformers()
@@ -80,9 +90,3 @@ def quiet_transformers() -> None:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)

@@ -18,7 +18,10 @@ from tqdm import tqdm
 
 from lm2.bench.common import parse_ints
 from lm2.cli.common import add_command
+from lm2.cli.outputs import add_overwrite_option, claim_folder, run_options
 from lm2.data.recall import RecallTask
+from lm2.device import resolve_device
+from lm2.files import write_atomic
 from lm2.model import LM2Config
 from lm2.model.flops import parameter_counts
 from lm2.model.variants import DEFAULT_MODELS, VARIANTS, parse_variants, variant_config
@@ -30,7 +33,7 @@ BACKBONE = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = add_command(sub, "recall", run, "train tiny models on cross-segment recall and compare them", __doc__)
+    p = add_command(sub, "recall", run, description=__doc__)
     p.add_argument("--models", default=",".join(DEFAULT_MODELS), help=f"comma-separated, from {', '.join(VARIANTS)}")
     p.add_argument("--steps", type=int, default=800, help="training steps per model (batch 32)")
     p.add_argument("--segments", type=int, default=3, help="segments per training input")
@@ -43,8 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stream-tokens", type=int, default=65536, help="tokens to stream through LM2 (0: skip)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for tiny models)")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="auto", help="torch device: auto (cuda when available, else cpu), cpu, cuda")
     p.add_argument("--out", type=Path, default=Path("runs/recall"), help="where results.json goes")
+    add_overwrite_option(p)
     p.add_argument("--quick", action="store_true", help="a smoke run: 60 steps, short stream")
 
 
@@ -57,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
     names = parse_variants(args.models, "--models")
     if args.quick:
         args.steps, args.stream_tokens = 60, min(args.stream_tokens, 4096)
+    device = resolve_device(args.device)
+    claim_folder(args.out, run_options(args), args.overwrite)
     torch.set_num_threads(args.threads)
     task = RecallTask(segment_length=args.segment_length, segments=args.segments, pairs=args.pairs)
     lengths = parse_ints(args.eval_segments, "--eval-segments")
@@ -80,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
                 bar.set_postfix(loss=f"{loss:.3f}")
 
         result = train_recall(
-            config, task, args.steps, seed=args.seed, device=args.device, on_step=tick, mixed_segments=mixed
+            config, task, args.steps, seed=args.seed, device=device, on_step=tick, mixed_segments=mixed
         )
         bar.close()
         trained[name] = result.model
@@ -99,8 +105,7 @@ def run(args: argparse.Namespace) -> int:
             f"{s['tokens_per_s']:.0f} tokens/s, state {s['state_bytes']} bytes, "
             f"peak RSS {s['peak_rss_mib']:.0f} MiB; continuation: {s['continuation']}"
         )
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps(results, indent=2))
+    write_atomic(args.out / "results.json", json.dumps(results, indent=2))
     print(f"\nwrote {args.out / 'results.json'}")
     return 0
 

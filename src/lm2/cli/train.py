@@ -5,27 +5,31 @@
 Every field of the run (model, data, curriculum, optim, run) is an option; `--print_config` shows the
 merged configuration. The model section holds the fields of `LM2Config`. An unknown key or a value of the
 wrong type, in the YAML file or on the command line, stops the command before anything is built (exit 2).
-Running the same command again in the same `run.out` resumes from the last checkpoint. Under
-`torchrun --nproc_per_node N lm2 train ...` the run is distributed (DDP or FSDP2).
+The run writes its resolved configuration to `run.out/config.yaml`. Running the same command again in the
+same `run.out` resumes from the last checkpoint; a configuration that would compute something else is
+refused, naming the fields; `--init-from DIR` (short for `--run.init_from DIR`) starts a new run from the
+weights of a model folder. Ctrl-C or SIGTERM ends the run at the next step with a checkpoint (exit 130).
+Under `torchrun --nproc_per_node N lm2 train ...` the run is distributed (DDP or FSDP2).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import re
+import signal
 import typing
+from collections.abc import Iterator
 from typing import Any
 
-from lm2.cli.common import UsageError
+from lm2.cli.common import COMMANDS, EXIT_INTERRUPTED, UsageError
 
 log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "train", help="train lm2 / rmt / vanilla (BABILong curriculum or language modelling)", add_help=False
-    )
+    p = sub.add_parser("train", help=COMMANDS["train"], add_help=False)
     p.set_defaults(func=run, passthrough=True)
 
 
@@ -46,6 +50,7 @@ def parse_config(argv: list[str]):
     key, the value and what is allowed."""
     from lm2.training.config import CurriculumConfig, DataConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig
 
+    argv = [re.sub(r"^--init-from(?==|$)", "--run.init_from", word) for word in argv]  # the short form
     try:
         values = build_parser().parse_args(argv).as_dict()
     except argparse.ArgumentError as err:
@@ -105,15 +110,43 @@ def _type_name(key: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lm2.training.trainer import Trainer, TrainingDiverged
+    from lm2.training.trainer import Trainer, TrainingDiverged, TrainingStopped
 
     config = parse_config(args.args)
     try:
         trainer = Trainer(config)
-        result = trainer.fit()
+        with stop_on_signals(trainer):
+            result = trainer.fit()
     except TrainingDiverged as err:
         log.error("lm2 train: %s", err)
         return 3
+    except TrainingStopped as err:
+        log.error("lm2 train: stopped at step %d; checkpoint %s; the same command resumes", err.step, err.checkpoint)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        log.error("lm2 train: interrupted; the run in %s continues from its last checkpoint with the same command",
+                  config.run.out)  # fmt: skip
+        return EXIT_INTERRUPTED
     if result:
         log.info("final validation: %s", result)
     return 0
+
+
+@contextlib.contextmanager
+def stop_on_signals(trainer) -> Iterator[None]:
+    """SIGINT (Ctrl-C) and SIGTERM ask `trainer` to stop at the next step boundary with a checkpoint; a second
+    SIGINT stops at once (the last checkpoint stays)."""
+
+    def handler(signum: int, frame) -> None:
+        if trainer.stop_requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        trainer.request_stop()
+        log.warning("lm2 train: %s: stopping after this step with a checkpoint (Ctrl-C again stops at once)",
+                    signal.Signals(signum).name)  # fmt: skip
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

@@ -23,6 +23,7 @@ from pathlib import Path
 from lm2.data.babi import BabiSample, task_id
 from lm2.data.haystack import Haystack
 from lm2.data.tokenizer import count_tokens
+from lm2.files import write_atomic
 
 LENGTHS = ("0k", "1k", "2k", "4k", "8k", "16k", "32k", "64k", "128k", "256k", "512k", "1M")
 SAMPLE_KEYS = ("input", "question", "target")
@@ -189,11 +190,11 @@ def build_babilong(
 
 
 def save_babilong(samples: Sequence[BabilongSample | Mapping], root: str | Path, task: str, length: str | int) -> Path:
-    """Write `root/qaN/<length>.json`: a JSON list of {"input", "question", "target"}."""
+    """Write `root/qaN/<length>.json` (atomically): a JSON list of {"input", "question", "target"}."""
     path = Path(root) / task_id(task) / f"{length_name(parse_length(length))}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     records = [s.to_dict() if isinstance(s, BabilongSample) else {k: s[k] for k in SAMPLE_KEYS} for s in samples]
-    path.write_text(json.dumps(records, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_atomic(path, json.dumps(records, ensure_ascii=False) + "\n")
     return path
 
 

@@ -144,23 +144,39 @@ def pg19_haystack(split: str = "test", path: str | Path | None = None, repo: str
     """PG19 books through `datasets` (the `lm2[hub]` extra): from a copy saved with `save_to_disk` when
     `path` is given (a Dataset, or a DatasetDict holding `split`), else `load_dataset(repo, split=split)`,
     which downloads. Each row's `text` is a document."""
-    try:
-        import datasets
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError("PG19 needs the `datasets` package: pip install 'lm2[hub]'") from err
-    if path is not None:
-        loaded = datasets.load_from_disk(str(path))
-        if isinstance(loaded, datasets.DatasetDict):
-            if split not in loaded:
-                raise ValueError(f"{path} has no split {split!r}; it has {', '.join(loaded)}")
-            loaded = loaded[split]
-        name = f"pg19:{path}"
-    else:
-        loaded = datasets.load_dataset(repo, split=split)
-        name = f"pg19:{repo}/{split}"
+    loaded = open_dataset(str(path) if path is not None else repo, split)
+    name = f"pg19:{path}" if path is not None else f"pg19:{repo}/{split}"
     if "text" not in loaded.column_names:
         raise ValueError(f"{name}: expected a 'text' column, found {loaded.column_names}")
     return Haystack(name, len(loaded), lambda i: split_sentences(loaded[i]["text"]))
+
+
+DATA_FILE_BUILDERS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".arrow": "arrow", ".csv": "csv"}
+SAVED_MARKERS = ("dataset_info.json", "state.json", "dataset_dict.json")  # what `save_to_disk` writes
+
+
+def open_dataset(source: str, split: str, name: str | None = None, streaming: bool = False):
+    """One split of a `datasets` source (the `lm2[hub]` extra), the one reader of PG19 and of the corpora
+    `lm2 data tokenize` reads. `source`: a folder written by `save_to_disk` (a Dataset, or a DatasetDict
+    holding `split`); local data files (.jsonl, .json, .parquet, .arrow, .csv: one file, a glob, or a folder
+    of them); else a Hub dataset with config `name` (downloads). `streaming=True` iterates without a full
+    download (an `IterableDataset`); a local source then takes the same path as the Hub."""
+    try:
+        import datasets
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError(f"reading {source!r} needs the `datasets` package: pip install 'lm2[hub]'") from err
+    path = Path(source)
+    if path.is_dir() and any((path / marker).is_file() for marker in SAVED_MARKERS):
+        loaded = datasets.load_from_disk(str(path))
+        if isinstance(loaded, datasets.DatasetDict):
+            if split not in loaded:
+                raise ValueError(f"{source} has no split {split!r}; it has {', '.join(loaded)}")
+            loaded = loaded[split]
+        return loaded.to_iterable_dataset() if streaming else loaded
+    builder = DATA_FILE_BUILDERS.get(path.suffix.lower())
+    if builder is not None:  # a file or a glob of files
+        return datasets.load_dataset(builder, data_files=source, split="train", streaming=streaming)
+    return datasets.load_dataset(source, name, split=split, streaming=streaming)  # a folder of files, or the Hub
 
 
 def prose_haystack(seed: int = 0, num_documents: int = 1024, sentences_per_document: int = 500) -> Haystack:

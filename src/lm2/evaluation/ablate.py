@@ -21,7 +21,8 @@ from lm2.evaluation.report import comparison_table
 from lm2.evaluation.results import load_results
 from lm2.evaluation.run import evaluate
 from lm2.evaluation.sources import SampleSource
-from lm2.model import LM2ForCausalLM
+from lm2.integrations.pretrained import load_weights
+from lm2.model import LM2Config, LM2ForCausalLM
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +50,9 @@ def cut_carry(model: LM2ForCausalLM) -> LM2ForCausalLM:
 def memory_off(source: str | Path, blocks: Sequence[int] | None = None) -> LM2ForCausalLM:
     """The model saved in `source` with the memory read of `blocks` (None: all) switched off (gain 0),
     checked to give the saved model's logits at gain 1 (to float tolerance)."""
-    reference = LM2ForCausalLM.from_pretrained(source).eval()
-    model = LM2ForCausalLM.from_pretrained(source, memory_gain=1.0).eval()
+    reference = load_weights(source).eval()
+    with_gain = LM2Config.from_pretrained(source, memory_gain=1.0)  # a gain the saved model may not have
+    model = load_weights(source, config=with_gain, new_parameter=lambda name: name.endswith(".memory.gain")).eval()
     layers = model.model.layers
     blocks = range(len(layers)) if blocks is None else blocks
     if any(not 0 <= i < len(layers) for i in blocks):
@@ -76,7 +78,7 @@ def ablated_model(model_dir: str | Path, variant: str) -> LM2ForCausalLM:
     """The LM2 saved in `model_dir` with the ablation `variant` applied, in eval mode."""
     check_variant(variant)
     if variant == "carry-cut":
-        return cut_carry(LM2ForCausalLM.from_pretrained(model_dir).eval())
+        return cut_carry(load_weights(model_dir).eval())
     if variant == "memory-off":
         return memory_off(model_dir)
     return memory_off(model_dir, [int(variant.removeprefix("memory-off-block"))])

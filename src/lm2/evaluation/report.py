@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lm2.data import chance_level, parse_length
-from lm2.evaluation.results import DONE, OOM, load_results, write_atomic
+from lm2.evaluation.results import DONE, OOM, load_results
+from lm2.files import write_atomic
 
 logger = logging.getLogger(__name__)
 

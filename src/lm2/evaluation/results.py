@@ -22,11 +22,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-from collections.abc import Mapping
 from pathlib import Path
 
 from lm2.data import parse_length
+from lm2.files import differences, write_atomic
 
 FORMAT = "lm2-babilong-results/1"
 RESULTS_FILE = "results.json"
@@ -38,16 +37,6 @@ DONE, OOM = "done", "oom"
 
 def csv_name(task: str, length: str) -> str:
     return f"{task}_{length}_{PROMPT_NAME}.csv"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file in the same folder and a rename."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def write_csv(path: Path, targets: list[str], outputs: list[str], questions: list[str]) -> None:
@@ -97,22 +86,13 @@ def load_results(path: str | Path) -> dict:
 
 def check_identity(results: dict, identity: dict, out: Path) -> None:
     """Raise ValueError naming the first differences when `results` belong to another evaluation."""
-    differences = _differences(results["identity"], identity)
-    if differences:
-        shown = "; ".join(f"{key}: {old!r} in results.json vs {new!r} now" for key, old, new in differences[:3])
+    found = differences(results["identity"], identity)
+    if found:
+        shown = "; ".join(f"{key}: {old!r} in results.json vs {new!r} now" for key, old, new in found[:3])
         raise ValueError(
             f"{out / RESULTS_FILE} holds results of a different evaluation ({shown}); "
             "use another output folder or delete that one"
         )
-
-
-def _differences(old: object, new: object, prefix: str = "") -> list[tuple[str, object, object]]:
-    if isinstance(old, Mapping) and isinstance(new, Mapping):
-        found = []
-        for key in sorted(set(old) | set(new)):
-            found += _differences(old.get(key), new.get(key), f"{prefix}{'.' if prefix else ''}{key}")
-        return found
-    return [] if old == new else [(prefix, old, new)]
 
 
 def record_cell(results: dict, task: str, length: str, record: dict) -> None:

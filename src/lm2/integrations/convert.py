@@ -30,7 +30,8 @@ from typing import Any
 import torch
 from transformers import AutoTokenizer, GenerationConfig, LlamaConfig, LlamaForCausalLM
 
-from lm2.integrations.pretrained import TOKENIZER_FILES, parse_dtype
+from lm2.files import atomic_folder
+from lm2.integrations.pretrained import TOKENIZER_FILES, load_weights, no_progress_bars
 from lm2.model import LM2Config, LM2ForCausalLM
 
 logger = logging.getLogger(__name__)
@@ -125,23 +126,14 @@ def convert_llama(
 ) -> LM2ForCausalLM:
     """Load a Llama checkpoint folder into `LM2ForCausalLM` of `arch` with fresh memory parameters.
 
-    Every Llama parameter must load (none missing, none left over, no shape mismatch) — otherwise
-    `ValueError`. Memory parameters get the model's own initialisation (forget-gate bias +1, gain 0 for
-    lm2 and armt); memory tokens that segment tokens read (rmt, recurrent armt) start at zero."""
+    Every Llama parameter must load (none missing, none left over, no shape mismatch, every value finite;
+    `load_weights`) — otherwise `ValueError`. Memory parameters get the model's own initialisation
+    (forget-gate bias +1, gain 0 for lm2 and armt); memory tokens that segment tokens read (rmt, recurrent
+    armt) start at zero."""
     config = memory_config_from_llama(source, arch, segment_length, **memory_options)
     if not any((Path(source) / name).is_file() for name in SAFETENSORS):
         raise FileNotFoundError(f"no safetensors weights in {source} (expected {' or '.join(SAFETENSORS)})")
-    model, info = LM2ForCausalLM.from_pretrained(
-        str(source), config=config, dtype=parse_dtype(dtype), output_loading_info=True
-    )
-    missing = {k for k in info["missing_keys"] if not is_memory_parameter(k)}
-    problems = {
-        "missing": sorted(missing),
-        "unexpected": sorted(info["unexpected_keys"]),
-        "mismatched": sorted(str(k) for k in info["mismatched_keys"]),
-    }
-    if any(problems.values()):
-        raise ValueError(f"{source} does not load into the lm2 backbone: {problems}")
+    model = load_weights(source, dtype, config=config, new_parameter=is_memory_parameter)
     if config.recurrent_memory_tokens:
         with torch.no_grad():
             model.model.memory_tokens.zero_()
@@ -151,16 +143,17 @@ def convert_llama(
 
 
 def save_converted(model: LM2ForCausalLM, source: str | Path, out: str | Path) -> list[str]:
-    """Save the converted model to `out` with the Llama's tokenizer and generation config; returns the
-    names of the files written."""
+    """Save the converted model to `out` with the Llama's tokenizer and generation config, replacing
+    whatever `out` held; returns the names of the files written."""
     out, source = Path(out), Path(source)
-    model.save_pretrained(out)
-    if any((source / name).is_file() for name in TOKENIZER_FILES):
-        AutoTokenizer.from_pretrained(str(source)).save_pretrained(out)
-    else:
-        logger.warning("%s has no tokenizer; lm2 generate/inspect/lm-eval need one in %s", source, out)
-    if (source / "generation_config.json").is_file():
-        GenerationConfig.from_pretrained(str(source)).save_pretrained(out)
+    with atomic_folder(out) as tmp, no_progress_bars():  # `out` is replaced whole, or not at all
+        model.save_pretrained(tmp)
+        if any((source / name).is_file() for name in TOKENIZER_FILES):
+            AutoTokenizer.from_pretrained(str(source)).save_pretrained(tmp)
+        else:
+            logger.warning("%s has no tokenizer; lm2 generate/inspect/lm-eval need one in %s", source, out)
+        if (source / "generation_config.json").is_file():
+            GenerationConfig.from_pretrained(str(source)).save_pretrained(tmp)
     return sorted(p.name for p in out.iterdir())
 
 
@@ -172,7 +165,8 @@ def compare_with_llama(
 
     Returns `max_abs_diff` (largest |logit difference|), `max_logit` (largest |logit|, for scale) and
     `argmax_agreement` (fraction of positions with the same top token)."""
-    llama = LlamaForCausalLM.from_pretrained(str(source), dtype=model.dtype).to(model.device).eval()
+    with no_progress_bars():
+        llama = LlamaForCausalLM.from_pretrained(str(source), dtype=model.dtype).to(model.device).eval()
     generator = torch.Generator().manual_seed(seed)
     ids = torch.randint(0, model.config.vocab_size, (batch, length), generator=generator).to(model.device)
     ours, theirs = model(ids).logits.float(), llama(ids).logits.float()

@@ -1,14 +1,25 @@
 """Loading a saved model folder — weights, config and tokenizer — for the tools that run a trained model
-(`lm2 generate`, `lm2 inspect`, the lm-eval adapter)."""
+(`lm2 eval`, `lm2 generate`, `lm2 inspect`, `lm2 demo`, the lm-eval adapter) and for training from one.
+
+`load_weights` is `from_pretrained` that never loads silently wrong: a weight the config asks for and the file
+lacks (transformers would initialise it at random), a weight the config has no place for, a shape mismatch,
+a NaN or infinite value, or an unreadable file (truncated, missing) is a `ValueError` naming the folder and
+what is wrong. Only a conversion passes `new_parameter`: the memory parameters a Llama does not have.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
+from transformers.utils import logging as hf_logging
 
+from lm2.device import resolve_device
 from lm2.model import LM2ForCausalLM
 
 DTYPES = {
@@ -41,25 +52,86 @@ def load_tokenizer_for(path: str | Path) -> PreTrainedTokenizerBase:
     return AutoTokenizer.from_pretrained(str(path))
 
 
+@contextlib.contextmanager
+def no_progress_bars() -> Iterator[None]:
+    """Inside: no per-file progress bars from transformers (loading and writing weights) and no load report
+    (`load_weights` checks the keys itself); both as before afterwards."""
+    bars, verbosity = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def load_weights(
+    path: str | Path,
+    dtype: str | torch.dtype = "auto",
+    config=None,
+    new_parameter: Callable[[str], bool] | None = None,
+) -> LM2ForCausalLM:
+    """`LM2ForCausalLM.from_pretrained(path, config=config)`, refusing what would load silently wrong (module
+    docstring). `new_parameter(name)`: parameters that may be missing from the file (they keep the model's
+    own initialisation) — a conversion's memory; nothing otherwise."""
+    path = Path(path)
+    try:
+        with no_progress_bars():
+            model, info = LM2ForCausalLM.from_pretrained(
+                str(path),
+                config=config,
+                dtype=parse_dtype(dtype),
+                output_loading_info=True,
+                ignore_mismatched_sizes=True,  # reported in `info`, then refused below with the others
+            )
+    except (OSError, SafetensorError) as err:
+        raise ValueError(f"cannot load the model in {path}: {' '.join(str(err).split())}") from err
+    problems = {
+        "missing from the weights": sorted(k for k in info["missing_keys"] if not (new_parameter and new_parameter(k))),
+        "not in the model": sorted(info["unexpected_keys"]),
+        "of another shape": sorted(str(k) for k in info["mismatched_keys"]),
+    }
+    found = [f"{len(keys)} {what} ({', '.join(keys[:3])}{', ...' if len(keys) > 3 else ''})"
+             for what, keys in problems.items() if keys]  # fmt: skip
+    if found:
+        raise ValueError(
+            f"the weights in {path} do not match its config.json: {'; '.join(found)}; "
+            "the folder was changed or mixed with another model's files"
+        )
+    bad = [name for name, tensor in model.state_dict().items() if not bool(torch.isfinite(tensor).all())]
+    if bad:
+        raise ValueError(
+            f"the weights in {path} hold NaN or infinite values in {len(bad)} tensors ({', '.join(bad[:3])}"
+            f"{', ...' if len(bad) > 3 else ''}); the file is damaged or the training diverged"
+        )
+    return model
+
+
 def load_pretrained(
     path: str | Path, device: str | torch.device = "cpu", dtype: str | torch.dtype = "auto"
 ) -> tuple[LM2ForCausalLM, PreTrainedTokenizerBase]:
     """Load `LM2ForCausalLM` and its tokenizer from a folder written by `save_pretrained` or `lm2 convert`.
 
     Raises `FileNotFoundError` for a missing folder, config or tokenizer, and `ValueError` for a folder
-    that holds another model type (a Llama must be converted first) or a tokenizer larger than the model's
-    vocabulary.
+    that holds another model type (a Llama must be converted first), weights that do not load exactly
+    (`load_weights`), a device this machine lacks, or a tokenizer larger than the model's vocabulary.
     """
     path = Path(path)
     config_file = path / "config.json"
     if not config_file.is_file():
         raise FileNotFoundError(f"no model at {path} (expected config.json, written by save_pretrained)")
-    model_type = json.loads(config_file.read_text()).get("model_type")
+    try:
+        model_type = json.loads(config_file.read_text()).get("model_type")
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{config_file} is not valid JSON ({err}); the folder is damaged") from None
     if model_type != "lm2":
         hint = " — convert it first: lm2 convert --from-llama DIR --out DIR" if model_type == "llama" else ""
         raise ValueError(f"{config_file} has model_type={model_type!r}, expected 'lm2'{hint}")
+    device = resolve_device(device)
     tokenizer = load_tokenizer_for(path)
-    model = LM2ForCausalLM.from_pretrained(str(path), dtype=parse_dtype(dtype)).to(device).eval()
+    model = load_weights(path, dtype).to(device).eval()
     if len(tokenizer) > model.config.vocab_size:
         raise ValueError(
             f"the tokenizer in {path} has {len(tokenizer)} tokens but the model's vocab_size is "

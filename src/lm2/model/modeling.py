@@ -224,17 +224,20 @@ class LM2ForCausalLM(LM2PreTrainedModel, GenerationMixin):
         logits_to_keep: int = 0,
         return_dict: bool | None = None,
         use_cache: bool | None = None,
+        num_items_in_batch: int | Tensor | None = None,
         **unused: object,
     ) -> LM2Output:
         """Run `input_ids` `(b, L)` of any length, continuing `memory` if given (DESIGN §5).
 
         `labels` follow the Hugging Face convention (same shape as `input_ids`, shifted inside, -100 ignored);
         padding positions never count. `logits_to_keep=k` returns only the last k positions' logits.
+        `num_items_in_batch` (the Hugging Face Trainer passes it): the loss is the sum over this batch's
+        targets divided by it, the count of the accumulated batch's targets (`causal_lm_loss`).
         """
         self._check_inputs(input_ids, attention_mask, labels, memory, logits_to_keep, unused)
         hidden, state = self.model(input_ids, attention_mask, memory, logits_to_keep)
         logits = self.lm_head(hidden)
-        loss = None if labels is None else causal_lm_loss(logits, labels, attention_mask)
+        loss = None if labels is None else causal_lm_loss(logits, labels, attention_mask, None, num_items_in_batch)
         return LM2Output(loss=loss, logits=logits, memory=state)
 
     def _check_inputs(self, input_ids, attention_mask, labels, memory, logits_to_keep, unused) -> None:

@@ -13,7 +13,6 @@ Notation: `b` batch, `k` memory tokens, `h` heads, `e` head dim, `d` width.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
@@ -21,14 +20,11 @@ from torch import Tensor, nn
 from .backbone import SegmentContext
 from .state import LayerCache, MemoryState
 
-if TYPE_CHECKING:  # the block imports armt.py, which uses this module
-    from .block import DecoderLayer
-
 Association = tuple[Tensor, Tensor] | None  # armt: one block's (A (b, f, d), z (b, f)); None for rmt
 
 
 def memory_pass(
-    blocks: Sequence[DecoderLayer],
+    blocks: Sequence[nn.Module],
     norm: nn.Module,
     h: Tensor,
     prefixes: list[LayerCache] | None,
@@ -54,7 +50,7 @@ def memory_pass(
 
 
 def read_prefix(
-    blocks: Sequence[DecoderLayer],
+    blocks: Sequence[nn.Module],
     norm: nn.Module,
     state: MemoryState,
     caches: list[LayerCache],
@@ -80,7 +76,7 @@ def read_prefix(
 
 
 def write_memory(
-    blocks: Sequence[DecoderLayer],
+    blocks: Sequence[nn.Module],
     norm: nn.Module,
     state: MemoryState,
     caches: list[LayerCache],

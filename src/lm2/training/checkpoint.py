@@ -16,6 +16,8 @@ from pathlib import Path
 
 import torch
 
+from lm2.integrations.pretrained import no_progress_bars
+
 log = logging.getLogger(__name__)
 PREFIX = "step-"
 
@@ -60,9 +62,10 @@ def save_checkpoint(
     final = out / f"{PREFIX}{step:08d}"
     tmp = out / f".tmp-{PREFIX}{step:08d}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp, state_dict=weights)
-    if tokenizer is not None:
-        tokenizer.save_pretrained(tmp)
+    with no_progress_bars():
+        model.save_pretrained(tmp, state_dict=weights)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(tmp)
     torch.save(trainer_state, tmp / "trainer.pt")
     _fsync_tree(tmp)
     if final.exists():

@@ -82,9 +82,9 @@ class DataConfig:
 
     task: str = "babilong"
     """`babilong` (bAbI facts hidden in background text, loss on the answer tokens) or `lm` (language
-    modelling on packed sequences from `text_dir`)."""
-    babi_tasks: list[str] = field(default_factory=lambda: ["qa1"])
-    """bAbI tasks to train on (babilong)."""
+    modelling on packed sequences from `text_dir` or `shards`)."""
+    babi_tasks: list[str] | str = field(default_factory=lambda: ["qa1"])
+    """bAbI tasks to train on (babilong): a list, comma-separated (`qa1,qa2`) or `all`."""
     babi: str | None = None
     """bAbI source: a folder of v1.2 files, `generate` (offline generator), `download`, or null for the
     shared data folder (`LM2_DATA_DIR`, default ../shared/data)."""
@@ -101,10 +101,20 @@ class DataConfig:
     """Share of each task's training stories held out for validation (never trained on)."""
     validation_samples: int = 200
     """Validation samples per task and length."""
-    validation_lengths: list[int] = field(default_factory=lambda: [])
-    """Extra validation lengths in segments (besides the current curriculum stage's)."""
+    validation_lengths: list[int] | str = field(default_factory=lambda: [])
+    """Extra validation lengths in segments (besides the current curriculum stage's); a list or `2,4`."""
     text_dir: str | None = None
     """Folder of .txt files (lm task)."""
+    shards: str | None = None
+    """Pre-tokenized data (lm task, instead of `text_dir`), read by memory map: a folder written by `lm2 data
+    tokenize`, or a mixture file (YAML `sources:` with `shards` and `weight`). Any corpus size; rank-aware
+    under torchrun; resumes at the exact window."""
+    documents: str = "carry"
+    """Document boundaries inside a window of `shards` (lm task): `carry` (the memory flows on into the next
+    document) or `reset` (each sample's memory restarts at a document start, exactly as if the document ran
+    alone, and its first token is not scored; slower when documents are short)."""
+    validation_windows: int = 16
+    """Windows at the end of every `shards` source kept out of training, for the validation loss."""
     sequence_length: int = 512
     """Tokens per packed training sequence (lm task)."""
     reserve: int = 24
@@ -114,13 +124,22 @@ class DataConfig:
     question then falls anywhere in its segment, as it does at evaluation lengths, instead of always at
     the end of one. 0 keeps every sample at the stage's full length."""
 
+    def __post_init__(self) -> None:
+        from lm2.data import parse_tasks
+
+        try:
+            self.babi_tasks = parse_tasks(_listed("data.babi_tasks", self.babi_tasks, str))  # `all` → qa1..qa20
+        except ValueError as err:
+            raise ValueError(f"data.babi_tasks={self.babi_tasks!r}: {err}") from None
+        self.validation_lengths = _listed("data.validation_lengths", self.validation_lengths, int)
+
 
 @dataclass
 class CurriculumConfig:
     """Curriculum over the number of segments per sample."""
 
-    segments: list[int] = field(default_factory=lambda: [0])
-    """Stages as numbers of segments per sample; 0 means the facts alone (BABILong `0k`)."""
+    segments: list[int] | str = field(default_factory=lambda: [0])
+    """Stages as numbers of segments per sample (a list or `1,2,4`); 0 means the facts alone (BABILong `0k`)."""
     advance: str = "steps"
     """`steps` (move on after `stage_steps`) or `accuracy` (move on when validation accuracy reaches
     `threshold`, or after `stage_steps` if that is > 0)."""
@@ -132,11 +151,15 @@ class CurriculumConfig:
     """At stage n, draw each sample's number of segments uniformly from 1..n instead of using n (the
     curriculum of the RMT/ARMT BABILong papers: a model trained on every length up to n keeps and forgets
     at every length, not only at n). Validation stays at n."""
-    max_facts: list[int] = field(default_factory=list)
+    max_facts: list[int] | str = field(default_factory=list)
     """Per stage (same length as `segments`, or empty): train only on bAbI questions whose story has at most
     this many facts (0: any). qa1 asks its questions after 2, 4, 6, 8, 10 facts, so `[2, 4, 6, 0]` with
     `segments: [0, 0, 0, 0]` grows the stories a tiny model reasons over (docs/training.md). Validation always
     uses whole stories."""
+
+    def __post_init__(self) -> None:
+        self.segments = _listed("curriculum.segments", self.segments, int)
+        self.max_facts = _listed("curriculum.max_facts", self.max_facts, int)
 
 
 @dataclass
@@ -164,7 +187,12 @@ class RunConfig:
     """Steps, batch, device, precision, checkpoints and logging."""
 
     out: str = "runs/train"
-    """Run directory: checkpoints, metrics.jsonl, the final model."""
+    """Run directory: config.yaml, checkpoints, metrics.jsonl, the final model. A run.out that holds
+    checkpoints is resumed, and only with the configuration that made them (docs/training.md)."""
+    init_from: str | None = None
+    """A model folder (a run's `model/` or `step-N/`, `lm2 convert`'s output) whose weights start this run:
+    a new run from them (step 0, a fresh optimizer and schedule). Its model must have this run's shapes.
+    `lm2 train --init-from DIR` is short for `--run.init_from DIR`."""
     steps: int = 1000
     """Optimizer steps."""
     batch_size: int = 32
@@ -174,7 +202,7 @@ class RunConfig:
     seed: int = 0
     """Seed of the weights and of the data stream."""
     device: str = "auto"
-    """`auto` (cuda when available), `cpu`, `cuda` or `cuda:N`."""
+    """`auto` (cuda when available), `cpu`, `cuda`, `cuda:N` or `mps`."""
     precision: str = "auto"
     """`fp32`, `bf16` (autocast; the memory state stays fp32) or `auto` (bf16 on GPU, fp32 on CPU)."""
     compile: bool = False
@@ -225,51 +253,133 @@ class TrainConfig:
         return LM2Config(**fields, segment_checkpointing=self.run.segment_checkpointing)
 
     def validate(self) -> None:
-        """Raise `ValueError` naming the field for values the parser's types cannot catch."""
+        """Raise `ValueError` naming the field, the value and what is allowed, for values the parser's types
+        cannot catch; before any tokenizer, data stream or model is built."""
         try:  # the model's own checks (DESIGN §5), before any tokenizer or weights exist
             self.model_config(vocab_size=self.data.vocab_size)
         except ValueError as err:
             raise ValueError(f"model: {err}") from None
-        d, c, o, r = self.data, self.curriculum, self.optim, self.run
-        _choice("data.task", d.task, TASKS)
-        _choice("curriculum.advance", c.advance, ("steps", "accuracy"))
-        _choice("run.precision", r.precision, ("auto", "fp32", "bf16"))
-        _choice("run.distributed", r.distributed, ("ddp", "fsdp"))
-        if not c.segments or any(s < 0 for s in c.segments):
-            raise ValueError(f"curriculum.segments={c.segments} must be a non-empty list of numbers >= 0")
-        if d.generated_questions < 1:
-            raise ValueError(f"data.generated_questions={d.generated_questions} must be >= 1")
-        if c.max_facts and (len(c.max_facts) != len(c.segments) or any(k < 0 for k in c.max_facts)):
-            raise ValueError(
-                f"curriculum.max_facts={c.max_facts} must be empty or give one number >= 0 per stage of "
-                f"curriculum.segments={c.segments}"
-            )
-        if c.advance == "steps" and len(c.segments) > 1 and c.stage_steps <= 0:
-            raise ValueError("curriculum.stage_steps must be > 0 when curriculum.advance='steps' has several stages")
-        for name, value in (
-            ("run.steps", r.steps),
-            ("run.batch_size", r.batch_size),
-            ("run.accumulation", r.accumulation),
-        ):
-            if value <= 0:
-                raise ValueError(f"{name}={value} must be > 0")
-        if r.batch_size % r.accumulation:
-            raise ValueError(f"run.batch_size={r.batch_size} must be divisible by run.accumulation={r.accumulation}")
-        if o.lr <= 0 or not 0 <= o.min_lr_ratio <= 1 or o.warmup_steps < 0 or o.grad_clip < 0:
-            raise ValueError(
-                f"optim has lr={o.lr} (> 0), min_lr_ratio={o.min_lr_ratio} (0..1), "
-                f"warmup_steps={o.warmup_steps} (>= 0), grad_clip={o.grad_clip} (>= 0)"
-            )
-        if not 0 <= d.length_jitter <= 1:
-            raise ValueError(f"data.length_jitter={d.length_jitter} must be in [0, 1] (a share of a segment)")
-        if not 0 < d.validation_fraction < 1:
-            raise ValueError(f"data.validation_fraction={d.validation_fraction} must be in (0, 1)")
-        if d.task == "lm" and (not d.text_dir or not Path(d.text_dir).is_dir()):
-            raise ValueError(f"data.text_dir={d.text_dir!r} must be a folder of .txt files for data.task='lm'")
-        for path_field in ("babi", "haystack", "tokenizer"):
-            value = getattr(d, path_field)
-            if value not in (None, "generate", "download", "prose", "pg19") and not Path(value).exists():
-                raise ValueError(f"data.{path_field}={value!r} does not exist")
+        _check_data(self.data)
+        if self.data.documents == "reset" and self.run.distributed == "fsdp" and self.model.arch == "vanilla":
+            raise ValueError("data.documents='reset' calls the blocks once per document piece, a different number "
+                             "of times per process, which FSDP's per-block units of vanilla cannot follow; use "
+                             "run.distributed='ddp' or data.documents='carry'")  # fmt: skip
+        _check_curriculum(self.curriculum)
+        _check_optim(self.optim, self.run)
+        _check_run(self.run)
+        _check_paths(self.data, self.run)
+
+
+def _check_data(d: DataConfig) -> None:
+    _choice("data.task", d.task, TASKS)
+    if d.generated_questions < 1:
+        raise ValueError(f"data.generated_questions={d.generated_questions} must be >= 1")
+    if not 0 <= d.length_jitter <= 1:
+        raise ValueError(f"data.length_jitter={d.length_jitter} must be in [0, 1] (a share of a segment)")
+    if not 0 < d.validation_fraction < 1:
+        raise ValueError(f"data.validation_fraction={d.validation_fraction} must be in (0, 1)")
+    _choice("data.documents", d.documents, ("carry", "reset"))
+    if d.sequence_length < 2 or d.validation_windows < 1:
+        raise ValueError(f"data.sequence_length={d.sequence_length} must be >= 2 and "
+                         f"data.validation_windows={d.validation_windows} >= 1")  # fmt: skip
+
+
+def _check_curriculum(c: CurriculumConfig) -> None:
+    _choice("curriculum.advance", c.advance, ("steps", "accuracy"))
+    if not c.segments or any(s < 0 for s in c.segments):
+        raise ValueError(f"curriculum.segments={c.segments} must be a non-empty list of numbers >= 0")
+    if c.max_facts and (len(c.max_facts) != len(c.segments) or any(k < 0 for k in c.max_facts)):
+        raise ValueError(
+            f"curriculum.max_facts={c.max_facts} must be empty or give one number >= 0 per stage of "
+            f"curriculum.segments={c.segments}"
+        )
+    if c.advance == "steps" and len(c.segments) > 1 and c.stage_steps <= 0:
+        raise ValueError("curriculum.stage_steps must be > 0 when curriculum.advance='steps' has several stages")
+
+
+def _check_optim(o: OptimConfig, r: RunConfig) -> None:
+    if o.lr <= 0:
+        raise ValueError(f"optim.lr={o.lr} must be > 0")
+    if not 0 <= o.min_lr_ratio <= 1:
+        raise ValueError(f"optim.min_lr_ratio={o.min_lr_ratio} must be in [0, 1]")
+    if o.grad_clip < 0:
+        raise ValueError(f"optim.grad_clip={o.grad_clip} must be >= 0 (0: no clipping)")
+    if not 0 <= o.warmup_steps <= r.steps:
+        raise ValueError(f"optim.warmup_steps={o.warmup_steps} must be in [0, run.steps={r.steps}]")
+
+
+def _check_run(r: RunConfig) -> None:
+    from lm2.device import resolve_device
+
+    _choice("run.precision", r.precision, ("auto", "fp32", "bf16"))
+    _choice("run.distributed", r.distributed, ("ddp", "fsdp"))
+    for name in ("steps", "batch_size", "accumulation"):
+        if getattr(r, name) <= 0:
+            raise ValueError(f"run.{name}={getattr(r, name)} must be > 0")
+    if r.batch_size % r.accumulation:
+        raise ValueError(f"run.batch_size={r.batch_size} must be divisible by run.accumulation={r.accumulation}")
+    resolve_device(r.device, "run.device")
+
+
+def _check_paths(d: DataConfig, r: RunConfig) -> None:
+    """Every folder the run reads exists (relative paths are read from the current folder, and said so)."""
+    if d.task == "lm" and d.shards is not None and not Path(d.shards).exists():
+        raise ValueError(f"data.shards={d.shards!r} does not exist{_relative(d.shards)}; allowed: a folder "
+                         "written by lm2 data tokenize, or a mixture file")  # fmt: skip
+    if d.task == "lm" and d.shards is None and (not d.text_dir or not Path(d.text_dir).is_dir()):
+        raise ValueError(
+            f"data.text_dir={d.text_dir!r} must be a folder of .txt files for data.task='lm'{_relative(d.text_dir)}"
+        )
+    for path_field in ("babi", "haystack", "tokenizer"):
+        value = getattr(d, path_field)
+        if value not in (None, "generate", "download", "prose", "pg19") and not Path(value).exists():
+            raise ValueError(f"data.{path_field}={value!r} does not exist{_relative(value)}")
+    if d.task == "babilong" and d.babi not in ("generate", "download"):
+        _check_babi_files(d)
+    if r.init_from is not None and not (Path(r.init_from) / "config.json").is_file():
+        raise ValueError(
+            f"run.init_from={r.init_from!r} is not a model folder (no config.json){_relative(r.init_from)}; "
+            "allowed: a folder written by save_pretrained (a run's model/ or step-N/, lm2 convert's output)"
+        )
+
+
+def _check_babi_files(d: DataConfig) -> None:
+    """The bAbI training file of every task is there (`data.babi` a folder, or null: the shared data folder)."""
+    from lm2.data import data_dir, find_babi_file
+
+    shared = data_dir()
+    if d.babi is None and shared is None:
+        raise ValueError(
+            "data.babi=null reads the shared data folder (LM2_DATA_DIR, else ../shared/data), which is not there; "
+            "allowed: a bAbI folder, 'generate' (offline) or 'download'"
+        )
+    root = Path(d.babi) if d.babi is not None else shared / "babi"
+    for task in d.babi_tasks:
+        try:
+            find_babi_file(root, task, "train")
+        except FileNotFoundError as err:
+            raise ValueError(f"data.babi={d.babi!r}: {' '.join(str(err).split())}") from None
+
+
+def _relative(path: str | None) -> str:
+    """A note for a relative path that was not found: where it was looked for."""
+    if path is None or Path(path).is_absolute():
+        return ""
+    return f" (relative paths are read from the current folder, {Path.cwd()})"
+
+
+def _listed(name: str, value: list | str, kind: type) -> list:
+    """A list field given as a list or as comma-separated text (`qa1,qa2`, `1,2,4`) → the list."""
+    if not isinstance(value, str):
+        return list(value)
+    items = [item.strip() for item in value.strip().strip("[]").split(",") if item.strip()]
+    try:
+        return [kind(item) for item in items]
+    except ValueError:
+        example = "1,2,4" if kind is int else "qa1,qa2"
+        raise ValueError(
+            f"{name}={value!r} must be a list or comma-separated {kind.__name__}s, e.g. {example}"
+        ) from None
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:

@@ -5,6 +5,7 @@ accumulation steps yields the same samples.
 - `BabilongStream`: bAbI questions with their facts hidden in background text, built on the fly at the
   current curriculum length (DESIGN §6); labels cover the answer tokens (and the closing `</s>`) only.
 - `TextStream`: language modelling on one packed token stream of a folder of .txt files.
+- `ShardStream` (`shards.py`): language modelling on pre-tokenized shards read by memory map, at any scale.
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ class Batch:
     input_ids: Tensor  # (b, L) right-padded
     attention_mask: Tensor  # (b, L)
     labels: Tensor  # (b, L), -100 where not scored
+    starts: Tensor | None = None  # (b, L) bool: a document starts here and the sample's memory restarts
 
     def to(self, device: torch.device | str) -> Batch:
-        return Batch(self.input_ids.to(device), self.attention_mask.to(device), self.labels.to(device))
+        starts = None if self.starts is None else self.starts.to(device)
+        return Batch(self.input_ids.to(device), self.attention_mask.to(device), self.labels.to(device), starts)
 
 
 def sample_rng(seed: int, step: int, index: int) -> random.Random:

@@ -13,6 +13,8 @@ from torch import nn
 
 from lm2.model.loss import causal_lm_loss
 
+from .documents import document_forward
+
 
 @dataclass
 class Dist:
@@ -59,8 +61,12 @@ class LossOnly(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, input_ids, attention_mask, labels) -> torch.Tensor:
-        hidden, state = self.model.model(input_ids, attention_mask)  # (b, L, d), final norm applied
+    def forward(self, input_ids, attention_mask, labels, starts=None) -> torch.Tensor:
+        """`starts` `(b, L)` (optional): where a document starts and the sample's memory restarts."""
+        if starts is None:
+            hidden, state = self.model.model(input_ids, attention_mask)  # (b, L, d), final norm applied
+        else:
+            hidden, state = document_forward(self.model.model, input_ids, attention_mask, starts)
         loss = causal_lm_loss(hidden, labels, attention_mask, head=self.model.lm_head)
         for carried in (state.memory, state.associative, state.normalizer):
             if carried is not None and carried.requires_grad:

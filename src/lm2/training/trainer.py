@@ -2,17 +2,16 @@
 
 `Trainer(config).fit()` trains, validates, checkpoints and resumes: started again with the same
 configuration in the same `run.out`, it continues from the last complete checkpoint and ends with the
-weights an uninterrupted run would have (batches are a function of (seed, step), see `data.py`).
+weights an uninterrupted run would have (batches are a function of (seed, step), see `data.py`); with a
+configuration that would compute something else it refuses to start (`resume.py`). `request_stop()` (the
+command line calls it on SIGINT/SIGTERM) ends the run at the next step boundary with a checkpoint.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import json
 import logging
 import math
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,14 +19,20 @@ from pathlib import Path
 import torch
 
 from lm2.data import default_tokenizer, load_haystack, load_tokenizer
+from lm2.device import resolve_device
 from lm2.evaluation.answers import accuracy, generate_answers
+from lm2.files import atomic_folder
+from lm2.integrations.pretrained import load_weights, no_progress_bars
 from lm2.model import LM2ForCausalLM
 
 from . import distributed
 from .checkpoint import latest_checkpoint, load_trainer_state, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
 from .data import IGNORE, BabilongStream, Batch, TextStream, collate, input_length
+from .metrics import Metrics
 from .optim import build_optimizer, build_scheduler
+from .resume import check_resume, plain, write_config
+from .shards import ShardStream
 
 log = logging.getLogger(__name__)
 
@@ -36,16 +41,28 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
+class TrainingStopped(Exception):
+    """`request_stop()` ended the run at `step`, after writing the checkpoint `checkpoint`."""
+
+    def __init__(self, step: int, checkpoint: Path | None) -> None:
+        super().__init__(f"stopped at step {step}; checkpoint {checkpoint}")
+        self.step, self.checkpoint = step, checkpoint
+
+
 class Trainer:
     """`on_step(step, loss)`, when given, is called after every optimizer step (progress reporting)."""
 
     def __init__(self, config: TrainConfig, on_step: Callable[[int, float], None] | None = None) -> None:
         config.validate()
-        self.config, self.on_step = config, on_step
+        self.config, self.on_step, self.stop_requested = config, on_step, False
         run = config.run
-        self.device = torch.device(
-            ("cuda" if torch.cuda.is_available() else "cpu") if run.device == "auto" else run.device
-        )
+        self.out = Path(run.out)
+        # A run.out with checkpoints continues the run that wrote them, and nothing else (resume.py).
+        self.resume_from = latest_checkpoint(self.out)
+        self.resume_state = None if self.resume_from is None else load_trainer_state(self.resume_from)
+        if self.resume_state is not None:
+            check_resume(self.resume_from, self.resume_state.get("config"), config)
+        self.device = resolve_device(run.device, "run.device")
         self.dist = distributed.setup(self.device.type)
         if self.device.type == "cuda" and self.dist.active:
             self.device = torch.device("cuda", self.dist.local_rank)
@@ -53,7 +70,8 @@ class Trainer:
             torch.set_num_threads(run.threads)
         bf16 = run.precision == "bf16" or (run.precision == "auto" and self.device.type == "cuda")
         self.autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16)
-        self.out = Path(run.out)
+        if self.dist.main:
+            write_config(self.out, config)
         self.tokenizer = (
             load_tokenizer(config.data.tokenizer)
             if config.data.tokenizer
@@ -61,8 +79,6 @@ class Trainer:
         )
         self.model_config = config.model_config(len(self.tokenizer))
         self.stream = self._build_stream()
-        self.resume_from = latest_checkpoint(self.out)
-        self._check_resume()
         torch.manual_seed(run.seed)
         self.model = self._build_model()
         # Wrap before building the optimizer: FSDP2 replaces the parameters with sharded ones.
@@ -73,11 +89,14 @@ class Trainer:
         self.step, self.stage, self.stage_start = 0, 0, 0
         if self.resume_from is not None:
             self._restore()
-        self.metrics = _Metrics(self.out, self.dist.main, run.tensorboard, keep_until=self.step)
+        self.metrics = Metrics(self.out, self.dist.main, run.tensorboard, keep_until=self.step)
 
     # ------------------------------------------------------------------ setup
-    def _build_stream(self) -> BabilongStream | TextStream:
+    def _build_stream(self) -> BabilongStream | TextStream | ShardStream:
         data, seed = self.config.data, self.config.run.seed
+        if data.task == "lm" and data.shards:
+            return ShardStream(data.shards, self.tokenizer, data.sequence_length, seed, self.config.run.batch_size,
+                               data.documents, data.validation_windows)  # fmt: skip
         if data.task == "lm":
             return TextStream(data.text_dir, self.tokenizer, data.sequence_length, seed, self.out / "cache")
         return BabilongStream(
@@ -85,24 +104,12 @@ class Trainer:
             data.validation_fraction, data.generated_questions,
         )  # fmt: skip
 
-    def _check_resume(self) -> None:
-        """A checkpoint in `run.out` must come from the same model; anything else stops before training."""
-        if self.resume_from is None:
-            return
-        saved = json.loads((self.resume_from / "config.json").read_text())
-        ours = self.model_config.to_dict()
-        keys = ("arch", "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
-                "num_attention_heads", "num_key_value_heads", "segment_length", "memory_slots", "memory_layers",
-                "num_memory_tokens")  # fmt: skip
-        differ = {k: (saved.get(k), ours.get(k)) for k in keys if saved.get(k) != ours.get(k)}
-        if differ:
-            detail = ", ".join(f"{k}: checkpoint {a!r} vs config {b!r}" for k, (a, b) in differ.items())
-            raise ValueError(f"{self.resume_from} is from a different model ({detail}); use another run.out")
-
     def _build_model(self) -> LM2ForCausalLM:
-        model = LM2ForCausalLM(self.model_config)
-        if self.resume_from is not None:
-            model = LM2ForCausalLM.from_pretrained(self.resume_from, dtype=torch.float32)
+        model = LM2ForCausalLM(self.model_config)  # the same draws from the seed whether or not weights follow
+        start = self.resume_from or self.config.run.init_from  # a checkpoint resumes; init_from starts a run
+        if start is not None:
+            model = load_weights(start, torch.float32, config=self.model_config)
+            log.info("weights from %s", start)
         model.to(self.device).train()
         if self.config.run.compile:
             for layer in model.model.layers:
@@ -110,10 +117,12 @@ class Trainer:
         return model
 
     def _restore(self) -> None:
-        state = load_trainer_state(self.resume_from)
+        state, self.resume_state = self.resume_state, None
         distributed.load_optimizer_state(self.model, self.optimizer, state["optimizer"], self.sharded)
         self.scheduler.load_state_dict(state["scheduler"])
         set_rng_state(state["rng"])
+        if state.get("data") != getattr(self.stream, "fingerprint", None):  # same config, other shard contents
+            raise ValueError(f"{self.resume_from} was trained on other data (data.shards changed); use another run.out")
         self.step, self.stage, self.stage_start = state["step"], state["stage"], state["stage_start"]
         log.info("resumed from %s at step %d", self.resume_from, self.step)
 
@@ -148,14 +157,30 @@ class Trainer:
                 if evaluated:
                     last_eval = self.evaluate()
                 self._advance(last_eval if evaluated else None)
-                if (run.save_every and self.step % run.save_every == 0) or self.step == run.steps:
+                saved = (run.save_every and self.step % run.save_every == 0) or self.step == run.steps
+                if saved:
                     self.save()
+                if self._stop_now():
+                    if not saved:
+                        self.save()
+                    raise TrainingStopped(self.step, latest_checkpoint(self.out))
         finally:
             bar.close()
             self.metrics.close()
         self.export(self.out / "model")
         distributed.teardown()
         return last_eval
+
+    def request_stop(self) -> None:
+        """End the run at the next step boundary, with a checkpoint (`fit` raises `TrainingStopped`)."""
+        self.stop_requested = True
+
+    def _stop_now(self) -> bool:
+        """Whether any process was asked to stop; all processes agree, so that they save the same step."""
+        if not self.dist.active:
+            return self.stop_requested
+        flag = torch.tensor(float(self.stop_requested), device=self.device)
+        return bool(distributed.all_sum(flag, self.dist).item() > 0)
 
     def _micro_batches(self) -> list[Batch]:
         run = self.config.run
@@ -181,7 +206,7 @@ class Trainer:
             batch = batch.to(self.device)
             sync = i == len(batches) - 1 or not hasattr(self.wrapped, "no_sync")
             with self.autocast, contextlib.nullcontext() if sync else self.wrapped.no_sync():
-                loss = self.wrapped(batch.input_ids, batch.attention_mask, batch.labels)
+                loss = self.wrapped(batch.input_ids, batch.attention_mask, batch.labels, batch.starts)
                 # Sum over this micro-batch's scored tokens, normalised by the global count; DDP/FSDP
                 # average gradients over processes, hence the world factor.
                 piece = loss.float() * count / max(total, 1)
@@ -217,7 +242,12 @@ class Trainer:
         result: dict = {"step": self.step}
         try:
             with distributed.gathered(self.wrapped, self.sharded):
-                if isinstance(self.stream, TextStream):
+                if isinstance(self.stream, ShardStream):  # held-out windows, documents as in training
+                    batch = self.stream.validation_batch().to(self.device)
+                    with self.autocast:
+                        loss = distributed.LossOnly(model)(batch.input_ids, None, batch.labels, batch.starts)
+                    result["val_loss"] = loss.item()
+                elif isinstance(self.stream, TextStream):
                     items = [self.stream.item(0, i, validation=True) for i in range(16)]
                     batch = collate(items, 0).to(self.device)
                     with self.autocast:
@@ -284,7 +314,7 @@ class Trainer:
         state = {
             "step": self.step, "stage": self.stage, "stage_start": self.stage_start,
             "optimizer": optimizer, "scheduler": self.scheduler.state_dict(),
-            "rng": rng_state(), "config": dataclasses.asdict(self.config),
+            "rng": rng_state(), "config": plain(self.config), "data": getattr(self.stream, "fingerprint", None),
         }  # fmt: skip
         save_checkpoint(self.out, self.step, self.model, self.tokenizer, state, self.config.run.keep_last, weights)
 
@@ -293,66 +323,9 @@ class Trainer:
         weights = distributed.full_model_state(self.model, self.sharded)
         if not self.dist.main:
             return
-        tmp = path.with_name(path.name + ".tmp")
-        self.model.save_pretrained(tmp, state_dict=weights)
-        self.tokenizer.save_pretrained(tmp)
-        if path.exists():
-            shutil.rmtree(path)
-        tmp.rename(path)
-
-
-class _Metrics:
-    """metrics.jsonl always (rank 0), TensorBoard when asked."""
-
-    def __init__(self, out: Path, main: bool, tensorboard: bool, keep_until: int) -> None:
-        self.main, self.writer = main, None
-        if not main:
-            return
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / "metrics.jsonl"
-        if path.exists():  # a resumed run redoes the steps after its checkpoint: drop their old lines
-            kept = [line for line in path.read_text().splitlines() if _step_of(line) <= keep_until]
-            path.write_text("".join(line + "\n" for line in kept))
-        self.file = open(path, "a")  # noqa: SIM115 - closed in close()
-        if tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self.writer = SummaryWriter(out / "tensorboard")
-
-    def write(self, record: dict) -> None:
-        if not self.main:
-            return
-        self.file.write(json.dumps(record) + "\n")
-        self.file.flush()
-        if self.writer is not None:
-            flat = record.get("eval", record)
-            for key, value in _flatten(flat).items():
-                if isinstance(value, int | float) and key != "step":
-                    self.writer.add_scalar(key, value, record["step"])
-
-    def close(self) -> None:
-        if self.main:
-            self.file.close()
-            if self.writer is not None:
-                self.writer.close()
-
-
-def _step_of(line: str) -> float:
-    """The step of a metrics line; a line cut short by a crash counts as after every checkpoint."""
-    try:
-        return json.loads(line).get("step", 0)
-    except json.JSONDecodeError:
-        return math.inf
-
-
-def _flatten(record: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in record.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}/"))
-        else:
-            flat[prefix + key] = value
-    return flat
+        with atomic_folder(path) as tmp, no_progress_bars():
+            self.model.save_pretrained(tmp, state_dict=weights)
+            self.tokenizer.save_pretrained(tmp)
 
 
 def _progress(run, start: int, main: bool):

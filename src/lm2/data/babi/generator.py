@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 
-from lm2.data.babi import generator_more as more
+import lm2.data.babi.generator_more as more
 from lm2.data.babi.parse import SPLITS, BabiSample, parse_babi, task_file_name, task_id
 from lm2.data.babi.world import LOCATIONS, Story, World
 
