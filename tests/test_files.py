@@ -44,3 +44,22 @@ def test_differences_name_the_nested_keys():
     old = {"a": 1, "b": {"c": [1, 2], "d": "x"}}
     new = {"a": 1, "b": {"c": [1, 3]}, "e": None}
     assert differences(old, new) == [("b.c", [1, 2], [1, 3]), ("b.d", "x", None)]
+
+
+def test_save_atomic_keeps_the_suffix_and_leaves_the_old_file_on_failure(tmp_path):
+    from lm2.files import save_atomic
+
+    target = tmp_path / "plot.png"
+    target.write_text("old")
+    seen = []
+
+    def failing(tmp):
+        seen.append(tmp.suffix)
+        tmp.write_text("half")
+        raise RuntimeError("killed mid-write")
+
+    with pytest.raises(RuntimeError, match="killed mid-write"):
+        save_atomic(target, failing)
+    assert seen == [".png"]  # writers that pick the format from the suffix still can
+    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["plot.png"]
+    assert save_atomic(target, lambda tmp: tmp.write_text("new")) == target and target.read_text() == "new"

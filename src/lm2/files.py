@@ -9,19 +9,29 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 
 def write_atomic(path: str | Path, text: str) -> None:
     """Write `text` to `path` through a temporary file in the same folder, fsync and a rename."""
+    save_atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8", newline=""))
+
+
+def save_atomic(path: str | Path, save: Callable[[Path], object]) -> Path:
+    """`save(tmp)` writes the file (`torch.save`, `savefig`, ...) at a temporary name beside `path` with the
+    same suffix (so writers that read the format from it still do); it is then fsynced and renamed over
+    `path`. A kill leaves `path` as it was, or whole."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    try:
+        save(tmp)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
 
 
 @contextlib.contextmanager

@@ -18,11 +18,16 @@ def test_gpu_without_cuda_exits_with_a_clear_message(caplog):
 
 def test_gpu_dry_run_on_cpu(tmp_path, capsys):
     out = tmp_path / "gpu.json"
-    args = ["bench", "gpu", "--dry-run", "--no-compile", "--models", "lm2,vanilla", "--steps", "1"]
+    names = ("lm2", "armt", "vanilla-segmented")
+    args = ["bench", "gpu", "--dry-run", "--no-compile", "--models", ",".join(names), "--steps", "1"]
     assert main([*args, "--json", str(out)]) == 0
-    assert "| model | params | mode | tokens/s | MFU |" in capsys.readouterr().out
+    table = capsys.readouterr().out
+    assert "| model | params | mode | tokens/s | MFU | step s | step × vanilla-segmented | FLOPs × |" in table
     result = json.loads(out.read_text())
-    assert result["dry_run"] is True and set(result["models"]) == {"lm2", "vanilla"}
-    for name in ("lm2", "vanilla"):
+    assert result["dry_run"] is True and set(result["models"]) == set(names)
+    for name in names:
         row = result["models"][name]["eager"]
         assert row["tokens_per_s"] > 0 and 0 < row["mfu"] < 1 and row["params"] > 0
+    base = result["models"]["vanilla-segmented"]["eager"]
+    ratio = result["models"]["lm2"]["eager"]["flops"] / base["flops"]
+    assert ratio > 1 and "| lm2 | " in table and f"| {ratio:.2f} |" in table  # FLOPs over the baseline's

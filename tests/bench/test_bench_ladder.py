@@ -62,3 +62,19 @@ def test_command_runs_quick_and_refuses_other_settings_in_the_same_folder(tmp_pa
 def test_bad_options_are_one_line_errors(option, value, message, caplog, tmp_path):
     assert main(["bench", "memory", option, value, "--out", str(tmp_path)]) == 2
     assert message in caplog.text
+
+
+def test_memory_norm_reads_each_architectures_memory():
+    import torch
+
+    from lm2.training.recall import memory_norm
+    from tests.conftest import random_ids, tiny_model
+
+    norms = {}
+    for arch in ("lm2", "rmt", "armt", "vanilla"):
+        state = tiny_model(arch, initializer_range=0.2)(random_ids(2, 13)).memory
+        norms[arch] = memory_norm(state)
+    bank = tiny_model("lm2", initializer_range=0.2)(random_ids(2, 13)).memory.memory
+    assert norms["lm2"] == pytest.approx(float(bank.detach().norm(dim=-1).mean()))  # rows of the bank
+    assert norms["rmt"] > 0 and norms["armt"] > 0 and norms["vanilla"] is None
+    assert isinstance(norms["armt"], float) and torch.isfinite(torch.tensor(norms["armt"]))

@@ -95,14 +95,27 @@ def test_version(capsys):
 
 
 def test_help_loads_neither_torch_nor_transformers():
-    """`lm2 --help` lists every command from `COMMANDS` without importing any command's module (fast)."""
+    """`lm2 --help` (the console script, `lm2_command`) lists every command from `COMMANDS` without importing
+    any command's module or the model classes (fast)."""
     code = (
-        "import sys\nfrom lm2.cli.main import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "import sys\nfrom lm2_command import main\nsys.argv = ['lm2', '--help']\ntry:\n    main()\n"
+        "except SystemExit:\n    pass\n"
         "print(sorted(m for m in ('torch', 'transformers', 'lm2.model', 'lm2.cli.train') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "[]"
     assert all(f"    {name} " in done.stdout for name in COMMANDS)
+
+
+def test_import_lm2_registers_the_auto_classes():
+    """DESIGN §5: after a plain `import lm2`, transformers' Auto classes know the model type (no remote code)."""
+    code = (
+        "import lm2\nfrom transformers import AutoConfig, AutoModelForCausalLM\n"
+        "config = AutoConfig.for_model('lm2', hidden_size=32, num_attention_heads=4, segment_length=8)\n"
+        "print(type(AutoModelForCausalLM.from_config(config)).__name__)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "LM2ForCausalLM"
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from lm2.analysis.inspect import record_memory
+from lm2.files import save_atomic
 from lm2.integrations.pretrained import load_pretrained
 from lm2.integrations.stream import open_prompt, text_pieces, token_chunks
 
@@ -59,7 +60,7 @@ def plot(records: dict[str, dict], train_tokens: int, path: Path) -> None:
            title="LM2 bank drift on a Gutenberg book")  # fmt: skip
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120))
     plt.close(fig)
 
 

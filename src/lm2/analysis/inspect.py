@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from lm2.files import save_atomic
 from lm2.model import LM2ForCausalLM
 from lm2.model.memory import LM2Memory, MemoryOutput
 
@@ -46,7 +47,7 @@ class MemoryTrace:
         return self.bank_norm.shape[1] - 1
 
     def save(self, path: str | Path) -> None:
-        torch.save(asdict(self), path)
+        save_atomic(path, lambda tmp: torch.save(asdict(self), tmp))
 
     @classmethod
     def load(cls, path: str | Path) -> MemoryTrace:
@@ -213,6 +214,4 @@ def _segment_lines(ax, trace: MemoryTrace, **style) -> None:
 
 
 def _save(fig, path: str | Path) -> Path:
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    return path
+    return save_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110))

@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 
+from lm2.files import write_atomic
 from lm2.model import LM2Config, LM2ForCausalLM
 from lm2.model.variants import variant_config
 
@@ -335,4 +336,4 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    write_atomic(path, json.dumps(data, indent=2) + "\n")

@@ -17,7 +17,7 @@ from lm2.model import LM2Config, LM2ForCausalLM
 from lm2.model.flops import parameter_counts, training_flops
 from lm2.model.variants import DEFAULT_MODELS, variant_config
 
-from .common import machine, markdown_table, synchronize
+from .common import BASELINE, machine, markdown_table, synchronize
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,7 @@ def training_throughput(
     flops = training_flops(config, batch, length)
     return {
         "params": parameter_counts(config)["total"],
+        "flops": flops,
         "tokens_per_s": batch * length / seconds,
         "step_s": seconds,
         "model_tflops_per_s": flops / seconds / 1e12,
@@ -115,7 +116,7 @@ def run_gpu(
         raise RuntimeError("no CUDA device: torch.cuda.is_available() is False")
     device = "cpu" if dry_run else "cuda"
     batch, length = (1, 512) if dry_run else (8, 4096)
-    models = models or list(DEFAULT_MODELS)
+    models = models or [*DEFAULT_MODELS, "armt"]
     torch.backends.cuda.matmul.allow_tf32 = tf32
     # Blocks share one code object; specialisations (first memory block or not, segment start) need room.
     torch._dynamo.config.cache_size_limit = 64
@@ -149,13 +150,19 @@ def run_gpu(
 
 
 def gpu_table(result: dict[str, Any]) -> str:
-    headers = ["model", "params", "mode", "tokens/s", "MFU", "step s", "peak GiB"]
+    """One row per model and mode; `step ×` is the step time over vanilla-segmented's in the same mode (the
+    memory-less model of the same span), next to the ratio of their model FLOPs."""
+    headers = ["model", "params", "mode", "tokens/s", "MFU", "step s", f"step × {BASELINE}", "FLOPs ×", "peak GiB"]
     rows = []
     for name, modes in result["models"].items():
         for mode, r in modes.items():
             if "error" in r:
-                rows.append([name, "", mode, r["error"][:60], "", "", ""])
+                rows.append([name, "", mode, r["error"][:60], "", "", "", "", ""])
                 continue
+            base = result["models"].get(BASELINE, {}).get(mode, {})
+            ratios = ["", ""]
+            if "step_s" in base:
+                ratios = [f"{r['step_s'] / base['step_s']:.2f}", f"{r['flops'] / base['flops']:.2f}"]
             peak = "" if r["peak_mem_gib"] is None else f"{r['peak_mem_gib']:.1f}"
             rows.append(
                 [
@@ -165,6 +172,7 @@ def gpu_table(result: dict[str, Any]) -> str:
                     f"{r['tokens_per_s']:,.0f}",
                     f"{100 * r['mfu']:.1f} %",
                     f"{r['step_s']:.3f}",
+                    *ratios,
                     peak,
                 ]
             )

@@ -27,6 +27,7 @@ import torch
 
 from lm2.data.recall import RecallTask
 from lm2.data.track import TrackTask
+from lm2.files import save_atomic, write_atomic
 from lm2.model.flops import parameter_counts
 from lm2.model.variants import variant_config
 from lm2.training.recall import Task, task_scores, train_recall
@@ -119,9 +120,7 @@ def run_cell(plan: LadderPlan, task: str, model: str, seed: int, out: str, on_st
     result = ladder_cell(plan, task, model, seed, on_step)
     path = cell_path(Path(out), task, model, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(result, indent=1))
-    tmp.replace(path)
+    write_atomic(path, json.dumps(result, indent=1))
     return str(path)
 
 
@@ -241,5 +240,4 @@ def plot_ladder(results: dict[str, Any], path: Path) -> Path:
         bottom.set(xscale="log", yscale="log", xlabel=f"input tokens (training: ≤ {unit})", ylabel="memory norm")
         if col == 0:
             top.legend(fontsize=7)
-    fig.savefig(path, dpi=110)
-    return path
+    return save_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110))

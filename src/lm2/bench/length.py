@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 
+from lm2.files import save_atomic
+
 from .common import (
     bench_config,
     build_model,
@@ -250,5 +252,5 @@ def plot_length(result: dict[str, Any], path: Path) -> None:
     fig.suptitle(f"streaming inference, batch 1 ({cpu}, {threads} thread{'' if threads == 1 else 's'})")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110))
     plt.close(fig)

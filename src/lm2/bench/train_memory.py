@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from lm2.files import save_atomic
 from lm2.model.flops import parameter_counts
 
 from .common import (
@@ -178,5 +179,5 @@ def plot_train_memory(result: dict[str, Any], path: Path) -> None:
     ax.set_title(f"one training step, batch {result['batch']}", fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110))
     plt.close(fig)

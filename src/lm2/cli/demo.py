@@ -30,7 +30,7 @@ from pathlib import Path
 
 from lm2.cli.common import add_command, resumable
 from lm2.cli.jobs import quiet_transformers, run_jobs
-from lm2.files import write_atomic
+from lm2.files import save_atomic, write_atomic
 from lm2.model.variants import DEFAULT_MODELS, VARIANTS, parse_variants
 
 # Act 2's backbone for every model variant (`lm2.model.variants`); act 1 uses `lm2 recall`'s.
@@ -214,7 +214,7 @@ def plot_curves(metrics: dict[str, Path], path: Path) -> Path:
     ax.set(xlabel="step", ylabel="training loss (answer tokens)", title="BABILong qa1 training")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120))
     plt.close(fig)
     return path
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from lm2.data import chance_level, parse_length
 from lm2.evaluation.results import DONE, OOM, load_results
-from lm2.files import write_atomic
+from lm2.files import save_atomic, write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -236,11 +236,7 @@ def plot_heatmaps(runs: Sequence[dict], path: str | Path, names: Sequence[str] |
         ax.set_title(f"{name}\nmetric: {results['metric']}", fontsize=9)
     if image is not None:
         figure.colorbar(image, ax=list(axes), label="accuracy (%)", shrink=0.9)
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    figure.savefig(tmp, dpi=120)
-    tmp.replace(path)
-    return path
+    return save_atomic(path, lambda tmp: figure.savefig(tmp, dpi=120))
 
 
 def _percent(results: dict, task: str, length: str) -> float:

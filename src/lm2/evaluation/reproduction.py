@@ -13,6 +13,7 @@ from pathlib import Path
 
 from lm2.evaluation.report import compare, mean_accuracy
 from lm2.evaluation.results import load_results
+from lm2.files import save_atomic
 
 ARCHS = ("lm2", "rmt", "vanilla")
 TASKS = ("qa1", "qa2", "qa3", "qa4", "qa5")
@@ -88,7 +89,7 @@ def plot_curves(metrics: dict[str, tuple[list[dict], list[dict]]], path: Path, s
     for ax in (left, right):
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120))
     plt.close(fig)
 
 

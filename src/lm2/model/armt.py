@@ -14,8 +14,9 @@ block l's output states m of those tokens write into `A_l`, `z_l` by the delta r
     k = φ(W_K m),  v = W_V m,  β = σ(W_β m),  v̄ = Aᵀk / (zᵀk + ε)
     A ← A + Σ_i k_i (β_i (v_i − v̄_i))ᵀ,   z ← z + Σ_i γ_i k_i,   γ = clip(1 − zᵀk / ‖k‖², 0, 1)   (write)
 
-A and z start at zero, so the first segment reads exactly 0. They stay in fp32 under bf16 autocast (fp64
-for fp64 models). The choices the paper leaves open, and why, are in docs/architecture.md ("ARMT").
+A and z start at zero, so the first segment reads exactly 0. Under bf16 autocast the projections run in bf16
+with fp32 accumulation (`state_projection`), while A, z, φ and the read and write arithmetic stay in fp32
+(fp64 for fp64 models). The choices the paper leaves open, and why, are in docs/architecture.md ("ARMT").
 Notation: `b` batch, `n` tokens, `k` memory tokens, `l` blocks, `e` key dim, `f` feature dim, `d` width.
 """
 
@@ -27,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .backbone import state_projection
 from .config import LM2Config
 from .rmt import memory_pass, write_prefixes
 from .state import LayerCache, MemoryState
@@ -81,16 +83,12 @@ class AssociativeMemory(nn.Module):
         gain = config.armt_read_gain
         self.gain = None if gain is None else nn.Parameter(torch.full((d,), float(gain)))
 
-    def _linear(self, layer: nn.Linear, x: Tensor) -> Tensor:
-        # Weights are cast to the state's precision, so a bf16 model still reads and writes an fp32 A.
-        bias = None if layer.bias is None else layer.bias.to(x.dtype)
-        return F.linear(x, layer.weight.to(x.dtype), bias)
-
     def read(self, h: Tensor, matrix: Tensor, normalizer: Tensor) -> Tensor:
         """h `(b, n, d)` the hidden states entering the block → o `(b, n, d)` (in h's dtype) to add to them."""
         dtype = matrix.dtype
-        with torch.autocast(device_type=h.device.type, enabled=False):
-            features = dpfp(self._linear(self.q_proj, h.to(dtype)), self.nu)  # φ(W_Q h) (b, n, f)
+        query = state_projection(self.q_proj, h, dtype)  # W_Q h (b, n, e), in the autocast dtype under autocast
+        with torch.autocast(device_type=h.device.type, enabled=False):  # the state's arithmetic: fp32
+            features = dpfp(query, self.nu)  # φ(W_Q h) (b, n, f)
             out = recall(matrix, normalizer, features)  # (b, n, d)
             if self.gain is not None:
                 out = self.gain.to(dtype) * out
@@ -99,12 +97,11 @@ class AssociativeMemory(nn.Module):
     def write(self, states: Tensor, matrix: Tensor, normalizer: Tensor) -> tuple[Tensor, Tensor]:
         """states `(b, k, d)` the memory tokens' outputs of this block → A `(b, f, d)`, z `(b, f)` after."""
         dtype = matrix.dtype
-        with torch.autocast(device_type=states.device.type, enabled=False):
-            m = states.to(dtype)
-            keys = dpfp(self._linear(self.k_proj, m), self.nu)  # φ(W_K m) (b, k, f)
-            values = self._linear(self.v_proj, m)  # (b, k, d)
-            beta = torch.sigmoid(self._linear(self.beta_proj, m))  # (b, k, 1)
-            return associate(matrix, normalizer, keys, values, beta)
+        key = state_projection(self.k_proj, states, dtype)  # W_K m (b, k, e)
+        values = state_projection(self.v_proj, states, dtype)  # W_V m (b, k, d)
+        strength = state_projection(self.beta_proj, states, dtype)  # W_β m (b, k, 1)
+        with torch.autocast(device_type=states.device.type, enabled=False):  # the state's arithmetic: fp32
+            return associate(matrix, normalizer, dpfp(key, self.nu), values, torch.sigmoid(strength))
 
 
 def initial_associations(config: LM2Config, batch: int, dtype: torch.dtype, device: torch.device):

@@ -129,6 +129,17 @@ def attend(q: Tensor, k: Tensor, v: Tensor, start: int | None, prefix: int = 0) 
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, **extra)
 
 
+def state_projection(layer: nn.Linear, x: Tensor, dtype: torch.dtype) -> Tensor:
+    """A projection that feeds a memory state kept in `dtype` (fp32, or fp64 for fp64 models): LM2's W_Q, W_K,
+    W_V and gates, ARMT's W_Q, W_K, W_V, W_β. Under autocast it runs in the autocast dtype, as every other
+    matmul does (bf16 inputs, fp32 accumulation), and its output is cast to `dtype` for the state arithmetic;
+    without autocast it runs in `dtype` (weights cast), so a bf16 model still updates an fp32 state."""
+    if x.device.type in ("cpu", "cuda") and torch.is_autocast_enabled(x.device.type):
+        return layer(x).to(dtype)
+    bias = None if layer.bias is None else layer.bias.to(dtype)
+    return F.linear(x.to(dtype), layer.weight.to(dtype), bias)
+
+
 class SelfAttention(nn.Module):
     """Grouped-query causal self-attention over the current segment (plus an optional visible prefix)."""
 

@@ -9,8 +9,12 @@ reads the bank by cross-attention, returns the gated memory for the residual str
 for the next block; `write_rows` puts the last block's rows back into the bank. Reading uses keys/values of
 - the whole bank entering the segment, in the first memory block (those rows hold only earlier segments),
 - rows j <= i only, in every later memory block (row j there already carries token j of this segment).
-Which of the two a block does is fixed at construction (`reads_whole_bank`). The bank, the gates and the
-update run in fp32 (fp64 for fp64 models) even under bf16 autocast.
+Which of the two a block does is fixed at construction (`reads_whole_bank`).
+
+Precision: under bf16 autocast the projections (W_Q, W_K, W_V, the three gates) and the read run in bf16 with
+fp32 accumulation like every other matmul (`state_projection`); the bank, the gate activations and the
+update (`gate_and_update`, elementwise, one fused kernel under `torch.compile`) stay in fp32 (fp64 for fp64
+models).
 """
 
 from __future__ import annotations
@@ -19,10 +23,9 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .backbone import SegmentContext, attend
+from .backbone import SegmentContext, attend, state_projection
 from .config import LM2Config
 from .state import merge_columns
 
@@ -54,6 +57,18 @@ class Gate(nn.Linear):
 def rms_rows(rows: Tensor, eps: float = 1e-6) -> Tensor:
     """Rows `(..., d)` scaled to unit root-mean-square: what `memory_read_norm` reads instead of the rows."""
     return rows * torch.rsqrt(rows.pow(2).mean(-1, keepdim=True) + eps)
+
+
+def gate_and_update(
+    pre_out: Tensor, pre_in: Tensor, pre_forget: Tensor, read: Tensor, rows: Tensor, source: Tensor, rule: str
+) -> tuple[Tensor, ...]:
+    """Eqs. 3–6 after the projections, all `(b, n, d)` in the bank's precision: the gates' pre-activations,
+    E_mem `read`, the rows M_t[i] and what the output gate lets through (`source`: M_t[i], normalised or not,
+    or E_mem). Elementwise only, so `torch.compile` fuses it into one kernel.
+    Returns (E_gated, M_{t+1}[i], g_out, g_in, g_f, candidate)."""
+    g_out, g_in, g_f = torch.sigmoid(pre_out), torch.sigmoid(pre_in), torch.sigmoid(pre_forget)  # eqs. 3–5
+    candidate = torch.tanh(read)
+    return g_out * source, update_rows(rows, candidate, g_in, g_f, rule), g_out, g_in, g_f, candidate  # eqs. 3, 6
 
 
 def update_rows(rows: Tensor, candidate: Tensor, g_in: Tensor, g_f: Tensor, rule: str) -> Tensor:
@@ -111,19 +126,16 @@ class LM2Memory(nn.Module):
         # Optional learnable gain on E_gated (not in the paper): 0 at init switches the memory off exactly.
         self.gain = None if config.memory_gain is None else nn.Parameter(torch.full((d,), config.memory_gain))
 
-    def _linear(self, layer: nn.Linear, x: Tensor) -> Tensor:
-        # Weights are cast to the bank's precision, so a bf16 model still updates an fp32 bank.
-        bias = None if layer.bias is None else layer.bias.to(x.dtype)
-        return F.linear(x, layer.weight.to(x.dtype), bias)
-
     def _heads(self, x: Tensor) -> Tensor:
         b, r, _ = x.shape
         return x.view(b, r, self.heads, self.head_dim).transpose(1, 2)  # (b, h, r, e)
 
     def keys_values(self, rows: Tensor) -> tuple[Tensor, Tensor]:
         """Bank rows `(b, r, d)` → K, V `(b, h, r, e)` (eq. 1)."""
+        dtype = rows.dtype
         rows = rms_rows(rows) if self.read_norm else rows
-        return self._heads(self._linear(self.k_proj, rows)), self._heads(self._linear(self.v_proj, rows))
+        k, v = state_projection(self.k_proj, rows, dtype), state_projection(self.v_proj, rows, dtype)
+        return self._heads(k), self._heads(v)
 
     def _bank_keys(self, bank: Tensor, offset: Tensor, key: Tensor | None, value: Tensor | None):
         """K/V of the whole bank entering the segment, for the first memory block.
@@ -158,29 +170,31 @@ class LM2Memory(nn.Module):
         bank (read by the first memory block); key/value this block's cached memory K/V of the segment.
         """
         dtype = rows.dtype
-        with torch.autocast(device_type=x.device.type, enabled=False):
-            source = (x if self.query == "input" else attn).to(dtype)
-            q = self._heads(self._linear(self.q_proj, source))  # eq. 1: Q = E_t W_Q   (b, h, n, e)
-            if self.reads_whole_bank:
-                key, value = self._bank_keys(bank, ctx.offset, key, value)  # (b, h, m, e)
-                start = None  # every token reads every row
-            else:
-                k_new, v_new = self.keys_values(rows)  # K = M_t W_K, V = M_t W_V of the new rows
-                key = merge_columns(key, k_new, ctx.start, ctx.offset, ctx.aligned)  # (b, h, w, e)
-                value = merge_columns(value, v_new, ctx.start, ctx.offset, ctx.aligned)
-                start = ctx.start  # token i reads rows j <= i
-            e_mem, weights = read_rows(q, key, value, start, return_step)  # eq. 2   (b, h, n, e)
-            b, _, n, _ = e_mem.shape
-            e_mem = e_mem.transpose(1, 2).reshape(b, n, self.heads * self.head_dim)  # E_mem (b, n, d)
-            g_out = torch.sigmoid(self._linear(self.out_gate, e_mem))  # eq. 3: output gate
-            kept = rms_rows(rows) if self.read_norm else rows
-            gated = g_out * (kept if self.output == "bank" else e_mem)  # eq. 3: E_gated
-            if self.gain is not None:
-                gated = self.gain.to(dtype) * gated
-            g_in = torch.sigmoid(self._linear(self.in_gate, x.to(dtype)))  # eq. 4: input gate, per token
-            g_f = torch.sigmoid(self._linear(self.forget_gate, e_mem))  # eq. 5: forget gate
-            candidate = torch.tanh(e_mem)
-            new_rows = update_rows(rows, candidate, g_in, g_f, self.update)  # eq. 6: M_{t+1}[i]
+        source = x if self.query == "input" else attn
+        q = self._heads(state_projection(self.q_proj, source, dtype))  # eq. 1: Q = E_t W_Q   (b, h, n, e)
+        if self.reads_whole_bank:
+            key, value = self._bank_keys(bank, ctx.offset, key, value)  # (b, h, m, e)
+            start = None  # every token reads every row
+        else:
+            k_new, v_new = self.keys_values(rows)  # K = M_t W_K, V = M_t W_V of the new rows
+            key = merge_columns(key, k_new, ctx.start, ctx.offset, ctx.aligned)  # (b, h, w, e)
+            value = merge_columns(value, v_new, ctx.start, ctx.offset, ctx.aligned)
+            start = ctx.start  # token i reads rows j <= i
+        e_mem, weights = read_rows(q, key, value, start, return_step)  # eq. 2   (b, h, n, e)
+        b, _, n, _ = e_mem.shape
+        e_mem = e_mem.transpose(1, 2).reshape(b, n, self.heads * self.head_dim).to(dtype)  # E_mem (b, n, d)
+        kept = rms_rows(rows) if self.read_norm else rows
+        gated, new_rows, g_out, g_in, g_f, candidate = gate_and_update(
+            state_projection(self.out_gate, e_mem, dtype),  # eq. 3: E_mem W_out
+            state_projection(self.in_gate, x, dtype),  # eq. 4: E_t W_in, per token
+            state_projection(self.forget_gate, e_mem, dtype),  # eq. 5: E_mem W_forget + b_f
+            e_mem,
+            rows,
+            kept if self.output == "bank" else e_mem,  # eq. 3: g_out ⊙ M_t[i] (or ⊙ E_mem)
+            self.update,
+        )
+        if self.gain is not None:
+            gated = self.gain.to(dtype) * gated
         step = MemoryStep(weights, e_mem, g_out, g_in, g_f, candidate) if return_step else None
         return MemoryOutput(gated, new_rows, key, value, step)
 

@@ -88,8 +88,10 @@ def recall_accuracy(
 
 
 def memory_norm(state: MemoryState) -> float | None:
-    """Mean L2 norm of the rows of the memory that crosses segments (LM2 bank rows, RMT memory tokens); None
-    for a model without one."""
+    """The size of the memory that crosses segments: the mean L2 norm of its rows (LM2 bank rows, RMT memory
+    tokens) or, for ARMT, the mean Frobenius norm of the blocks' associative matrices A; None without one."""
+    if state.associative is not None:  # (b, layers, f, d)
+        return float(state.associative.detach().float().flatten(2).norm(dim=-1).mean())
     if state.memory is None:
         return None
-    return float(state.memory.float().norm(dim=-1).mean())
+    return float(state.memory.detach().float().norm(dim=-1).mean())
