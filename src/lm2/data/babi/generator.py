@@ -20,6 +20,7 @@ from pathlib import Path
 import lm2.data.babi.generator_more as more
 from lm2.data.babi.parse import SPLITS, BabiSample, parse_babi, task_file_name, task_id
 from lm2.data.babi.world import LOCATIONS, Story, World
+from lm2.files import write_atomic
 
 GENERATED_TASKS = tuple(f"qa{i}" for i in range(1, 21))
 QUESTIONS_PER_STORY = 5
@@ -300,6 +301,6 @@ def write_babi_dir(out: str | Path, tasks: list[str], num_stories: int, seed: in
         for split in SPLITS:
             path = out / task_file_name(task, split)
             lines = generate_babi_lines(task, num_stories, split_seed(seed, split))
-            path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            write_atomic(path, "\n".join(lines) + "\n")
             written.append(path)
     return written
