@@ -10,6 +10,7 @@ Writes `OUT/results.json`, `OUT/ladder.md` and `OUT/ladder.png`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -51,36 +52,46 @@ def plan_from_args(args: argparse.Namespace):
         samples=args.samples,
     )
     if args.quick:
-        plan = LadderPlan(**{**plan.__dict__, "seeds": plan.seeds[:1], "steps": 30, "samples": 16, "multiples": (1, 4)})
+        plan = dataclasses.replace(plan, seeds=plan.seeds[:1], steps=30, samples=16, multiples=(1, 4))
     for task in plan.tasks:
         plan.task(task)  # a task that does not fit the segment length fails here, before any training
     return plan
 
 
-def _run_memory(args: argparse.Namespace) -> int:
-    from lm2.bench.ladder import cell_path, collect, ladder_table, plot_ladder, run_cell, settings
+def run_ladder(plan, out: Path, workers: int, command: str, replace_other_settings: bool = False) -> dict:
+    """Run the cells of `plan` that `out` lacks, two processes at a time, and write `out/results.json`; returns
+    the results. A folder holding cells of other settings is refused (`UsageError`), or with
+    `replace_other_settings` its cells of this plan are dropped and trained again (`lm2 demo`)."""
+    from lm2.bench.ladder import cell_path, collect, run_cell, settings
     from lm2.cli.jobs import run_jobs
+    from lm2.files import differences, write_atomic
+
+    out.mkdir(parents=True, exist_ok=True)
+    saved = out / "settings.json"
+    differ = differences(json.loads(saved.read_text()), settings(plan)) if saved.exists() else []
+    if differ and not replace_other_settings:
+        names = ", ".join(key for key, _, _ in differ)
+        raise UsageError(f"--out {out} holds a ladder with other settings ({names} differ); "
+                         "give another --out or the same settings")  # fmt: skip
+    for cell in plan.cells() if differ else []:
+        cell_path(out, *cell).unlink(missing_ok=True)
+    write_atomic(saved, json.dumps(settings(plan), indent=1))
+    todo = [cell for cell in plan.cells() if not cell_path(out, *cell).exists()]
+    print(f"memory ladder: {len(plan.cells())} cells, {len(plan.cells()) - len(todo)} already done, in {out}")
+    jobs = {f"{t}/{m}/s{s}": (run_cell, {"plan": plan, "task": t, "model": m, "seed": s, "out": str(out)})
+            for t, m, s in todo}  # fmt: skip
+    run_jobs(jobs, dict.fromkeys(jobs, plan.steps), workers, command)
+    results = collect(plan, out)
+    write_atomic(out / "results.json", json.dumps(results, indent=1))
+    return results
+
+
+def _run_memory(args: argparse.Namespace) -> int:
+    from lm2.bench.ladder import ladder_table, plot_ladder
     from lm2.files import write_atomic
 
-    plan = plan_from_args(args)
-    args.out.mkdir(parents=True, exist_ok=True)
-    saved = args.out / "settings.json"
-    if saved.exists() and json.loads(saved.read_text()) != settings(plan):
-        old = json.loads(saved.read_text())
-        differ = sorted(k for k in {**old, **settings(plan)} if old.get(k) != settings(plan).get(k))
-        raise UsageError(
-            f"--out {args.out} holds a ladder with other settings ({', '.join(differ)} differ); "
-            "give another --out or the same settings"
-        )
-    write_atomic(saved, json.dumps(settings(plan), indent=1))
-    todo = [c for c in plan.cells() if not cell_path(args.out, *c).exists()]
-    print(f"memory ladder: {len(plan.cells())} cells, {len(plan.cells()) - len(todo)} already done, in {args.out}")
-    jobs = {f"{t}/{m}/s{s}": (run_cell, {"plan": plan, "task": t, "model": m, "seed": s, "out": str(args.out)})
-            for t, m, s in todo}  # fmt: skip
-    run_jobs(jobs, dict.fromkeys(jobs, plan.steps), args.workers, "lm2 bench memory")
-    results = collect(plan, args.out)
+    results = run_ladder(plan_from_args(args), args.out, args.workers, "lm2 bench memory")
     table = ladder_table(results)
-    write_atomic(args.out / "results.json", json.dumps(results, indent=1))
     write_atomic(args.out / "ladder.md", table + "\n")
     plot_ladder(results, args.out / "ladder.png")
     print(table)

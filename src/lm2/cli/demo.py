@@ -30,7 +30,7 @@ from pathlib import Path
 
 from lm2.cli.common import add_command, resumable
 from lm2.cli.jobs import quiet_transformers, run_jobs
-from lm2.files import save_atomic, write_atomic
+from lm2.files import save_atomic
 from lm2.model.variants import DEFAULT_MODELS, VARIANTS, parse_variants
 
 # Act 2's backbone for every model variant (`lm2.model.variants`); act 1 uses `lm2 recall`'s.
@@ -97,21 +97,11 @@ def recall_plan(args: argparse.Namespace, names: list[str]):
 
 def recall_act(args: argparse.Namespace, names: list[str]) -> dict:
     """Train each model on recall (a finished cell in `out/recall/cells/` is reused) and print the table."""
-    from lm2.bench.ladder import cell_path, collect, ladder_table, run_cell, settings
+    from lm2.bench.ladder import ladder_table
+    from lm2.cli.bench_memory import run_ladder
 
-    out, plan = args.out / "recall", recall_plan(args, names)
-    saved = out / "settings.json"
-    if saved.exists() and json.loads(saved.read_text()) != settings(plan):
-        for task, model, seed in plan.cells():  # other settings: train again
-            cell_path(out, task, model, seed).unlink(missing_ok=True)
-    out.mkdir(parents=True, exist_ok=True)
-    write_atomic(saved, json.dumps(settings(plan), indent=1))
-    jobs = {model: (run_cell, {"plan": plan, "task": task, "model": model, "seed": seed, "out": str(out)})
-            for task, model, seed in plan.cells() if not cell_path(out, task, model, seed).exists()}  # fmt: skip
-    run_jobs(jobs, dict.fromkeys(jobs, plan.steps), args.workers, "lm2 demo")
-    results = collect(plan, out)
+    results = run_ladder(recall_plan(args, names), args.out / "recall", args.workers, "lm2 demo", True)
     print(ladder_table(results))
-    write_atomic(out / "results.json", json.dumps(results, indent=1))
     return results
 
 
