@@ -19,9 +19,10 @@ TINY = dict(
 )
 
 # (arch, extra config) pairs that every property test runs over: the LM2 memory variants, several memory_layers
-# choices, RMT, ARMT in both memory-token modes, and both vanilla modes. ARMT runs with a larger init: at
-# std 0.02 a tiny model's keys are so small that zᵀφ(q) << ε and the associative read is ~1e-6 of the logits,
-# which would let the properties hold without the memory mattering; at 0.2 it changes the logits by O(1).
+# choices, RMT, ARMT in both memory-token modes (and both feature maps), and both vanilla modes. ARMT runs with
+# a larger init: with raw features at std 0.02 a tiny model's keys are so small that zᵀφ(q) << ε and the
+# associative read is ~1e-6 of the logits, which would let the properties hold without the memory mattering;
+# at 0.2 it changes the logits by O(1).
 VARIANTS = [
     ("lm2", {}),
     ("lm2", {"memory_layers": [1]}),
@@ -30,7 +31,8 @@ VARIANTS = [
     ("lm2", {"memory_read_norm": True, "memory_update": "delta", "forget_bias": 4.0, "input_bias": -4.0}),
     ("rmt", {}),
     ("armt", {"initializer_range": 0.2}),
-    ("armt", {"armt_memory_tokens": "recurrent", "armt_dpfp_nu": 2, "armt_key_dim": 4, "initializer_range": 0.2}),
+    ("armt", {"armt_memory_tokens": "recurrent", "armt_dpfp_nu": 2, "armt_key_dim": 4, "armt_feature_norm": False,
+              "initializer_range": 0.2}),
     ("vanilla", {}),
     ("vanilla", {"vanilla_mode": "segmented"}),
 ]

@@ -78,3 +78,34 @@ def test_memory_norm_reads_each_architectures_memory():
     assert norms["lm2"] == pytest.approx(float(bank.detach().norm(dim=-1).mean()))  # rows of the bank
     assert norms["rmt"] > 0 and norms["armt"] > 0 and norms["vanilla"] is None
     assert isinstance(norms["armt"], float) and torch.isfinite(torch.tensor(norms["armt"]))
+
+
+def test_a_diverging_run_stops_before_its_update_and_the_table_names_it(tmp_path, monkeypatch):
+    import math
+
+    import lm2.training.recall as recall
+    from lm2.model import LM2ForCausalLM
+
+    class Diverging(LM2ForCausalLM):  # the third training batch's loss is NaN
+        calls = 0
+
+        def forward(self, *args, **kwargs):
+            out = super().forward(*args, **kwargs)
+            if self.training:
+                Diverging.calls += 1
+                if Diverging.calls == 3:
+                    out.loss = out.loss * math.nan
+            return out
+
+    monkeypatch.setattr(recall, "LM2ForCausalLM", Diverging)
+    cell = ladder_cell(PLAN, "recall", "lm2", 1)
+    assert cell["diverged_at"] == 3 and math.isfinite(cell["final_loss"])  # two finite steps were taken
+    assert all(math.isfinite(a) for a in cell["accuracy"].values())  # scored with the last finite weights
+    path = cell_path(tmp_path, "recall", "lm2", 1)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(cell))
+    plan = LadderPlan(**{**PLAN.__dict__, "tasks": ("recall",), "models": ("lm2",), "seeds": (1,)})
+    assert "| lm2 | 1 (s1 diverged at step 3) |" in ladder_table(collect(plan, tmp_path))
+    old = {**cell, "diverged_at": None, "final_loss": math.nan}  # a cell file from before `diverged_at`
+    path.write_text(json.dumps(old))
+    assert "| lm2 | 1 (s1 diverged) |" in ladder_table(collect(plan, tmp_path))

@@ -37,7 +37,7 @@ def test_demo_quick_runs_all_acts_and_resumes(tmp_path, capsys):
     for needle in ("[1/3] cross-segment recall", "[2/3] BABILong", "[3/3] shipped checkpoints", "chance"):
         assert needle in printed
     summary = json.loads((out / "summary.json").read_text())
-    names = ["lm2", "rmt", "vanilla", "vanilla-segmented"]
+    names = ["lm2", "rmt", "armt", "vanilla", "vanilla-segmented"]
     assert [cell["model"] for cell in summary["recall"]["cells"]] == names
     for cell in summary["recall"]["cells"]:  # the ladder's recall rung, quick: 1x and 4x the training length
         accuracy = cell["accuracy"]

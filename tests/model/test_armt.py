@@ -17,7 +17,7 @@ from tests.conftest import TINY, random_ids, tiny_model
 SEG = TINY["segment_length"]
 LENGTH = 4 * SEG - 1  # four segments, the last one ragged
 INIT = {"initializer_range": 0.2}  # a read that matters in a tiny model (see conftest.VARIANTS)
-MODES = [{}, {"armt_memory_tokens": "recurrent", "armt_dpfp_nu": 2}]
+MODES = [{}, {"armt_memory_tokens": "recurrent", "armt_dpfp_nu": 2, "armt_feature_norm": False}]
 MODE_IDS = ["write", "recurrent"]
 
 
@@ -37,6 +37,19 @@ def test_dpfp_is_non_negative_products_of_neighbouring_rectified_features():
     torch.testing.assert_close(dpfp(x, 1), torch.tensor([[1.0 * 2, 0.0 * 1, 0.0 * 0, 2.0 * 0]]))
     features = dpfp(torch.randn(3, 5, 8, dtype=torch.float64), 3)
     assert features.shape == (3, 5, 2 * 3 * 8) and bool((features >= 0).all())
+
+
+@pytest.mark.parametrize("unit", [True, False])
+def test_unit_features_make_the_memory_blind_to_the_scale_of_keys_and_queries(unit):
+    from lm2.model.armt import AssociativeMemory
+
+    memory = AssociativeMemory(LM2Config(**{**TINY, "arch": "armt", "armt_feature_norm": unit}))
+    x = torch.randn(2, 3, TINY["hidden_size"] // TINY["num_attention_heads"], dtype=torch.float64)
+    for c in (1e-3, 40.0):  # DPFP is homogeneous of degree 2: φ(cx) = c²φ(x)
+        expected = memory.features(x) if unit else c**2 * memory.features(x)
+        torch.testing.assert_close(memory.features(c * x), expected)
+    if unit:
+        torch.testing.assert_close(memory.features(x).norm(dim=-1), torch.ones(2, 3, dtype=torch.float64))
 
 
 # A read returns ‖φ‖²/(‖φ‖² + ε) of the stored value: equal within ε/‖φ‖², hence rtol 1e-5.
@@ -255,6 +268,7 @@ def test_a_state_from_another_model_is_named():
         ({"armt_dpfp_nu": 2.5}, "armt_dpfp_nu=2.5 must be a positive integer"),
         ({"armt_dpfp_nu": 8, "armt_key_dim": 4}, "armt_dpfp_nu=8 must be at most 2*armt_key_dim-1=7"),
         ({"armt_key_dim": 0}, "armt_key_dim=0 must be a positive integer"),
+        ({"armt_feature_norm": "yes"}, "armt_feature_norm='yes' must be true or false"),
         ({"armt_read_gain": float("nan")}, "armt_read_gain=nan must be a finite number or None"),
         ({"armt_read_gain": "0"}, "armt_read_gain='0' must be a finite number or None"),
         ({"armt_memory_tokens": "read"}, "armt_memory_tokens='read' is not allowed; choose one of 'write',"),

@@ -163,3 +163,16 @@ def test_a_config_saved_before_the_memory_variants_loads_the_paper_equations(tmp
     assert loaded.forget_bias == 2.0
     round_trip = LM2Config.from_dict(LM2Config(memory_update="delta", memory_read_norm=True).to_diff_dict())
     assert (round_trip.memory_update, round_trip.memory_read_norm) == ("delta", True)
+
+
+def test_an_armt_config_saved_before_unit_features_loads_the_raw_features(tmp_path):
+    """`armt_feature_norm` became the default after the ladder (docs/memory.md "Stage 3"); an ARMT config
+    written before it existed was trained with raw DPFP features and must load as such."""
+    for norm in (True, False):  # a saved config states the field either way
+        LM2Config(arch="armt", segment_length=8, armt_feature_norm=norm).save_pretrained(tmp_path / str(norm))
+        assert LM2Config.from_pretrained(tmp_path / str(norm)).armt_feature_norm is norm
+    saved = LM2Config(arch="armt", segment_length=8).to_dict()
+    saved.pop("armt_feature_norm")
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    assert LM2Config.from_pretrained(tmp_path).armt_feature_norm is False
+    assert LM2Config().armt_feature_norm is True

@@ -116,7 +116,7 @@ def run_gpu(
         raise RuntimeError("no CUDA device: torch.cuda.is_available() is False")
     device = "cpu" if dry_run else "cuda"
     batch, length = (1, 512) if dry_run else (8, 4096)
-    models = models or [*DEFAULT_MODELS, "armt"]
+    models = models or list(DEFAULT_MODELS)
     torch.backends.cuda.matmul.allow_tf32 = tf32
     # Blocks share one code object; specialisations (first memory block or not, segment start) need room.
     torch._dynamo.config.cache_size_limit = 64

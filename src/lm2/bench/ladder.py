@@ -17,6 +17,7 @@ has not finished; `collect` gathers the files of one plan into the results.
 from __future__ import annotations
 
 import json
+import math
 import statistics
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -108,7 +109,8 @@ def ladder_cell(plan: LadderPlan, task: str, model: str, seed: int, on_step=None
         "parameters": parameter_counts(config)["total"],
         "accuracy": accuracy,
         "norm": norm,
-        "final_loss": statistics.fmean(run.losses[-50:]),
+        "final_loss": statistics.fmean(run.losses[-50:]) if run.losses else None,
+        "diverged_at": run.diverged_at,
         "train_seconds": round(trained, 1),
         "eval_seconds": round(time.time() - start - trained, 1),
     }
@@ -168,12 +170,20 @@ def summary(results: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
         norms = {m: [c["norm"][m] for c in cells if c["norm"].get(m) is not None] for m in lengths}
         out[key] = {
             "seeds": len(cells),
+            "diverged": {c["seed"]: c.get("diverged_at") for c in cells if diverged(c)},
             "mean": {m: statistics.fmean(v) for m, v in acc.items()},
             "min": {m: min(v) for m, v in acc.items()},
             "max": {m: max(v) for m, v in acc.items()},
             "norm": {m: statistics.fmean(v) for m, v in norms.items() if v},
         }
     return out
+
+
+def diverged(cell: dict[str, Any]) -> bool:
+    """Whether a cell's training hit a non-finite loss (cells written before `diverged_at` existed show it as a
+    NaN final loss)."""
+    loss = cell.get("final_loss")
+    return cell.get("diverged_at") is not None or (loss is not None and not math.isfinite(loss))
 
 
 def ladder_table(results: dict[str, Any]) -> str:
@@ -195,7 +205,11 @@ def ladder_table(results: dict[str, Any]) -> str:
             cells = [_percent(entry, m) for m in lengths]
             norm = entry["norm"]
             drift = f"{norm[lengths[0]]:.3g} → {norm[lengths[-1]]:.3g}" if lengths[-1] in norm else "—"
-            rows.append([model, entry["seeds"], *cells, drift])
+            seeds = str(entry["seeds"])
+            if entry["diverged"]:
+                runs = (f"s{seed} diverged" + (f" at step {n}" if n else "") for seed, n in entry["diverged"].items())
+                seeds += f" ({', '.join(runs)})"
+            rows.append([model, seeds, *cells, drift])
         line = f"chance {100 * base['chance']:.1f} %"
         if "shortcut" in base:
             line += "; last-value shortcut " + ", ".join(f"{100 * base['shortcut'][m]:.0f}" for m in lengths) + " %"

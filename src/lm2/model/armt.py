@@ -75,6 +75,7 @@ class AssociativeMemory(nn.Module):
         super().__init__()
         d, e = config.hidden_size, config.armt_key_dim
         self.nu = config.armt_dpfp_nu
+        self.unit = config.armt_feature_norm
         self.q_proj = nn.Linear(d, e, bias=False)  # W_Q (read)
         self.k_proj = nn.Linear(d, e, bias=False)  # W_K (write)
         self.v_proj = nn.Linear(d, d, bias=False)  # W_V (write)
@@ -83,12 +84,17 @@ class AssociativeMemory(nn.Module):
         gain = config.armt_read_gain
         self.gain = None if gain is None else nn.Parameter(torch.full((d,), float(gain)))
 
+    def features(self, x: Tensor) -> Tensor:
+        """φ(x): DPFP-ν, scaled to unit L2 norm with `armt_feature_norm` (a zero φ stays zero)."""
+        features = dpfp(x, self.nu)
+        return F.normalize(features, dim=-1) if self.unit else features
+
     def read(self, h: Tensor, matrix: Tensor, normalizer: Tensor) -> Tensor:
         """h `(b, n, d)` the hidden states entering the block → o `(b, n, d)` (in h's dtype) to add to them."""
         dtype = matrix.dtype
         query = state_projection(self.q_proj, h, dtype)  # W_Q h (b, n, e), in the autocast dtype under autocast
         with torch.autocast(device_type=h.device.type, enabled=False):  # the state's arithmetic: fp32
-            features = dpfp(query, self.nu)  # φ(W_Q h) (b, n, f)
+            features = self.features(query)  # φ(W_Q h) (b, n, f)
             out = recall(matrix, normalizer, features)  # (b, n, d)
             if self.gain is not None:
                 out = self.gain.to(dtype) * out
@@ -101,7 +107,7 @@ class AssociativeMemory(nn.Module):
         values = state_projection(self.v_proj, states, dtype)  # W_V m (b, k, d)
         strength = state_projection(self.beta_proj, states, dtype)  # W_β m (b, k, 1)
         with torch.autocast(device_type=states.device.type, enabled=False):  # the state's arithmetic: fp32
-            return associate(matrix, normalizer, dpfp(key, self.nu), values, torch.sigmoid(strength))
+            return associate(matrix, normalizer, self.features(key), values, torch.sigmoid(strength))
 
 
 def initial_associations(config: LM2Config, batch: int, dtype: torch.dtype, device: torch.device):

@@ -66,6 +66,9 @@ class LM2Config(PreTrainedConfig):
         them and only A, z cross segments) or `"recurrent"` (RMT's memory tokens plus A, z: the tokens'
         write outputs become the next segment's memory, read as a prefix by every segment token).
     armt_dpfp_nu: ν of the DPFP-ν feature map φ of `armt`'s keys and queries (the paper: 3).
+    armt_feature_norm: `True` (default; the paper's public code: φ of every key and query scaled to unit L2
+        norm, so the memory is blind to the scale of keys and queries) or `False` (the paper's equations: φ =
+        DPFP-ν as is; it diverged in training on the memory ladder, docs/memory.md "Stage 3").
     armt_key_dim: width of `armt`'s keys and queries before φ (`None`: `head_dim`); A is
         `2·armt_dpfp_nu·armt_key_dim × hidden_size` per block and sample.
     armt_read_gain: `None` (the paper: the associative read is added as is) or the initial value of a
@@ -128,6 +131,7 @@ class LM2Config(PreTrainedConfig):
     # arch="armt" (the associative memory; docs/architecture.md "ARMT")
     armt_memory_tokens: str = "write"
     armt_dpfp_nu: int = 3
+    armt_feature_norm: bool = True
     armt_key_dim: int | None = None
     armt_read_gain: float | None = None
 
@@ -155,10 +159,14 @@ class LM2Config(PreTrainedConfig):
 
     @classmethod
     def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any) -> LM2Config:
-        """As transformers', except that an `lm2` config saved before the memory-variant fields existed (no
-        `memory_update` key) loads with the paper's memory fields, whatever today's defaults are."""
-        if config_dict.get("arch", cls.arch) == "lm2" and "memory_update" not in config_dict:
+        """As transformers', except that a config saved before a field that changed its meaning existed loads
+        as it was trained, whatever today's defaults are: `lm2` without `memory_update` with the paper's memory
+        fields, `armt` without `armt_feature_norm` with the raw DPFP features (`False`)."""
+        arch = config_dict.get("arch", cls.arch)
+        if arch == "lm2" and "memory_update" not in config_dict:
             config_dict = {**MEMORY_PRESETS["paper"], **config_dict}
+        if arch == "armt" and "armt_feature_norm" not in config_dict:
+            config_dict = {"armt_feature_norm": False, **config_dict}
         return super().from_dict(config_dict, **kwargs)
 
     def _apply_memory_preset(self) -> None:
@@ -237,6 +245,8 @@ class LM2Config(PreTrainedConfig):
                 f"armt_dpfp_nu={self.armt_dpfp_nu} must be at most 2*armt_key_dim-1={2 * self.armt_key_dim - 1}: "
                 "DPFP-ν pairs each of the 2*armt_key_dim rectified features with the next ν (cyclically)"
             )
+        if not isinstance(self.armt_feature_norm, bool):
+            raise ValueError(f"armt_feature_norm={self.armt_feature_norm!r} must be true or false")
         gain = self.armt_read_gain
         number = isinstance(gain, (int, float)) and not isinstance(gain, bool)
         if gain is not None and not (number and math.isfinite(gain)):

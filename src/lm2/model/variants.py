@@ -35,12 +35,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lm2-delta-norm-keep": _lm2(memory_update="delta", memory_read_norm=True, forget_bias=4.0, input_bias=-4.0),
     "rmt": {"arch": "rmt"},  # memory tokens (DESIGN §4); their number is a backbone setting
     "armt": {"arch": "armt"},  # memory tokens writing an associative memory per block (DESIGN §4)
+    "armt-paper": {"arch": "armt", "armt_feature_norm": False},  # φ = DPFP-ν as the paper's equations state it
     "vanilla": {"arch": "vanilla", "vanilla_mode": "full"},  # full causal attention over the whole input
     "vanilla-segmented": {"arch": "vanilla", "vanilla_mode": "segmented"},  # lm2's attention span, no memory
 }
-# The comparison `lm2 demo` and `lm2 recall` run by default: the paper's model, its recurrent-memory baseline,
-# full attention and the same span without memory. The other variants are chosen by name (`--models`).
-DEFAULT_MODELS = ("lm2", "rmt", "vanilla", "vanilla-segmented")
+# The comparison `lm2 demo` and `lm2 recall` run by default: the paper's model, the two recurrent-memory
+# baselines, full attention and the same span without memory. The other variants are chosen by name (`--models`).
+DEFAULT_MODELS = ("lm2", "rmt", "armt", "vanilla", "vanilla-segmented")
 
 
 def variant_config(name: str, backbone: Mapping[str, Any] | None = None, **overrides: Any) -> LM2Config:

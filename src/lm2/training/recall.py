@@ -23,6 +23,7 @@ Task = RecallTask | TrackTask
 class RecallRun:
     model: LM2ForCausalLM
     losses: list[float] = field(default_factory=list)
+    diverged_at: int | None = None  # the step whose loss was not finite; training stopped before updating
 
 
 def train_recall(
@@ -39,7 +40,10 @@ def train_recall(
     """Train a fresh model of `config` with AdamW (constant `lr`, gradient clipping at 1) on `steps` batches
     of `task`; the loss scores the answer token only. `mixed_segments` (e.g. `(2, 3, 4)`) makes batch k use
     `mixed_segments[k % len]` segments instead of `task.segments`: trained on several distances, the memory
-    learns to keep the fact rather than to keep it for one fixed number of segments."""
+    learns to keep the fact rather than to keep it for one fixed number of segments.
+
+    A loss that is not finite stops training before its update (`RecallRun.diverged_at`): the model keeps the
+    last finite weights, and the run says that it diverged instead of training on NaN."""
     torch.manual_seed(seed)
     model = LM2ForCausalLM(config).to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
@@ -49,6 +53,9 @@ def train_recall(
         current = replace(task, segments=mixed_segments[step % len(mixed_segments)]) if mixed_segments else task
         ids, labels = current.batch(batch_size, generator)
         loss = model(ids.to(device), labels=labels.to(device)).loss
+        if not torch.isfinite(loss):
+            run.diverged_at = step
+            break
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
