@@ -31,8 +31,16 @@ VARIANTS = [
     ("lm2", {"memory_read_norm": True, "memory_update": "delta", "forget_bias": 4.0, "input_bias": -4.0}),
     ("rmt", {}),
     ("armt", {"initializer_range": 0.2}),
-    ("armt", {"armt_memory_tokens": "recurrent", "armt_dpfp_nu": 2, "armt_key_dim": 4, "armt_feature_norm": False,
-              "initializer_range": 0.2}),
+    (
+        "armt",
+        {
+            "armt_memory_tokens": "recurrent",
+            "armt_dpfp_nu": 2,
+            "armt_key_dim": 4,
+            "armt_feature_norm": False,
+            "initializer_range": 0.2,
+        },
+    ),
     ("vanilla", {}),
     ("vanilla", {"vanilla_mode": "segmented"}),
 ]
