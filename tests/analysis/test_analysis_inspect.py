@@ -8,16 +8,18 @@ import pytest
 import torch
 
 from lm2.analysis.inspect import MemoryTrace, plot_trace, read_entropy, record_memory
+from lm2.model.memory import rms_rows
 from tests.conftest import random_ids, tiny_model
 
 LM2_VARIANTS = [
     {},
+    {"memory_preset": "paper"},
     {"memory_layers": [0, 2], "memory_query": "attention", "memory_output": "read"},
     {"memory_heads": 2, "memory_init": "learned", "memory_gain": 0.5},
 ]
 
 
-@pytest.mark.parametrize("overrides", LM2_VARIANTS, ids=["default", "attention-read", "heads2-gain"])
+@pytest.mark.parametrize("overrides", LM2_VARIANTS, ids=["default", "paper", "attention-read", "heads2-gain"])
 def test_memory_intermediates_reproduce_what_the_model_returns(overrides):
     model = tiny_model("lm2", **overrides)
     steps = []
@@ -44,7 +46,8 @@ def test_memory_intermediates_reproduce_what_the_model_returns(overrides):
         torch.testing.assert_close(output.rows, updated, rtol=0, atol=1e-12)
         torch.testing.assert_close(step.candidate, torch.tanh(step.read), rtol=0, atol=1e-12)
         gain = 1.0 if module.gain is None else module.gain
-        source = rows if module.output == "bank" else step.read
+        kept = rms_rows(rows) if module.read_norm else rows  # the default reads the rows RMS-normalised
+        source = kept if module.output == "bank" else step.read
         torch.testing.assert_close(output.gated, gain * step.gate_out * source, rtol=0, atol=1e-12)  # eq. 3
         torch.testing.assert_close(step.weights.sum(-1), torch.ones_like(step.weights[..., 0]))
 

@@ -130,8 +130,8 @@ def test_memory_preset_sets_the_paper_equations_and_refuses_a_conflict():
         1.0,
         0.0,
     )
-    with pytest.raises(ValueError, match=r"memory_preset='paper' sets memory_read_norm=False.*given"):
-        LM2Config(memory_preset="paper", memory_read_norm=True)
+    with pytest.raises(ValueError, match=r"memory_preset='paper' sets forget_bias=1.0, but forget_bias=2.0 was given"):
+        LM2Config(memory_preset="paper", forget_bias=2.0)
     with pytest.raises(ValueError, match=r"memory_preset='stable-ish' is not allowed; choose one of 'paper'"):
         LM2Config(memory_preset="stable-ish")
 

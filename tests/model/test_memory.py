@@ -52,9 +52,11 @@ def test_bank_changes_when_gates_open():
 
 
 def test_forget_gate_starts_keeping_memory():
-    model = tiny_model("lm2")
-    bias = model.model.layers[0].memory.forget_gate.bias
-    torch.testing.assert_close(bias, torch.ones_like(bias))
+    """The default gates start by keeping (forget bias +4, input bias −4); the paper's preset starts at +1, 0."""
+    for overrides, forget, write in (({}, 4.0, -4.0), ({"memory_preset": "paper"}, 1.0, 0.0)):
+        memory = tiny_model("lm2", **overrides).model.layers[0].memory
+        torch.testing.assert_close(memory.forget_gate.bias, torch.full_like(memory.forget_gate.bias, forget))
+        torch.testing.assert_close(memory.in_gate.bias, torch.full_like(memory.in_gate.bias, write))
 
 
 def test_bank_and_gates_stay_fp32_under_bf16_autocast():
@@ -112,8 +114,9 @@ def test_bounded_updates_keep_the_bank_within_one_where_the_paper_grows(update):
     """M_0's entries lie in [-1, 1]; a convex mix of such a row and tanh(E_mem) stays there over any number
     of segments, while eq. 6 with an open forget gate integrates (row norms grow with the segments)."""
     ids = random_ids(2, 60 * 6, seed=5)
-    bounded = tiny_model("lm2", memory_update=update, forget_bias=4.0)(ids).memory.memory
-    paper = tiny_model("lm2", forget_bias=4.0)(ids).memory.memory
+    common = {"forget_bias": 4.0, "input_bias": 0.0, "memory_read_norm": False}
+    bounded = tiny_model("lm2", memory_update=update, **common)(ids).memory.memory
+    paper = tiny_model("lm2", **common)(ids).memory.memory
     assert bounded.abs().max() <= 1.0 + 1e-12
     assert paper.norm(dim=-1).mean() > 5 * bounded.norm(dim=-1).mean()
 

@@ -11,16 +11,20 @@ from lm2.model.backbone import SegmentContext
 from lm2.model.state import LayerCache
 from tests.conftest import random_ids, tiny_model
 
-# LM2 as the paper writes it, LM2 with every memory-at-length change, and ARMT; fp32 weights (the setting of a
-# bf16-autocast run). forget_bias 4 keeps the bank from decaying to zero over 64 segments at this init, so its
-# relative error means something; a larger init makes these random recurrences chaotic (a bf16 rounding then
-# grows into an O(1) difference of the state, in the old all-fp32 memory path as in this one).
+# LM2's eq. 6 as the paper writes it, LM2 with every memory-at-length change, and ARMT with both feature maps;
+# fp32 weights (the setting of a bf16-autocast run). forget_bias 4 keeps the bank from decaying to zero over
+# 64 segments at this init, so its relative error means something; a larger init makes these random
+# recurrences chaotic (a bf16 rounding then grows into an O(1) difference of the state, in the old all-fp32
+# memory path as in this one). ARMT's unit features make the associative read O(1) at any init, so its random
+# recurrence is that sensitive already at std 0.05 (a 0.4 % fp32 weight noise moves its state by 5 %); it
+# runs at the default init, and the raw features at 0.05 (where, as zᵀφ << ε, the read is weak).
 MODELS = [
-    ("lm2", {"forget_bias": 4.0}),
+    ("lm2", {"forget_bias": 4.0, "input_bias": 0.0, "memory_read_norm": False, "memory_update": "paper"}),
     ("lm2", {"forget_bias": 4.0, "input_bias": -4.0, "memory_read_norm": True, "memory_update": "delta"}),
-    ("armt", {"initializer_range": 0.05}),
+    ("armt", {}),
+    ("armt", {"initializer_range": 0.05, "armt_feature_norm": False}),
 ]
-IDS = ["lm2-paper", "lm2-norm-delta-keep", "armt"]
+IDS = ["lm2-eq6", "lm2-norm-delta-keep", "armt", "armt-paper"]
 
 
 @pytest.mark.parametrize(("arch", "overrides"), MODELS, ids=IDS)

@@ -13,6 +13,7 @@ def test_every_variant_builds_on_one_backbone_and_differs_only_in_its_memory():
     assert {name: (configs[name].arch, configs[name].segment_span is None) for name in DEFAULT_MODELS} == {
         "lm2": ("lm2", False),
         "rmt": ("rmt", False),
+        "armt": ("armt", False),
         "vanilla": ("vanilla", True),  # full attention over the whole input
         "vanilla-segmented": ("vanilla", False),
     }

@@ -48,10 +48,12 @@ class LM2Config(PreTrainedConfig):
     memory_output: `"bank"` (add g_out * M_t[i], eq. 3) or `"read"` (add g_out * E_mem).
     memory_init: `"identity"` (fixed M_0: identity / orthonormal rows / unit-norm random rows) or
         `"learned"` (a parameter initialised the same way).
-    forget_bias: initial bias of the forget gate (+1 starts by keeping the memory).
-    input_bias: initial bias of the input gate (0 in the paper; negative: a row must earn a write).
+    forget_bias: initial bias of the forget gate (default +4: gates start by keeping; the paper's +1).
+    input_bias: initial bias of the input gate (default −4: a row must earn a write; the paper's 0).
     memory_read_norm: RMS-normalise bank rows where they are read (before W_K and W_V, and in
-        g_out * M_t[i]), so the read does not depend on the bank's scale (not in the paper).
+        g_out * M_t[i]), so the read does not depend on the bank's scale (default; not in the paper).
+        The three defaults are the memory ladder's choice (docs/memory.md "Stage 4"); `memory_preset="paper"`
+        restores the paper's equations.
     memory_update: eq. 6 as `"paper"` (g_in * c + g_f * M); `"mean"`, the gates' weighted mean
         (g_in * c + g_f * M) / (g_in + g_f); or `"delta"`, g_f * M + g_in * (c - g_f * M), which moves the
         kept row towards the candidate c = tanh(E_mem). Both alternatives keep rows within [-1, 1] once there.
@@ -116,9 +118,9 @@ class LM2Config(PreTrainedConfig):
     memory_query: str = "input"
     memory_output: str = "bank"
     memory_init: str = "identity"
-    forget_bias: float = 1.0
-    input_bias: float = 0.0
-    memory_read_norm: bool = False
+    forget_bias: float = 4.0
+    input_bias: float = -4.0
+    memory_read_norm: bool = True
     memory_update: str = "paper"
     memory_preset: str | None = None
     memory_gain: float | None = None

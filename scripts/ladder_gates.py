@@ -1,0 +1,88 @@
+"""Why an LM2 variant forgets at length (docs/memory.md "Stage 4"): train one memory-ladder recall cell's model
+with the ladder's own code and settings, then record its gates on the cell's held-out inputs at each length
+(`lm2.analysis.inspect.record_memory`) and set the retention they imply beside the accuracy.
+
+In LM2 (DESIGN §2, eq. 6) token i of every segment rewrites bank row i: M[i] ← g_in ⊙ c + g_f ⊙ M[i]. What a
+row held after the first segment (the fact: key and value are tokens 0 and 1, rows 0 and 1) is multiplied by
+the forget gate of every later token at that position, so its surviving share after the input is the
+product of those gates — unless the model copies it forward by reading and rewriting it. The script reports,
+per length and memory block: the mean forget and input gates of the noise tokens, the e-folding horizon
+−1 / mean(log g_f) in segments, and the median over samples of the product of the fact rows' forget gates
+(gates are channel means, as `lm2 inspect` records them).
+
+Usage (the stage-4 plan; about 5 minutes on one core):
+    python scripts/ladder_gates.py --model lm2-norm-keep --seed 0 --out results/memory/gates/lm2-norm-keep-seed0.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import replace
+
+import torch
+
+from lm2.analysis.inspect import record_memory
+from lm2.bench.ladder import LadderPlan
+from lm2.files import write_atomic
+from lm2.model.variants import variant_config
+from lm2.training.recall import task_scores, train_recall
+
+
+def gate_statistics(trace, segment_length: int) -> list[dict[str, float]]:
+    """Per recorded block: noise-token gate means, the forget gate's e-folding horizon and the fact rows'
+    surviving share (median over samples of the product of their later forget gates)."""
+    stats = []
+    for k, block in enumerate(trace.blocks):
+        forget, write = trace.gate_forget[k], trace.gate_in[k]  # (b, L)
+        noise = slice(segment_length, forget.shape[1] - segment_length)  # after the fact, before the question
+        log_forget = forget[:, noise].clamp_min(1e-30).log()
+        later = forget[:, segment_length:].unflatten(1, (-1, segment_length))[..., :2]  # (b, S-1, 2) rows 0, 1
+        survival = later.clamp_min(1e-30).log().sum(1).exp()  # (b, 2)
+        stats.append(
+            {
+                "block": block,
+                "forget_mean": float(forget[:, noise].mean()),
+                "input_mean": float(write[:, noise].mean()),
+                "horizon_segments": float(-1 / log_forget.mean()),
+                "fact_share_median": float(survival.mean(1).median()),
+            }
+        )
+    return stats
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default="lm2-norm-keep")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--train-segments", type=int, default=16)
+    p.add_argument("--steps", type=int, default=1200)
+    p.add_argument("--samples", type=int, default=64)
+    p.add_argument("--multiples", default="1,4,16,64")
+    p.add_argument("--out", required=True)
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    torch.set_flush_denormal(True)
+    plan = LadderPlan(tasks=("recall",), models=(args.model,), seeds=(args.seed,),
+                      train_segments=args.train_segments, steps=args.steps, samples=args.samples)  # fmt: skip
+    task = plan.task("recall")
+    config = variant_config(args.model, plan.backbone, vocab_size=task.vocab_size, segment_length=plan.segment_length)
+    run = train_recall(config, task, plan.steps, plan.batch_size, plan.lr, args.seed,
+                       mixed_segments=plan.train_lengths("recall"))  # fmt: skip
+    rows = []
+    for multiple in (int(m) for m in args.multiples.split(",")):
+        segments = multiple * plan.train_segments
+        accuracy, norm = task_scores(run.model, task, plan.samples, 1000 + args.seed, segments)
+        ids, _ = replace(task, segments=segments).batch(plan.samples, torch.Generator().manual_seed(1000 + args.seed))
+        trace = record_memory(run.model, ids[:, : (segments - 1) * plan.segment_length])  # whole segments
+        row = {"multiple": multiple, "segments": segments, "accuracy": accuracy, "norm": norm,
+               "blocks": gate_statistics(trace, plan.segment_length)}  # fmt: skip
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    result = {"model": args.model, "seed": args.seed, "plan": plan.to_json(), "final_loss": run.losses[-1],
+              "diverged_at": run.diverged_at, "lengths": rows}  # fmt: skip
+    write_atomic(args.out, json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
