@@ -31,13 +31,15 @@ def test_demo_quick_runs_all_acts_and_resumes(tmp_path, capsys):
     shipped = tmp_path / "shipped"
     save_tiny_checkpoint(shipped / "lm2" / "model", dtype=torch.float32)
     out = tmp_path / "demo"
-    argv = ["demo", "--quick", "--out", str(out), "--checkpoints", str(shipped)]
+    # Three of the default models (a bank, an associative memory, none) keep the suite quick; the default list
+    # itself is tests/model/test_variants.py's.
+    argv = ["demo", "--quick", "--models", "lm2,armt,vanilla", "--out", str(out), "--checkpoints", str(shipped)]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     for needle in ("[1/3] cross-segment recall", "[2/3] BABILong", "[3/3] shipped checkpoints", "chance"):
         assert needle in printed
     summary = json.loads((out / "summary.json").read_text())
-    names = ["lm2", "rmt", "armt", "vanilla", "vanilla-segmented"]
+    names = ["lm2", "armt", "vanilla"]
     assert [cell["model"] for cell in summary["recall"]["cells"]] == names
     for cell in summary["recall"]["cells"]:  # the ladder's recall rung, quick: 1x and 4x the training length
         accuracy = cell["accuracy"]

@@ -25,6 +25,9 @@ MODELS = [
     ("armt", {"initializer_range": 0.05, "armt_feature_norm": False}),
 ]
 IDS = ["lm2-eq6", "lm2-norm-delta-keep", "armt", "armt-paper"]
+# The raw-feature ARMT's graph is the default's without one normalisation: training curves and compilation
+# are checked on the default alone (the suite's time), its bf16 state error on both.
+DEFAULT_FORMS, DEFAULT_IDS = MODELS[:3], IDS[:3]
 
 
 @pytest.mark.parametrize(("arch", "overrides"), MODELS, ids=IDS)
@@ -46,7 +49,7 @@ def test_bf16_autocast_stays_close_to_fp32_after_64_segments(arch, overrides):
     assert (low.logits.float() - reference.logits).abs().mean() < 0.02 * spread
 
 
-@pytest.mark.parametrize(("arch", "overrides"), MODELS, ids=IDS)
+@pytest.mark.parametrize(("arch", "overrides"), DEFAULT_FORMS, ids=DEFAULT_IDS)
 def test_training_curves_agree_in_fp32_and_bf16(arch, overrides):
     """Twenty AdamW steps from the same weights on the same batches: the bf16-autocast loss curve stays within
     5 % of the fp32 one at every step, and both go down."""
@@ -89,7 +92,7 @@ def _block_inputs(model, n: int):
     return h, kwargs
 
 
-@pytest.mark.parametrize(("arch", "overrides"), MODELS, ids=IDS)
+@pytest.mark.parametrize(("arch", "overrides"), DEFAULT_FORMS, ids=DEFAULT_IDS)
 def test_a_memory_block_traces_without_graph_breaks(arch, overrides):
     model = tiny_model(arch, dtype=torch.float32, **overrides)
     h, kwargs = _block_inputs(model, 6)
@@ -99,7 +102,7 @@ def test_a_memory_block_traces_without_graph_breaks(arch, overrides):
     assert explained.graph_count == 1
 
 
-@pytest.mark.parametrize(("arch", "overrides"), MODELS, ids=IDS)
+@pytest.mark.parametrize(("arch", "overrides"), DEFAULT_FORMS, ids=DEFAULT_IDS)
 def test_compiled_blocks_compute_what_eager_blocks_do(arch, overrides):
     """Every block compiled (as `lm2 train --run.compile` does; the aot_eager backend traces through dynamo
     and AOT autograd without generating code): logits and gradients equal eager ones to fp32 tolerance."""
