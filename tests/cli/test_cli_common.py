@@ -94,6 +94,11 @@ def test_version(capsys):
     assert exit_info.value.code == 0 and capsys.readouterr().out.strip() == f"lm2 {lm2.__version__}"
 
 
+def run_python(code: str) -> str:
+    """What a fresh interpreter running `code` prints (nothing imported here leaks into it)."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+
+
 def test_help_loads_neither_torch_nor_transformers():
     """`lm2 --help` (the console script, `lm2_command`) lists every command from `COMMANDS` without importing
     any command's module or the model classes (fast)."""
@@ -102,9 +107,9 @@ def test_help_loads_neither_torch_nor_transformers():
         "except SystemExit:\n    pass\n"
         "print(sorted(m for m in ('torch', 'transformers', 'lm2.model', 'lm2.cli.train') if m in sys.modules))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip().splitlines()[-1] == "[]"
-    assert all(f"    {name} " in done.stdout for name in COMMANDS)
+    printed = run_python(code)
+    assert printed.strip().splitlines()[-1] == "[]"
+    assert all(f"    {name} " in printed for name in COMMANDS)
 
 
 def test_import_lm2_registers_the_auto_classes():
@@ -114,8 +119,7 @@ def test_import_lm2_registers_the_auto_classes():
         "config = AutoConfig.for_model('lm2', hidden_size=32, num_attention_heads=4, segment_length=8)\n"
         "print(type(AutoModelForCausalLM.from_config(config)).__name__)"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip().splitlines()[-1] == "LM2ForCausalLM"
+    assert run_python(code).strip().splitlines()[-1] == "LM2ForCausalLM"
 
 
 @pytest.fixture(scope="module")
