@@ -28,7 +28,16 @@ VARIANTS = [
     ("lm2", {"memory_layers": [1]}),
     ("lm2", {"memory_layers": [0, 2], "memory_query": "attention", "memory_output": "read"}),
     ("lm2", {"memory_init": "learned", "memory_heads": 2}),
-    ("lm2", {"memory_read_norm": True, "memory_update": "delta", "forget_bias": 4.0, "input_bias": -4.0}),
+    (
+        "lm2",
+        {
+            "memory_read_norm": True,
+            "memory_update": "delta",
+            "forget_bias": 4.0,
+            "input_bias": -4.0,
+            "forget_floor": 0.999,
+        },
+    ),
     ("rmt", {}),
     ("armt", {"initializer_range": 0.2}),
     (

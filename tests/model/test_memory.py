@@ -136,6 +136,20 @@ def test_normalised_read_does_not_depend_on_the_bank_scale():
     assert gaps[True] < 1e-4 and gaps[False] > 1e-2
 
 
+@torch.no_grad()
+def test_forget_floor_bounds_the_horizon_whatever_the_gate_learned():
+    """With both gates shut (biases -30: σ ≈ 1e-13, so nothing is written and the learned forget gate wants
+    to erase), each memory block multiplies a row by the floor: after s segments through the 3 memory blocks
+    M_0 is scaled by floor^(3s). Without the floor the bank is erased."""
+    ids = random_ids(2, 20 * 6, seed=7)
+    shut = {"forget_bias": -30.0, "input_bias": -30.0, "memory_read_norm": True}
+    model = tiny_model("lm2", forget_floor=0.9, **shut)
+    kept = model(ids).memory.memory
+    m0 = model.model.initial_state(2, torch.device("cpu")).memory
+    torch.testing.assert_close(kept, 0.9 ** (3 * 20) * m0, rtol=1e-9, atol=1e-12)
+    assert tiny_model("lm2", **shut)(ids).memory.memory.abs().max() < 1e-12
+
+
 def test_gate_biases_start_at_their_config_values():
     model = tiny_model("lm2", forget_bias=4.0, input_bias=-4.0)
     for layer in model.model.layers:

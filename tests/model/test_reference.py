@@ -58,7 +58,7 @@ def reference(model, ids):  # one sample's token ids (L,) -> logits (L, vocab), 
                 h = h + a + (gated if mem.gain is None else mem.gain * gated)
                 g_in, g_f, c, m = (
                     torch.sigmoid(mem.in_gate(x)),
-                    torch.sigmoid(mem.forget_gate(e_mem)),
+                    cfg.forget_floor + (1 - cfg.forget_floor) * torch.sigmoid(mem.forget_gate(e_mem)),
                     torch.tanh(e_mem),
                     rows[:T],
                 )

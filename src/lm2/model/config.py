@@ -19,7 +19,13 @@ MEMORY_INITS = ("identity", "learned")
 MEMORY_UPDATES = ("paper", "mean", "delta")
 # Named settings of the memory-variant fields (DESIGN §2, "Memory at length"; docs/memory.md).
 MEMORY_PRESETS = {
-    "paper": {"memory_read_norm": False, "memory_update": "paper", "forget_bias": 1.0, "input_bias": 0.0},
+    "paper": {
+        "memory_read_norm": False,
+        "memory_update": "paper",
+        "forget_bias": 1.0,
+        "input_bias": 0.0,
+        "forget_floor": 0.0,
+    },
 }
 VANILLA_MODES = ("full", "segmented")
 ARMT_MEMORY_TOKENS = ("write", "recurrent")
@@ -57,6 +63,9 @@ class LM2Config(PreTrainedConfig):
     memory_update: eq. 6 as `"paper"` (g_in * c + g_f * M); `"mean"`, the gates' weighted mean
         (g_in * c + g_f * M) / (g_in + g_f); or `"delta"`, g_f * M + g_in * (c - g_f * M), which moves the
         kept row towards the candidate c = tanh(E_mem). Both alternatives keep rows within [-1, 1] once there.
+    forget_floor: the least value of the forget gate, g_f = floor + (1 − floor) σ(E_mem W_forget + b_f)
+        (default 0: the paper's σ). A floor f bounds the horizon of every row below by 1/(1 − f) segments
+        whatever training does to the gate (docs/memory.md "Stage 6"); it must lie in [0, 1).
     memory_preset: a name from `MEMORY_PRESETS` (`"paper"`: the paper's exact equations) that sets the
         fields above; giving a preset and a conflicting field raises.
     memory_gain: `None` (the paper: the gated memory is added as is) or the initial value of a learnable
@@ -122,6 +131,7 @@ class LM2Config(PreTrainedConfig):
     input_bias: float = -4.0
     memory_read_norm: bool = True
     memory_update: str = "paper"
+    forget_floor: float = 0.0
     memory_preset: str | None = None
     memory_gain: float | None = None
     num_memory_tokens: int = 16
@@ -196,6 +206,9 @@ class LM2Config(PreTrainedConfig):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
                 raise ValueError(f"{name}={value!r} must be a finite number")
+        floor = self.forget_floor
+        if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not 0.0 <= floor < 1.0:
+            raise ValueError(f"forget_floor={floor!r} must be a number in [0, 1) (0: the paper's forget gate)")
         _choice("vanilla_mode", self.vanilla_mode, VANILLA_MODES)
         for name in (
             "vocab_size",

@@ -60,13 +60,23 @@ def rms_rows(rows: Tensor, eps: float = 1e-6) -> Tensor:
 
 
 def gate_and_update(
-    pre_out: Tensor, pre_in: Tensor, pre_forget: Tensor, read: Tensor, rows: Tensor, source: Tensor, rule: str
+    pre_out: Tensor,
+    pre_in: Tensor,
+    pre_forget: Tensor,
+    read: Tensor,
+    rows: Tensor,
+    source: Tensor,
+    rule: str,
+    floor: float = 0.0,
 ) -> tuple[Tensor, ...]:
     """Eqs. 3–6 after the projections, all `(b, n, d)` in the bank's precision: the gates' pre-activations,
     E_mem `read`, the rows M_t[i] and what the output gate lets through (`source`: M_t[i], normalised or not,
-    or E_mem). Elementwise only, so `torch.compile` fuses it into one kernel.
+    or E_mem); `floor` the forget gate's least value (`LM2Config.forget_floor`, 0 in the paper). Elementwise
+    only, so `torch.compile` fuses it into one kernel.
     Returns (E_gated, M_{t+1}[i], g_out, g_in, g_f, candidate)."""
     g_out, g_in, g_f = torch.sigmoid(pre_out), torch.sigmoid(pre_in), torch.sigmoid(pre_forget)  # eqs. 3–5
+    if floor:
+        g_f = floor + (1.0 - floor) * g_f
     candidate = torch.tanh(read)
     return g_out * source, update_rows(rows, candidate, g_in, g_f, rule), g_out, g_in, g_f, candidate  # eqs. 3, 6
 
@@ -116,6 +126,7 @@ class LM2Memory(nn.Module):
         self.output = config.memory_output
         self.read_norm = config.memory_read_norm
         self.update = config.memory_update
+        self.forget_floor = float(config.forget_floor)
         self.reads_whole_bank = reads_whole_bank  # the first memory block: its bank holds earlier segments only
         self.q_proj = nn.Linear(d, d, bias=False)  # W_Q
         self.k_proj = nn.Linear(d, d, bias=False)  # W_K
@@ -192,6 +203,7 @@ class LM2Memory(nn.Module):
             rows,
             kept if self.output == "bank" else e_mem,  # eq. 3: g_out ⊙ M_t[i] (or ⊙ E_mem)
             self.update,
+            self.forget_floor,
         )
         if self.gain is not None:
             gated = self.gain.to(dtype) * gated

@@ -33,6 +33,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lm2-mean": _lm2(memory_update="mean"),  # bounded: the gates' weighted mean of row and candidate
     "lm2-delta": _lm2(memory_update="delta"),  # bounded: keep g_f of the row, move it by g_in to the candidate
     "lm2-delta-norm-keep": _lm2(memory_update="delta", memory_read_norm=True, forget_bias=4.0, input_bias=-4.0),
+    # Stage 6: a forget gate whose horizon training cannot shorten below 1,000 segments (g_f >= 0.999).
+    "lm2-floor": _lm2(memory_read_norm=True, forget_bias=4.0, input_bias=-4.0, forget_floor=0.999),
+    "lm2-delta-floor": _lm2(
+        memory_update="delta", memory_read_norm=True, forget_bias=4.0, input_bias=-4.0, forget_floor=0.999
+    ),
     "rmt": {"arch": "rmt"},  # memory tokens (DESIGN §4); their number is a backbone setting
     "armt": {"arch": "armt"},  # memory tokens writing an associative memory per block (DESIGN §4)
     "armt-paper": {"arch": "armt", "armt_feature_norm": False},  # φ = DPFP-ν as the paper's equations state it
