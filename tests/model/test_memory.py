@@ -150,6 +150,20 @@ def test_forget_floor_bounds_the_horizon_whatever_the_gate_learned():
     assert tiny_model("lm2", **shut)(ids).memory.memory.abs().max() < 1e-12
 
 
+@pytest.mark.parametrize("update", ["paper", "delta"])
+@torch.no_grad()
+def test_hard_gates_leave_a_row_exactly_as_it_was(update):
+    """With `memory_gates="hard"` a gate beyond ±3 is exactly 0 or 1, so M' = 1·M + 0·c (or M + 0·(c − M)) is
+    M bit for bit on any IEEE machine, over any number of segments; σ at the same biases is only close to 0
+    and 1, and the bank drifts."""
+    ids = random_ids(2, 40 * 6, seed=8)
+    shut = {"forget_bias": 10.0, "input_bias": -10.0, "memory_update": update}
+    hard = tiny_model("lm2", memory_gates="hard", **shut)
+    m0 = hard.model.initial_state(2, torch.device("cpu")).memory
+    assert torch.equal(hard(ids).memory.memory, m0)
+    assert (tiny_model("lm2", **shut)(ids).memory.memory - m0).abs().max() > 1e-4
+
+
 def test_gate_biases_start_at_their_config_values():
     model = tiny_model("lm2", forget_bias=4.0, input_bias=-4.0)
     for layer in model.model.layers:

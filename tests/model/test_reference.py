@@ -56,9 +56,10 @@ def reference(model, ids):  # one sample's token ids (L,) -> logits (L, vocab), 
                 )
                 gated = torch.sigmoid(mem.out_gate(e_mem)) * (read[:T] if cfg.memory_output == "bank" else e_mem)
                 h = h + a + (gated if mem.gain is None else mem.gain * gated)
+                squash = torch.sigmoid if cfg.memory_gates == "sigmoid" else lambda z: (z / 6 + 0.5).clamp(0, 1)
                 g_in, g_f, c, m = (
-                    torch.sigmoid(mem.in_gate(x)),
-                    cfg.forget_floor + (1 - cfg.forget_floor) * torch.sigmoid(mem.forget_gate(e_mem)),
+                    squash(mem.in_gate(x)),
+                    cfg.forget_floor + (1 - cfg.forget_floor) * squash(mem.forget_gate(e_mem)),
                     torch.tanh(e_mem),
                     rows[:T],
                 )

@@ -17,6 +17,7 @@ MEMORY_QUERIES = ("input", "attention")
 MEMORY_OUTPUTS = ("bank", "read")
 MEMORY_INITS = ("identity", "learned")
 MEMORY_UPDATES = ("paper", "mean", "delta")
+MEMORY_GATES = ("sigmoid", "hard")
 # Named settings of the memory-variant fields (DESIGN §2, "Memory at length"; docs/memory.md).
 MEMORY_PRESETS = {
     "paper": {
@@ -25,6 +26,7 @@ MEMORY_PRESETS = {
         "forget_bias": 1.0,
         "input_bias": 0.0,
         "forget_floor": 0.0,
+        "memory_gates": "sigmoid",
     },
 }
 VANILLA_MODES = ("full", "segmented")
@@ -66,6 +68,9 @@ class LM2Config(PreTrainedConfig):
     forget_floor: the least value of the forget gate, g_f = floor + (1 − floor) σ(E_mem W_forget + b_f)
         (default 0: the paper's σ). A floor f bounds the horizon of every row below by 1/(1 − f) segments
         whatever training does to the gate (docs/memory.md "Stage 6"); it must lie in [0, 1).
+    memory_gates: the squashing of the input and forget gates: `"sigmoid"` (the paper's σ) or `"hard"`, the
+        hard sigmoid clamp(x / 6 + 1/2, 0, 1), exactly 0 below −3 and exactly 1 above +3, so a token can leave
+        a row exactly as it was (no write, no decay) over any number of segments (docs/memory.md "Stage 7").
     memory_preset: a name from `MEMORY_PRESETS` (`"paper"`: the paper's exact equations) that sets the
         fields above; giving a preset and a conflicting field raises.
     memory_gain: `None` (the paper: the gated memory is added as is) or the initial value of a learnable
@@ -132,6 +137,7 @@ class LM2Config(PreTrainedConfig):
     memory_read_norm: bool = True
     memory_update: str = "paper"
     forget_floor: float = 0.0
+    memory_gates: str = "sigmoid"
     memory_preset: str | None = None
     memory_gain: float | None = None
     num_memory_tokens: int = 16
@@ -200,6 +206,7 @@ class LM2Config(PreTrainedConfig):
         _choice("memory_output", self.memory_output, MEMORY_OUTPUTS)
         _choice("memory_init", self.memory_init, MEMORY_INITS)
         _choice("memory_update", self.memory_update, MEMORY_UPDATES)
+        _choice("memory_gates", self.memory_gates, MEMORY_GATES)
         if not isinstance(self.memory_read_norm, bool):
             raise ValueError(f"memory_read_norm={self.memory_read_norm!r} must be true or false")
         for name in ("forget_bias", "input_bias"):

@@ -68,13 +68,16 @@ def gate_and_update(
     source: Tensor,
     rule: str,
     floor: float = 0.0,
+    hard: bool = False,
 ) -> tuple[Tensor, ...]:
     """Eqs. 3–6 after the projections, all `(b, n, d)` in the bank's precision: the gates' pre-activations,
     E_mem `read`, the rows M_t[i] and what the output gate lets through (`source`: M_t[i], normalised or not,
-    or E_mem); `floor` the forget gate's least value (`LM2Config.forget_floor`, 0 in the paper). Elementwise
-    only, so `torch.compile` fuses it into one kernel.
+    or E_mem); `floor` the forget gate's least value (`LM2Config.forget_floor`, 0 in the paper); `hard` the
+    hard sigmoid for the input and forget gates (`LM2Config.memory_gates`). Elementwise only, so
+    `torch.compile` fuses it into one kernel.
     Returns (E_gated, M_{t+1}[i], g_out, g_in, g_f, candidate)."""
-    g_out, g_in, g_f = torch.sigmoid(pre_out), torch.sigmoid(pre_in), torch.sigmoid(pre_forget)  # eqs. 3–5
+    squash = nn.functional.hardsigmoid if hard else torch.sigmoid
+    g_out, g_in, g_f = torch.sigmoid(pre_out), squash(pre_in), squash(pre_forget)  # eqs. 3–5
     if floor:
         g_f = floor + (1.0 - floor) * g_f
     candidate = torch.tanh(read)
@@ -127,6 +130,7 @@ class LM2Memory(nn.Module):
         self.read_norm = config.memory_read_norm
         self.update = config.memory_update
         self.forget_floor = float(config.forget_floor)
+        self.hard_gates = config.memory_gates == "hard"
         self.reads_whole_bank = reads_whole_bank  # the first memory block: its bank holds earlier segments only
         self.q_proj = nn.Linear(d, d, bias=False)  # W_Q
         self.k_proj = nn.Linear(d, d, bias=False)  # W_K
@@ -204,6 +208,7 @@ class LM2Memory(nn.Module):
             kept if self.output == "bank" else e_mem,  # eq. 3: g_out ⊙ M_t[i] (or ⊙ E_mem)
             self.update,
             self.forget_floor,
+            self.hard_gates,
         )
         if self.gain is not None:
             gated = self.gain.to(dtype) * gated

@@ -38,6 +38,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lm2-delta-floor": _lm2(
         memory_update="delta", memory_read_norm=True, forget_bias=4.0, input_bias=-4.0, forget_floor=0.999
     ),
+    # Stage 7: hard-sigmoid input and forget gates (exactly 0 / 1 past ±3) with the delta update, so a token
+    # can leave a row bit for bit as it was; biases at the edges of the linear range, where gradient still flows.
+    "lm2-hard": _lm2(
+        memory_update="delta", memory_read_norm=True, memory_gates="hard", forget_bias=3.0, input_bias=-3.0
+    ),
     "rmt": {"arch": "rmt"},  # memory tokens (DESIGN §4); their number is a backbone setting
     "armt": {"arch": "armt"},  # memory tokens writing an associative memory per block (DESIGN §4)
     "armt-paper": {"arch": "armt", "armt_feature_norm": False},  # φ = DPFP-ν as the paper's equations state it
