@@ -101,7 +101,7 @@ def test_ctrl_c_ends_the_demo_with_one_line_and_exit_130(tmp_path):
             time.sleep(0.1)
         time.sleep(3)  # the workers are spawned and busy (importing or training)
         os.killpg(proc.pid, signal.SIGINT)
-        assert proc.wait(timeout=60) == 130, log.read_text()
+        assert proc.wait(timeout=120) == 130, log.read_text()  # generous: CI machines may be loaded
     text = log.read_text()
     assert "Traceback" not in text, text
     assert f"lm2 demo: interrupted; the finished cells are saved in {tmp_path / 'demo'}" in text

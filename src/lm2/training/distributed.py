@@ -42,7 +42,10 @@ def setup(device: str) -> Dist:
 
 
 def teardown() -> None:
+    """Leave the process group together: the barrier keeps a rank from destroying it while another is
+    still in a collective (the last step's, or the export's state gathering)."""
     if dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 

@@ -10,6 +10,7 @@ command line calls it on SIGINT/SIGTERM) ends the run at the next step boundary 
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import math
 import time
@@ -168,6 +169,10 @@ class Trainer:
             bar.close()
             self.metrics.close()
         self.export(self.out / "model")
+        # DDP's reducer holds the process group: release it before the group goes, or its destructor can
+        # wait on a peer that has already exited (a rare hang at the end of 2-process gloo runs).
+        self.wrapped = None
+        gc.collect()  # DDP's hooks make reference cycles: free it now, not at some later collection
         distributed.teardown()
         return last_eval
 
