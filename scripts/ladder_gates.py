@@ -4,8 +4,9 @@ with the ladder's own code and settings, then record its gates on the cell's hel
 
 In LM2 (DESIGN §2, eq. 6) token i of every segment rewrites bank row i: M[i] ← g_in ⊙ c + g_f ⊙ M[i]. What a
 row held after the first segment (the fact: key and value are tokens 0 and 1, rows 0 and 1) is multiplied by
-the forget gate of every later token at that position, so its surviving share after the input is the
-product of those gates — unless the model copies it forward by reading and rewriting it. The script reports,
+the forget gate of every later token at that position (by (1 − g_in) g_f under the delta update), so its
+surviving share after the input is the product of those factors — unless the model copies it forward by
+reading and rewriting it. The script reports,
 per length and memory block: the mean forget and input gates of the noise tokens, the e-folding horizon
 −1 / mean(log g_f) in segments, and the median over samples of the product of the fact rows' forget gates
 (gates are channel means, as `lm2 inspect` records them).
@@ -29,15 +30,19 @@ from lm2.model.variants import variant_config
 from lm2.training.recall import task_scores, train_recall
 
 
-def gate_statistics(trace, segment_length: int) -> list[dict[str, float]]:
-    """Per recorded block: noise-token gate means, the forget gate's e-folding horizon and the fact rows'
-    surviving share (median over samples of the product of their later forget gates)."""
+def gate_statistics(trace, segment_length: int, update: str = "paper") -> list[dict[str, float]]:
+    """Per recorded block: noise-token gate means, the forget gate's e-folding horizon, the input gate's
+    (−1 / mean log(1 − g_in): how fast new writes replace a row under the delta update) and the fact rows'
+    surviving share: the median over samples of the product of what each later token keeps of them, g_f
+    under eq. 6 (`update="paper"`), (1 − g_in) g_f under the delta update."""
     stats = []
     for k, block in enumerate(trace.blocks):
         forget, write = trace.gate_forget[k], trace.gate_in[k]  # (b, L)
+        keep = forget if update == "paper" else (1 - write) * forget  # what a token keeps of its row
         noise = slice(segment_length, forget.shape[1] - segment_length)  # after the fact, before the question
         log_forget = forget[:, noise].clamp_min(1e-30).log()
-        later = forget[:, segment_length:].unflatten(1, (-1, segment_length))[..., :2]  # (b, S-1, 2) rows 0, 1
+        log_unwritten = (1 - write[:, noise]).clamp_min(1e-30).log()
+        later = keep[:, segment_length:].unflatten(1, (-1, segment_length))[..., :2]  # (b, S-1, 2) rows 0, 1
         survival = later.clamp_min(1e-30).log().sum(1).exp()  # (b, 2)
         stats.append(
             {
@@ -45,6 +50,7 @@ def gate_statistics(trace, segment_length: int) -> list[dict[str, float]]:
                 "forget_mean": float(forget[:, noise].mean()),
                 "input_mean": float(write[:, noise].mean()),
                 "horizon_segments": float(-1 / log_forget.mean()),
+                "write_horizon_segments": float(-1 / log_unwritten.mean()),
                 "fact_share_median": float(survival.mean(1).median()),
             }
         )
@@ -76,7 +82,7 @@ def main() -> None:
         ids, _ = replace(task, segments=segments).batch(plan.samples, torch.Generator().manual_seed(1000 + args.seed))
         trace = record_memory(run.model, ids[:, : (segments - 1) * plan.segment_length])  # whole segments
         row = {"multiple": multiple, "segments": segments, "accuracy": accuracy, "norm": norm,
-               "blocks": gate_statistics(trace, plan.segment_length)}  # fmt: skip
+               "blocks": gate_statistics(trace, plan.segment_length, config.memory_update)}  # fmt: skip
         rows.append(row)
         print(json.dumps(row), flush=True)
     result = {"model": args.model, "seed": args.seed, "plan": plan.to_json(), "final_loss": run.losses[-1],

@@ -30,3 +30,17 @@ def test_constant_gates_give_their_horizon_and_the_fact_rows_surviving_share():
     assert stats["block"] == 1 and stats["input_mean"] == pytest.approx(0.1)
     assert stats["horizon_segments"] == pytest.approx(-1 / ((2 * math.log(0.25) + 10 * math.log(0.5)) / 12))
     assert stats["fact_share_median"] == pytest.approx(0.25 * 0.5 ** (segments - 2))
+
+
+def test_under_the_delta_update_a_write_also_replaces_the_fact_rows():
+    """M ← (1 − g_in) g_f M + g_in c: each later token keeps (1 − g_in) g_f of the fact rows, and the input
+    gate alone sets how fast writes replace a row."""
+    script = load_script()
+    seg, segments = 4, 5
+    forget = torch.ones(1, 2, segments * seg)  # a forget gate saturated at 1, as hard gates learn it
+    trace = SimpleNamespace(blocks=[0], gate_forget=forget, gate_in=torch.full_like(forget, 0.2))
+    (stats,) = script.gate_statistics(trace, seg, update="delta")
+    assert stats["fact_share_median"] == pytest.approx(0.8 ** (segments - 1))
+    assert stats["write_horizon_segments"] == pytest.approx(-1 / math.log(0.8))
+    (paper,) = script.gate_statistics(trace, seg)
+    assert paper["fact_share_median"] == pytest.approx(1.0)

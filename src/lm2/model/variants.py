@@ -43,6 +43,15 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lm2-hard": _lm2(
         memory_update="delta", memory_read_norm=True, memory_gates="hard", forget_bias=3.0, input_bias=-3.0
     ),
+    # Stage 8: both, a row can neither be forgotten (the floor) nor leak (hard input gates).
+    "lm2-hard-floor": _lm2(
+        memory_update="delta",
+        memory_read_norm=True,
+        memory_gates="hard",
+        forget_bias=3.0,
+        input_bias=-3.0,
+        forget_floor=0.999,
+    ),
     "rmt": {"arch": "rmt"},  # memory tokens (DESIGN §4); their number is a backbone setting
     "armt": {"arch": "armt"},  # memory tokens writing an associative memory per block (DESIGN §4)
     "armt-paper": {"arch": "armt", "armt_feature_norm": False},  # φ = DPFP-ν as the paper's equations state it
