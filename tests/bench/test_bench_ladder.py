@@ -49,6 +49,17 @@ def test_command_runs_quick_and_refuses_other_settings_in_the_same_folder(tmp_pa
     assert "1 cells, 1 already done" in capsys.readouterr().out
     assert main([*args[:-4], "--train-segments", "3", *args[-4:]]) == 2
     assert "holds a ladder with other settings (train_segments differ)" in caplog.text
+    # --report trains nothing: the table of the cells present, models without cells left out
+    cell = out / "cells" / "recall-lm2-seed0.json"
+    before = cell.stat().st_mtime_ns
+    assert main([*args[:6], "lm2,rmt", *args[7:], "--report", "both"]) == 0
+    table = (out / "both.md").read_text()
+    assert "| lm2 |" in table and "| rmt |" not in table and (out / "both.png").exists()
+    assert cell.stat().st_mtime_ns == before and "already done" not in capsys.readouterr().out
+    assert main([*args[:6], "rmt", *args[7:], "--report", "none"]) == 2
+    assert "has no cells of --tasks recall and --models rmt" in caplog.text
+    assert main([*args, "--report", "../x"]) == 2
+    assert "--report='../x' must be a plain file name" in caplog.text
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,9 @@ Every (task, model, seed) cell trains a tiny model on mixed input lengths up to 
 and scores it at 1x, 4x, 16x, 64x and 256x that length, two cells at a time (`--workers`), each in its own
 process. Cells are written to `OUT/cells/` as they finish: a killed run, started again with the same
 settings, runs only the cells it lacks; other tasks, models or seeds can be added to the same folder later.
-Writes `OUT/results.json`, `OUT/ladder.md` and `OUT/ladder.png`.
+Writes `OUT/results.json`, `OUT/ladder.md` and `OUT/ladder.png`. `--report NAME` trains nothing: it writes
+`OUT/NAME.md` and `OUT/NAME.png` from the cells of these settings already in OUT (a table of several runs
+into one folder; task/model pairs without cells are left out).
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ def add_memory(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=2, help="cells trained side by side, one CPU thread each")
     p.add_argument("--out", type=Path, default=Path("runs/ladder"), help="folder of the cells and results")
     p.add_argument("--quick", action="store_true", help="a smoke run: 30 steps, one seed, lengths 1x and 4x")
+    p.add_argument(
+        "--report", metavar="NAME", help="train nothing: write OUT/NAME.md and OUT/NAME.png from the cells in OUT"
+    )
 
 
 def plan_from_args(args: argparse.Namespace):
@@ -86,14 +91,39 @@ def run_ladder(plan, out: Path, workers: int, command: str, replace_other_settin
     return results
 
 
+def report(plan, out: Path) -> dict:
+    """The finished cells of `plan` in `out`, training nothing; `UsageError` when `out` holds no ladder of
+    these settings."""
+    from lm2.bench.ladder import collect, settings
+    from lm2.files import differences
+
+    saved = out / "settings.json"
+    if not saved.exists():
+        raise UsageError(f"--out {out} holds no memory ladder (no settings.json); run it without --report first")
+    differ = differences(json.loads(saved.read_text()), settings(plan))
+    if differ:
+        raise UsageError(f"--out {out} holds a ladder with other settings ({', '.join(k for k, _, _ in differ)} "
+                         "differ); give the settings it was run with")  # fmt: skip
+    results = collect(plan, out)
+    if not results["cells"]:
+        raise UsageError(f"--out {out} has no cells of --tasks {','.join(plan.tasks)} and --models "
+                         f"{','.join(plan.models)}")  # fmt: skip
+    return results
+
+
 def _run_memory(args: argparse.Namespace) -> int:
     from lm2.bench.ladder import ladder_table, plot_ladder
     from lm2.files import write_atomic
 
-    results = run_ladder(plan_from_args(args), args.out, args.workers, "lm2 bench memory")
+    plan, name = plan_from_args(args), args.report or "ladder"
+    if Path(name).name != name or name in ("settings", "results"):
+        raise UsageError(f"--report={name!r} must be a plain file name (not settings or results)")
+    command = "lm2 bench memory"
+    results = report(plan, args.out) if args.report else run_ladder(plan, args.out, args.workers, command)
     table = ladder_table(results)
-    write_atomic(args.out / "ladder.md", table + "\n")
-    plot_ladder(results, args.out / "ladder.png")
+    write_atomic(args.out / f"{name}.md", table + "\n")
+    plot_ladder(results, args.out / f"{name}.png")
     print(table)
-    print(f"\nwrote {args.out / 'results.json'}, {args.out / 'ladder.md'}, {args.out / 'ladder.png'}")
+    written = [] if args.report else [args.out / "results.json"]
+    print(f"\nwrote {', '.join(str(p) for p in [*written, args.out / f'{name}.md', args.out / f'{name}.png'])}")
     return 0
