@@ -4,6 +4,12 @@ memory norm where there is a memory, resumes from its cell files and refuses to 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -120,3 +126,33 @@ def test_a_diverging_run_stops_before_its_update_and_the_table_names_it(tmp_path
     old = {**cell, "diverged_at": None, "final_loss": math.nan}  # a cell file from before `diverged_at`
     path.write_text(json.dumps(old))
     assert "| lm2 | 1 (s1 diverged) |" in ladder_table(collect(plan, tmp_path))
+
+
+def test_kill_stops_the_workers_too(tmp_path):
+    """`kill` (SIGTERM) of `lm2 bench memory` ends its worker processes as well: none trains on, orphaned,
+    into the folder (Python's default SIGTERM would leave the spawned workers running)."""
+    argv = [sys.executable, "-m", "lm2.cli.main", "bench", "memory", "--tasks", "recall", "--models", "lm2",
+            "--seeds", "0", "--train-segments", "2", "--segment-length", "8", "--steps", "100000",
+            "--workers", "1", "--out", str(tmp_path / "ladder")]  # fmt: skip
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    deadline, workers = time.time() + 120, []
+    while not workers and time.time() < deadline:  # the spawned worker (and multiprocessing's tracker)
+        time.sleep(0.2)
+        workers = [int(pid) for pid in children.read_text().split()] if children.exists() else []
+    assert workers, "no worker process was started"
+    time.sleep(1)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 143
+    time.sleep(0.5)
+    alive = [pid for pid in workers if Path(f"/proc/{pid}").exists() and "Z" not in _state(pid)]
+    assert not alive, f"worker processes {alive} outlived the command"
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return "Z"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import queue
 import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -18,8 +19,9 @@ from tqdm import tqdm
 def run_jobs(jobs: dict[str, tuple[Callable, dict]], totals: dict[str, int], workers: int, command: str) -> dict:
     """Run `fn(**kwargs, on_step=...)` for every job, `workers` at a time in spawned processes (one CPU thread
     each), with one progress bar per job; returns each job's result. A failed job stops `command` with its
-    traceback."""
+    traceback. Ctrl-C or SIGTERM (`kill`) stops the workers too: finished jobs stay saved, none runs on."""
     ctx = mp.get_context("spawn")
+    previous_term = _exit_on_sigterm()
     messages = ctx.Queue()
     pending, running, results = list(jobs), {}, {}
     bars = {name: tqdm(total=totals[name], desc=f"{name:>17}", unit="step", position=i, leave=True)
@@ -55,7 +57,24 @@ def run_jobs(jobs: dict[str, tuple[Callable, dict]], totals: dict[str, int], wor
             bar.close()
         for process in running.values():
             process.terminate()
+        for process in running.values():
+            process.join(timeout=10)
+        if previous_term is not None:
+            signal.signal(signal.SIGTERM, previous_term)
     return {name: results[name] for name in jobs}
+
+
+def _exit_on_sigterm():
+    """Turn SIGTERM into `SystemExit(143)` (128 + 15, what a shell reports) so that `run_jobs`' finally stops
+    the workers; Python's default would end this process at once and leave them running. Returns the previous
+    handler, or None off the main thread (where handlers cannot be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signal.SIGTERM)
+
+    return signal.signal(signal.SIGTERM, stop)
 
 
 def _start_without_ctrl_c(process) -> None:
