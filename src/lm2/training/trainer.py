@@ -169,11 +169,13 @@ class Trainer:
             bar.close()
             self.metrics.close()
         self.export(self.out / "model")
-        # DDP's reducer holds the process group: release it before the group goes, or its destructor can
-        # wait on a peer that has already exited (a rare hang at the end of 2-process gloo runs).
-        self.wrapped = None
-        gc.collect()  # DDP's hooks make reference cycles: free it now, not at some later collection
-        distributed.teardown()
+        if self.dist.active:
+            # DDP's reducer holds the process group: release it before the group goes, or its destructor can
+            # wait on a peer that has already exited (a rare hang at the end of 2-process gloo runs). The
+            # trainer's own `model` stays usable.
+            self.wrapped = None
+            gc.collect()  # DDP's hooks make reference cycles: free it now, not at some later collection
+            distributed.teardown()
         return last_eval
 
     def request_stop(self) -> None:
