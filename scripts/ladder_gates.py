@@ -6,10 +6,9 @@ In LM2 (DESIGN §2, eq. 6) token i of every segment rewrites bank row i: M[i] �
 row held after the first segment (the fact: key and value are tokens 0 and 1, rows 0 and 1) is multiplied by
 the forget gate of every later token at that position (by (1 − g_in) g_f under the delta update), so its
 surviving share after the input is the product of those factors — unless the model copies it forward by
-reading and rewriting it. The script reports,
-per length and memory block: the mean forget and input gates of the noise tokens, the e-folding horizon
-−1 / mean(log g_f) in segments, and the median over samples of the product of the fact rows' forget gates
-(gates are channel means, as `lm2 inspect` records them).
+reading and rewriting it. The script reports, per length and memory block: the mean forget and input gates
+of the noise tokens, the e-folding horizons −1 / mean(log g_f) and −1 / mean(log(1 − g_in)) in segments, and
+the median over samples of that surviving share (gates are channel means, as `lm2 inspect` records them).
 
 Usage (the stage-4 plan; about 5 minutes on one core):
     python scripts/ladder_gates.py --model lm2-norm-keep --seed 0 --out results/memory/gates/lm2-norm-keep-seed0.json

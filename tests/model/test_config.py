@@ -144,8 +144,9 @@ def test_memory_preset_sets_the_paper_equations_and_refuses_a_conflict():
         ("input_bias", "low", r"input_bias='low' must be a finite number"),
         ("forget_bias", float("nan"), r"forget_bias=nan must be a finite number"),
         ("memory_gates", "relu", r"memory_gates='relu' is not allowed; choose one of 'sigmoid', 'hard'"),
-        ("forget_floor", 1.0, r"forget_floor=1.0 must be a number in \[0, 1\)"),
-        ("forget_floor", -0.1, r"forget_floor=-0.1 must be a number in \[0, 1\)"),
+        ("forget_floor", 1.0, r"forget_floor=1.0 must be in \[0, 1\)"),
+        ("forget_floor", -0.1, r"forget_floor=-0.1 must be in \[0, 1\)"),
+        ("forget_floor", "high", r"forget_floor='high' must be a finite number"),
     ],
 )
 def test_bad_memory_variant_fields_name_the_field(field, value, message):

@@ -51,12 +51,19 @@ def test_bank_changes_when_gates_open():
     assert (out.memory.memory[0] - m0).abs().max() > 1e-3
 
 
-def test_forget_gate_starts_keeping_memory():
-    """The default gates start by keeping (forget bias +4, input bias −4); the paper's preset starts at +1, 0."""
-    for overrides, forget, write in (({}, 4.0, -4.0), ({"memory_preset": "paper"}, 1.0, 0.0)):
-        memory = tiny_model("lm2", **overrides).model.layers[0].memory
-        torch.testing.assert_close(memory.forget_gate.bias, torch.full_like(memory.forget_gate.bias, forget))
-        torch.testing.assert_close(memory.in_gate.bias, torch.full_like(memory.in_gate.bias, write))
+def test_gate_biases_start_at_their_config_values():
+    """The default gates start by keeping (forget bias +4, input bias −4), the paper's preset at +1 and 0, a
+    stated value as stated; in every memory block, with the output gate's bias at 0."""
+    cases = (
+        ({}, 4.0, -4.0),
+        ({"memory_preset": "paper"}, 1.0, 0.0),
+        ({"forget_bias": 2.5, "input_bias": -1.5}, 2.5, -1.5),
+    )
+    for overrides, forget, write in cases:
+        for layer in tiny_model("lm2", **overrides).model.layers:
+            memory = layer.memory
+            assert torch.all(memory.forget_gate.bias == forget) and torch.all(memory.in_gate.bias == write)
+            assert torch.all(memory.out_gate.bias == 0.0)
 
 
 def test_bank_and_gates_stay_fp32_under_bf16_autocast():
@@ -142,7 +149,7 @@ def test_forget_floor_bounds_the_horizon_whatever_the_gate_learned():
     to erase), each memory block multiplies a row by the floor: after s segments through the 3 memory blocks
     M_0 is scaled by floor^(3s). Without the floor the bank is erased."""
     ids = random_ids(2, 20 * 6, seed=7)
-    shut = {"forget_bias": -30.0, "input_bias": -30.0, "memory_read_norm": True}
+    shut = {"forget_bias": -30.0, "input_bias": -30.0}
     model = tiny_model("lm2", forget_floor=0.9, **shut)
     kept = model(ids).memory.memory
     m0 = model.model.initial_state(2, torch.device("cpu")).memory
@@ -162,10 +169,3 @@ def test_hard_gates_leave_a_row_exactly_as_it_was(update):
     m0 = hard.model.initial_state(2, torch.device("cpu")).memory
     assert torch.equal(hard(ids).memory.memory, m0)
     assert (tiny_model("lm2", **shut)(ids).memory.memory - m0).abs().max() > 1e-4
-
-
-def test_gate_biases_start_at_their_config_values():
-    model = tiny_model("lm2", forget_bias=4.0, input_bias=-4.0)
-    for layer in model.model.layers:
-        assert torch.all(layer.memory.forget_gate.bias == 4.0) and torch.all(layer.memory.in_gate.bias == -4.0)
-        assert torch.all(layer.memory.out_gate.bias == 0.0)

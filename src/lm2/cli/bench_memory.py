@@ -63,24 +63,33 @@ def plan_from_args(args: argparse.Namespace):
     return plan
 
 
+def other_settings(plan, out: Path) -> str:
+    """The names of the settings in which the ladder saved in `out` differs from `plan` ('' when none is saved
+    or they agree)."""
+    from lm2.bench.ladder import settings
+    from lm2.files import differences
+
+    saved = out / "settings.json"
+    differ = differences(json.loads(saved.read_text()), settings(plan)) if saved.exists() else []
+    return ", ".join(key for key, _, _ in differ)
+
+
 def run_ladder(plan, out: Path, workers: int, command: str, replace_other_settings: bool = False) -> dict:
     """Run the cells of `plan` that `out` lacks, two processes at a time, and write `out/results.json`; returns
     the results. A folder holding cells of other settings is refused (`UsageError`), or with
     `replace_other_settings` its cells of this plan are dropped and trained again (`lm2 demo`)."""
     from lm2.bench.ladder import cell_path, collect, run_cell, settings
     from lm2.cli.jobs import run_jobs
-    from lm2.files import differences, write_atomic
+    from lm2.files import write_atomic
 
     out.mkdir(parents=True, exist_ok=True)
-    saved = out / "settings.json"
-    differ = differences(json.loads(saved.read_text()), settings(plan)) if saved.exists() else []
+    differ = other_settings(plan, out)
     if differ and not replace_other_settings:
-        names = ", ".join(key for key, _, _ in differ)
-        raise UsageError(f"--out {out} holds a ladder with other settings ({names} differ); "
+        raise UsageError(f"--out {out} holds a ladder with other settings ({differ} differ); "
                          "give another --out or the same settings")  # fmt: skip
     for cell in plan.cells() if differ else []:
         cell_path(out, *cell).unlink(missing_ok=True)
-    write_atomic(saved, json.dumps(settings(plan), indent=1))
+    write_atomic(out / "settings.json", json.dumps(settings(plan), indent=1))
     todo = [cell for cell in plan.cells() if not cell_path(out, *cell).exists()]
     print(f"memory ladder: {len(plan.cells())} cells, {len(plan.cells()) - len(todo)} already done, in {out}")
     jobs = {f"{t}/{m}/s{s}": (run_cell, {"plan": plan, "task": t, "model": m, "seed": s, "out": str(out)})
@@ -94,16 +103,14 @@ def run_ladder(plan, out: Path, workers: int, command: str, replace_other_settin
 def report(plan, out: Path) -> dict:
     """The finished cells of `plan` in `out`, training nothing; `UsageError` when `out` holds no ladder of
     these settings."""
-    from lm2.bench.ladder import collect, settings
-    from lm2.files import differences
+    from lm2.bench.ladder import collect
 
-    saved = out / "settings.json"
-    if not saved.exists():
+    if not (out / "settings.json").exists():
         raise UsageError(f"--out {out} holds no memory ladder (no settings.json); run it without --report first")
-    differ = differences(json.loads(saved.read_text()), settings(plan))
+    differ = other_settings(plan, out)
     if differ:
-        raise UsageError(f"--out {out} holds a ladder with other settings ({', '.join(k for k, _, _ in differ)} "
-                         "differ); give the settings it was run with")  # fmt: skip
+        raise UsageError(f"--out {out} holds a ladder with other settings ({differ} differ); "
+                         "give the settings it was run with")  # fmt: skip
     results = collect(plan, out)
     if not results["cells"]:
         raise UsageError(f"--out {out} has no cells of --tasks {','.join(plan.tasks)} and --models "

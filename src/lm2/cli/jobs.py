@@ -80,8 +80,8 @@ def _exit_on_sigterm():
 def _start_without_ctrl_c(process) -> None:
     """Start `process` ignoring SIGINT (inherited through the spawn), so that Ctrl-C reaches only this
     process, which stops the workers itself (`run_jobs`' finally), and no worker prints a traceback. A Ctrl-C
-    that arrives during the start itself (milliseconds) is lost; the next one stops the command. Blocking
-    SIGINT around the start does not keep it: the spawn's fork_exec leaves this process's mask cleared."""
+    that arrives during the start itself is lost; the next one stops the command. Blocking SIGINT around the
+    start does not keep it: after a spawn's `start()` this process's signal mask was found cleared."""
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         process.start()

@@ -209,13 +209,12 @@ class LM2Config(PreTrainedConfig):
         _choice("memory_gates", self.memory_gates, MEMORY_GATES)
         if not isinstance(self.memory_read_norm, bool):
             raise ValueError(f"memory_read_norm={self.memory_read_norm!r} must be true or false")
-        for name in ("forget_bias", "input_bias"):
+        for name in ("forget_bias", "input_bias", "forget_floor"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
                 raise ValueError(f"{name}={value!r} must be a finite number")
-        floor = self.forget_floor
-        if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not 0.0 <= floor < 1.0:
-            raise ValueError(f"forget_floor={floor!r} must be a number in [0, 1) (0: the paper's forget gate)")
+        if not 0.0 <= self.forget_floor < 1.0:
+            raise ValueError(f"forget_floor={self.forget_floor!r} must be in [0, 1) (0: the paper's forget gate)")
         _choice("vanilla_mode", self.vanilla_mode, VANILLA_MODES)
         for name in (
             "vocab_size",
