@@ -27,7 +27,10 @@ VARIANTS = [
     ("lm2", {}),
     ("lm2", {"memory_layers": [1]}),
     ("lm2", {"memory_layers": [0, 2], "memory_query": "attention", "memory_output": "read"}),
-    ("lm2", {"memory_init": "learned", "memory_heads": 2, "memory_gates": "hard", "input_bias": 0.0}),
+    (
+        "lm2",
+        {"memory_init": "learned", "memory_heads": 2, "memory_gates": "hard", "input_bias": 0.0, "write_penalty": 0.5},
+    ),
     (
         "lm2",
         {

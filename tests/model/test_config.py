@@ -147,11 +147,20 @@ def test_memory_preset_sets_the_paper_equations_and_refuses_a_conflict():
         ("forget_floor", 1.0, r"forget_floor=1.0 must be in \[0, 1\)"),
         ("forget_floor", -0.1, r"forget_floor=-0.1 must be in \[0, 1\)"),
         ("forget_floor", "high", r"forget_floor='high' must be a finite number"),
+        ("write_penalty", -0.1, r"write_penalty=-0.1 must be >= 0 \(0: no write cost\)"),
+        ("write_penalty", float("inf"), r"write_penalty=inf must be a finite number"),
     ],
 )
 def test_bad_memory_variant_fields_name_the_field(field, value, message):
     with pytest.raises(ValueError, match=message):
         LM2Config(**{field: value})
+
+
+def test_a_write_penalty_needs_lm2s_input_gates_and_the_paper_preset_has_none():
+    with pytest.raises(ValueError, match=r"write_penalty=0.1 prices LM2's input gates; arch='rmt' has none"):
+        LM2Config(arch="rmt", write_penalty=0.1)
+    with pytest.raises(ValueError, match=r"memory_preset='paper' sets write_penalty=0.0, but write_penalty=0.1"):
+        LM2Config(memory_preset="paper", write_penalty=0.1)
 
 
 def test_a_config_saved_before_the_memory_variants_loads_the_paper_equations(tmp_path):

@@ -8,6 +8,7 @@ import torch
 
 from lm2 import LM2Config
 from lm2.data.recall import RecallTask
+from lm2.model.modeling import write_cost
 from lm2.training.recall import recall_accuracy, train_recall
 
 TASK = RecallTask(vocab_size=64, segment_length=16, segments=3, pairs=1)
@@ -31,3 +32,16 @@ def test_lm2_carries_a_fact_across_segments_and_memoryless_model_cannot():
         torch.set_num_threads(threads)
     assert lm2 >= 0.6, f"lm2 reached {lm2:.2f} (chance {TASK.chance:.3f})"
     assert blind <= TASK.chance + 0.08, f"memory-less model reached {blind:.2f} (chance {TASK.chance:.3f})"
+
+
+def test_a_write_penalty_shuts_input_gates_that_training_alone_leaves_open():
+    """`write_penalty`: the same model trained with and without a price on writes (hard gates starting half
+    open, input bias 0); the priced one writes far less on held-out inputs."""
+    ids, _ = TASK.batch(64, torch.Generator().manual_seed(7))
+    costs = []
+    for penalty in (0.0, 1.0):
+        cfg = config("lm2", memory_gates="hard", memory_update="delta", input_bias=0.0, write_penalty=penalty)
+        model = train_recall(cfg, TASK, steps=40, seed=0).model
+        with torch.no_grad():
+            costs.append(float(write_cost(model.model(ids, return_writes=True)[2])))
+    assert costs[1] < 0.5 * costs[0], f"write cost with the penalty {costs[1]:.3f}, without {costs[0]:.3f}"

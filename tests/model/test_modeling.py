@@ -220,11 +220,14 @@ def test_bptt_segments_one_stops_gradient_at_segment_boundary():
     assert first == 0 and bank == 0  # no gradient path at all: exact zeros on any CPU
 
 
-def test_segment_checkpointing_gives_same_gradients():
+@pytest.mark.parametrize("penalty", [0.0, 0.5])
+def test_segment_checkpointing_gives_same_gradients(penalty):
+    """Also with a write cost: the tally leaves each checkpointed segment as an output, so its gradient
+    reaches the input gates through the recomputation."""
     ids = random_ids(2, 3 * SEG + 2)
     grads = []
     for flag in (False, True):
-        model = tiny_model("lm2", segment_checkpointing=flag).train()
+        model = tiny_model("lm2", segment_checkpointing=flag, write_penalty=penalty).train()
         model(ids, labels=ids).loss.backward()
         grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
     torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=1e-12)

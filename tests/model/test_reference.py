@@ -29,8 +29,11 @@ def heads(x, h):  # (T, h * e) -> (h, T, e)
     return x.view(x.shape[0], h, -1).transpose(0, 1)
 
 
-def reference(model, ids):  # one sample's token ids (L,) -> logits (L, vocab), final bank (m, d)
+def reference(model, ids):
+    """One sample's token ids (L,) -> logits (L, vocab), final bank (m, d) and the sum over its tokens and
+    memory blocks of each token's input gate averaged over the width (the write cost's numerator)."""
     cfg, net = model.config, model.model
+    gates = 0.0
     bank = (
         initial_bank(cfg.memory_slots, cfg.hidden_size, torch.float64) if net.memory_init is None else net.memory_init
     )
@@ -68,10 +71,11 @@ def reference(model, ids):  # one sample's token ids (L,) -> logits (L, vocab), 
                     g_f * m + g_in * (c - g_f * m),  # "delta"
                 )
                 rows = torch.cat([new, rows[T:]])
+                gates = gates + g_in.mean(-1).sum()
             h = h + layer.mlp(layer.post_attention_layernorm(h))
         logits.append(model.lm_head(net.norm(h)))
         bank = rows
-    return torch.cat(logits), bank
+    return torch.cat(logits), bank, gates
 
 
 @pytest.fixture(params=LM2_VARIANTS, ids=lambda kw: ",".join(f"{k}={v}" for k, v in kw.items()) or "default")
@@ -84,7 +88,7 @@ def test_whole_input_matches_the_reference(lm2):
     ids = random_ids(2, 15)  # two full segments of 6 and a ragged one of 3
     out = lm2(ids)
     for i in range(2):
-        logits, bank = reference(lm2, ids[i])
+        logits, bank, _ = reference(lm2, ids[i])
         torch.testing.assert_close(out.logits[i], logits, **TOL)
         torch.testing.assert_close(out.memory.memory[i], bank, **TOL)
 
@@ -97,7 +101,7 @@ def test_padded_batch_matches_each_sample_alone(lm2):
     mask[0], mask[1, 14 - 9 :], mask[2, :5] = 1, 1, 1  # full, left-padded, right-padded
     out = lm2(ids.masked_fill(mask == 0, 0), attention_mask=mask)
     for i, length in enumerate(lengths):
-        logits, bank = reference(lm2, ids[i][mask[i].bool()])
+        logits, bank, _ = reference(lm2, ids[i][mask[i].bool()])
         torch.testing.assert_close(out.logits[i][mask[i].bool()], logits, **TOL)
         torch.testing.assert_close(out.memory.memory[i], bank, **TOL)
         assert logits.shape[0] == length
@@ -112,6 +116,33 @@ def test_streamed_chunks_match_the_reference(lm2):
         state = out.memory
         pieces.append(out.logits)
     for i in range(2):
-        logits, bank = reference(lm2, ids[i])
+        logits, bank, _ = reference(lm2, ids[i])
         torch.testing.assert_close(torch.cat(pieces, 1)[i], logits, **TOL)
         torch.testing.assert_close(state.memory[i], bank, **TOL)
+
+
+@pytest.mark.parametrize("penalty", [0.0, 0.7])
+@pytest.mark.parametrize("overrides", LM2_VARIANTS, ids=lambda kw: ",".join(f"{k}={v}" for k, v in kw.items()))
+def test_loss_is_the_cross_entropy_plus_the_write_cost_of_the_reference(overrides, penalty):
+    """`write_penalty` λ: loss = mean cross-entropy + λ · (Σ g_in over real tokens and memory blocks, averaged
+    over the width) / (real tokens × memory blocks). A padded batch: padding neither predicts nor pays."""
+    model = tiny_model("lm2", **{**overrides, "write_penalty": penalty})
+    ids = random_ids(3, 14, seed=5)
+    mask = torch.zeros(3, 14, dtype=torch.long)
+    mask[0], mask[1, 14 - 9 :], mask[2, :5] = 1, 1, 1  # full, left-padded, right-padded
+    padded = ids.masked_fill(mask == 0, 0)
+    with torch.no_grad():
+        loss = model(padded, attention_mask=mask, labels=ids).loss
+        _, _, tally = model.model(padded, mask, return_writes=True)
+        nll, targets, gates, tokens = 0.0, 0, 0.0, 0
+        for i in range(3):
+            real = ids[i][mask[i].bool()]
+            logits, _, sample_gates = reference(model, real)
+            nll += torch.nn.functional.cross_entropy(logits[:-1], real[1:], reduction="sum")
+            targets += len(real) - 1
+            gates, tokens = gates + sample_gates, tokens + len(real)
+    blocks = len(model.config.memory_layer_ids)
+    torch.testing.assert_close(tally, torch.stack([gates, torch.tensor(tokens * blocks, dtype=torch.float64)]), **TOL)
+    # The cross-entropy is taken in fp32 (as the trainer's), hence the looser tolerance for the loss.
+    expected = nll / targets + penalty * gates / (tokens * blocks)
+    torch.testing.assert_close(loss, expected.float(), rtol=1e-6, atol=1e-6)

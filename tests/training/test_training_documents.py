@@ -31,7 +31,7 @@ def documents(row: int) -> list[tuple[int, int]]:
 def test_reset_gives_each_document_its_result_alone(variant):
     ids = random_ids(len(STARTS), LENGTH)
     with torch.no_grad():
-        hidden, _ = document_forward(variant.model, ids, None, starts_mask(STARTS))
+        hidden, _, _ = document_forward(variant.model, ids, None, starts_mask(STARTS))
         for row in range(len(STARTS)):
             for a, z in documents(row):
                 alone, _ = variant.model(ids[row : row + 1, a:z])
@@ -43,8 +43,8 @@ def test_without_starts_it_is_one_stream_and_carry_differs():
     ids = random_ids(len(STARTS), LENGTH)
     with torch.no_grad():
         whole, _ = model.model(ids)
-        none, _ = document_forward(model.model, ids, None, starts_mask([[], [], []]))
-        reset, _ = document_forward(model.model, ids, None, starts_mask(STARTS))
+        none, _, _ = document_forward(model.model, ids, None, starts_mask([[], [], []]))
+        reset, _, _ = document_forward(model.model, ids, None, starts_mask(STARTS))
     torch.testing.assert_close(none, whole, rtol=1e-9, atol=1e-9)
     assert not torch.allclose(reset[0, 4:], whole[0, 4:], atol=1e-6)  # the memory did matter across documents
 
@@ -65,6 +65,22 @@ def test_reset_loss_is_the_token_weighted_loss_of_the_documents_alone():
                 total += model(piece, labels=piece).loss.item() * (z - a - 1)
                 count += z - a - 1
     torch.testing.assert_close(loss.item(), total / count, rtol=1e-6, atol=1e-6)  # the loss is taken in fp32
+
+
+def test_reset_write_tally_is_the_sum_of_the_documents_alone():
+    """The window's write tally (Σ input gate, count) adds up its documents' own, so the trainer prices
+    (`write_penalty`) exactly the writes each document makes alone."""
+    model = tiny_model("lm2")
+    ids = random_ids(len(STARTS), LENGTH)
+    with torch.no_grad():
+        _, _, tally = document_forward(model.model, ids, None, starts_mask(STARTS), return_writes=True)
+        alone = sum(
+            model.model(ids[row : row + 1, a:z], return_writes=True)[2]
+            for row in range(len(STARTS))
+            for a, z in documents(row)
+        )
+    assert tally[1] == len(STARTS) * LENGTH * model.config.num_hidden_layers  # every real token, every block
+    torch.testing.assert_close(tally, alone, rtol=1e-9, atol=1e-9)
 
 
 def test_gradients_flow_through_every_piece():

@@ -232,12 +232,14 @@ def test_saved_weights_are_safetensors(tmp_path):
     assert "model.layers.0.memory.forget_gate.bias" in weights
 
 
-def test_sparse_training_loss_equals_model_loss():
-    """The trainer's loss view (LM head only where labels are scored) equals `model(...).loss`."""
+@pytest.mark.parametrize("penalty", [0.0, 0.5])
+def test_sparse_training_loss_equals_model_loss(penalty):
+    """The trainer's loss view (LM head only where labels are scored) equals `model(...).loss`, write cost
+    (`write_penalty`) included."""
     from lm2.training.distributed import LossOnly
     from tests.conftest import random_ids, tiny_model
 
-    model = tiny_model("lm2")
+    model = tiny_model("lm2", write_penalty=penalty)
     ids = random_ids(3, 20)
     mask = torch.ones_like(ids)
     mask[0, 15:] = 0  # right padding

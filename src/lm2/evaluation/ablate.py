@@ -35,13 +35,13 @@ def cut_carry(model: LM2ForCausalLM) -> LM2ForCausalLM:
     inner = model.model
     segment = inner._segment
 
-    def reset_at_boundaries(ids, valid, start, state):
-        hidden, new = segment(ids, valid, start, state)
+    def reset_at_boundaries(ids, valid, start, state, count_writes=False):
+        hidden, new, writes = segment(ids, valid, start, state, count_writes)
         done = (new.offset == 0) & valid.any(1)  # this pass completed the sample's segment
         if new.memory is not None and bool(done.any()):
             fresh = inner.initial_state(ids.shape[0], ids.device).memory.to(new.memory.dtype)
             new.memory = torch.where(done[:, None, None], fresh, new.memory)
-        return hidden, new
+        return hidden, new, writes
 
     inner._segment = reset_at_boundaries
     return model

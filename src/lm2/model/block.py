@@ -40,24 +40,34 @@ class DecoderLayer(nn.Module):
         rows: Tensor | None = None,
         bank: Tensor | None = None,
         association: tuple[Tensor, Tensor] | None = None,
-    ) -> tuple[Tensor, Tensor | None, LayerCache]:
+        count_writes: bool = False,
+    ) -> tuple[Tensor, Tensor | None, LayerCache, Tensor | None]:
         """h `(b, n, d)` the residual stream; cache this block's state of the segment; rows `(b, n, d)` and
         bank `(b, m, d)` the LM2 bank rows entering this block and the bank entering the segment;
         association the ARMT block's (A `(b, f, d)`, z `(b, f)`) entering the segment.
-        Returns the new residual stream, the rows leaving the block and the block's new cache."""
+        Returns the new residual stream, the rows leaving the block, the block's new cache and, with
+        `count_writes` in a memory block, each token's input gate averaged over the width `(b, n)`."""
         if self.associative is not None:
             h = h + self.associative.read(h, *association)  # ARMT: the read enters the block's input
         x = self.input_layernorm(h)  # E_t
         prefix = None if cache.prefix_key is None else (cache.prefix_key, cache.prefix_value)
         attn, key, value = self.self_attn(x, ctx, cache.key, cache.value, prefix)
-        memory_key = memory_value = None
+        memory_key = memory_value = writes = None
         if self.memory is None:
             h = h + attn
         else:
             out = self.memory(
-                x=x, attn=attn, rows=rows, bank=bank, ctx=ctx, key=cache.memory_key, value=cache.memory_value
+                x=x,
+                attn=attn,
+                rows=rows,
+                bank=bank,
+                ctx=ctx,
+                key=cache.memory_key,
+                value=cache.memory_value,
+                count_writes=count_writes,
             )
-            rows, memory_key, memory_value = out.rows, out.key, out.value
+            rows, memory_key, memory_value, writes = out.rows, out.key, out.value, out.writes
             h = h + attn + out.gated.to(h.dtype)  # eq. 3: E_next = E_attn + E_gated
         h = h + self.mlp(self.post_attention_layernorm(h))
-        return h, rows, LayerCache(key, value, memory_key, memory_value, cache.prefix_key, cache.prefix_value)
+        cache = LayerCache(key, value, memory_key, memory_value, cache.prefix_key, cache.prefix_value)
+        return h, rows, cache, writes

@@ -27,6 +27,7 @@ MEMORY_PRESETS = {
         "input_bias": 0.0,
         "forget_floor": 0.0,
         "memory_gates": "sigmoid",
+        "write_penalty": 0.0,
     },
 }
 VANILLA_MODES = ("full", "segmented")
@@ -71,6 +72,11 @@ class LM2Config(PreTrainedConfig):
     memory_gates: the squashing of the input and forget gates: `"sigmoid"` (the paper's σ) or `"hard"`, the
         hard sigmoid clamp(x / 6 + 1/2, 0, 1), exactly 0 below −3 and exactly 1 above +3, so a token can leave
         a row exactly as it was (no write, no decay) over any number of segments (docs/memory.md "Stage 7").
+    write_penalty: λ ≥ 0 of a write cost added to the training loss (default 0: the paper's loss only): the
+        loss of `LM2ForCausalLM(labels=...)` and of `lm2 train` becomes cross-entropy + λ · mean g_in, the
+        input gate averaged over real tokens, memory blocks and width, once per forward call (as Mixtral's
+        router loss is). A row then has to earn every write; with hard gates the unneeded ones shut exactly
+        (docs/memory.md "Stage 9"). Logits, streaming and generation do not change.
     memory_preset: a name from `MEMORY_PRESETS` (`"paper"`: the paper's exact equations) that sets the
         fields above; giving a preset and a conflicting field raises.
     memory_gain: `None` (the paper: the gated memory is added as is) or the initial value of a learnable
@@ -138,6 +144,7 @@ class LM2Config(PreTrainedConfig):
     memory_update: str = "paper"
     forget_floor: float = 0.0
     memory_gates: str = "sigmoid"
+    write_penalty: float = 0.0
     memory_preset: str | None = None
     memory_gain: float | None = None
     num_memory_tokens: int = 16
@@ -209,12 +216,18 @@ class LM2Config(PreTrainedConfig):
         _choice("memory_gates", self.memory_gates, MEMORY_GATES)
         if not isinstance(self.memory_read_norm, bool):
             raise ValueError(f"memory_read_norm={self.memory_read_norm!r} must be true or false")
-        for name in ("forget_bias", "input_bias", "forget_floor"):
+        for name in ("forget_bias", "input_bias", "forget_floor", "write_penalty"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ValueError(f"{name}={value!r} must be a finite number")
         if not 0.0 <= self.forget_floor < 1.0:
             raise ValueError(f"forget_floor={self.forget_floor!r} must be in [0, 1) (0: the paper's forget gate)")
+        if self.write_penalty < 0:
+            raise ValueError(f"write_penalty={self.write_penalty!r} must be >= 0 (0: no write cost)")
+        if self.write_penalty and self.arch != "lm2":
+            raise ValueError(
+                f"write_penalty={self.write_penalty!r} prices LM2's input gates; arch={self.arch!r} has none (use 0)"
+            )
         _choice("vanilla_mode", self.vanilla_mode, VANILLA_MODES)
         for name in (
             "vocab_size",

@@ -115,6 +115,7 @@ class MemoryOutput:
     key: Tensor  # (b, h, w, e) the memory keys this block read, to cache
     value: Tensor
     step: MemoryStep | None = None
+    writes: Tensor | None = None  # (b, n) each token's g_in averaged over the width, when counted
 
 
 class LM2Memory(nn.Module):
@@ -177,12 +178,14 @@ class LM2Memory(nn.Module):
         key: Tensor | None = None,
         value: Tensor | None = None,
         return_step: bool = False,
+        count_writes: bool = False,
     ) -> MemoryOutput:
         """One memory step.
 
         x `(b, n, d)` the normalised block input E_t; attn `(b, n, d)` the self-attention output; rows
         `(b, n, d)` bank rows M_t[i] of the new columns entering this block; bank `(b, m, d)` the stream's
-        bank (read by the first memory block); key/value this block's cached memory K/V of the segment.
+        bank (read by the first memory block); key/value this block's cached memory K/V of the segment;
+        `count_writes` also returns each token's input gate averaged over the width (the write tally).
         """
         dtype = rows.dtype
         source = x if self.query == "input" else attn
@@ -213,7 +216,8 @@ class LM2Memory(nn.Module):
         if self.gain is not None:
             gated = self.gain.to(dtype) * gated
         step = MemoryStep(weights, e_mem, g_out, g_in, g_f, candidate) if return_step else None
-        return MemoryOutput(gated, new_rows, key, value, step)
+        writes = g_in.mean(-1) if count_writes else None
+        return MemoryOutput(gated, new_rows, key, value, step, writes)
 
 
 def read_rows(q: Tensor, key: Tensor, value: Tensor, start: int | None, explicit: bool) -> tuple[Tensor, Tensor]:

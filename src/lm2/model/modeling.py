@@ -126,23 +126,30 @@ class LM2Model(LM2PreTrainedModel):
         attention_mask: Tensor | None = None,
         memory: MemoryState | None = None,
         logits_to_keep: int = 0,
-    ) -> tuple[Tensor, MemoryState]:
-        """input_ids `(b, L)` → hidden `(b, L or logits_to_keep, d)` after the final norm, and the state."""
+        return_writes: bool = False,
+    ) -> tuple[Tensor, MemoryState] | tuple[Tensor, MemoryState, Tensor | None]:
+        """input_ids `(b, L)` → hidden `(b, L or logits_to_keep, d)` after the final norm, and the state.
+
+        `return_writes=True` adds the write tally that `LM2Config.write_penalty` prices: a `(2,)` tensor (the
+        sum over real tokens and LM2 memory blocks of each token's input gate averaged over the width, and the
+        number of those token-block pairs; `write_cost` turns it into the mean), None without LM2 memory."""
         b = input_ids.shape[0]
         state = self.initial_state(b, input_ids.device) if memory is None else memory
         layout = grid_layout(input_ids, attention_mask, state.offset, self.config.pad_token_id or 0)
         keep = layout.source if logits_to_keep <= 0 else layout.source[:, -logits_to_keep:]
         span = self.config.segment_span
         use_checkpoint = (self.gradient_checkpointing or self.config.segment_checkpointing) and torch.is_grad_enabled()
-        pieces, kept = [], None
+        pieces, kept, writes = [], None, None
         for count, (first, last) in enumerate(segment_slices(layout.low, layout.low + layout.width, span), 1):
             columns = slice(first - layout.low, last - layout.low)
             start = first if span is None else first % span
-            args = (layout.ids[:, columns], layout.valid[:, columns], start, state)
+            args = (layout.ids[:, columns], layout.valid[:, columns], start, state, return_writes)
             if use_checkpoint:
-                h, state = checkpoint(self._segment, *args, use_reentrant=False)
+                h, state, tally = checkpoint(self._segment, *args, use_reentrant=False)
             else:
-                h, state = self._segment(*args)
+                h, state, tally = self._segment(*args)
+            if tally is not None:
+                writes = tally if writes is None else writes + tally
             if self.config.bptt_segments and count % self.config.bptt_segments == 0:
                 state = state.detach_memory()  # the memory (and ARMT's A, z) leave the graph here
             if logits_to_keep <= 0:
@@ -157,10 +164,14 @@ class LM2Model(LM2PreTrainedModel):
             hidden = pieces[0] if len(pieces) == 1 else torch.cat(pieces, 1)
         else:
             hidden = gather_outputs(torch.cat(pieces, 1), keep)
-        return hidden, state
+        return (hidden, state, writes) if return_writes else (hidden, state)
 
-    def _segment(self, ids: Tensor, valid: Tensor, start: int, state: MemoryState) -> tuple[Tensor, MemoryState]:
-        """One pass over columns `[start, start + n)` of the current segment, for the whole batch."""
+    def _segment(
+        self, ids: Tensor, valid: Tensor, start: int, state: MemoryState, count_writes: bool = False
+    ) -> tuple[Tensor, MemoryState, Tensor | None]:
+        """One pass over columns `[start, start + n)` of the current segment, for the whole batch; returns the
+        hidden states, the state after it and, with `count_writes`, its write tally (`forward`'s
+        `return_writes`; None without LM2 memory)."""
         cfg = self.config
         n = ids.shape[1]
         h = self.embed_tokens(ids)  # (b, n, d)
@@ -173,10 +184,14 @@ class LM2Model(LM2PreTrainedModel):
             caches = read_prefix(self.layers, self.norm, state, caches, dtype, assoc)
         bank = state.memory if cfg.arch == "lm2" else None
         rows = None if bank is None else bank[:, start : start + n]  # (b, n, d) rows entering block 0
-        new_caches = []
+        new_caches, written = [], []
         for layer, cache, association in zip(self.layers, caches, assoc, strict=True):
-            h, rows, cache = layer(h, ctx=ctx, cache=cache, rows=rows, bank=bank, association=association)
+            h, rows, cache, writes = layer(
+                h, ctx=ctx, cache=cache, rows=rows, bank=bank, association=association, count_writes=count_writes
+            )
             new_caches.append(cache)
+            if writes is not None:
+                written.append(writes)
         h = self.norm(h)
         offset = state.offset + valid.sum(1)
         memory, associative, normalizer = state.memory, state.associative, state.normalizer
@@ -193,13 +208,24 @@ class LM2Model(LM2PreTrainedModel):
         if cfg.segment_span is not None:
             offset = torch.where(offset == cfg.segment_span, 0, offset)  # completed segments roll over
         layers = None if bool((offset == 0).all()) else new_caches
-        return h, MemoryState(memory, offset, layers, cfg.arch, associative, normalizer)
+        tally = None
+        if written:  # only real tokens write, so only they pay (padding columns' gates do not count)
+            real = valid.to(written[0].dtype)
+            tally = torch.stack([sum((w * real).sum() for w in written), real.sum() * len(written)])
+        return h, MemoryState(memory, offset, layers, cfg.arch, associative, normalizer), tally
+
+
+def write_cost(tally: Tensor) -> Tensor:
+    """The mean input gate of a write tally (`LM2Model.forward(..., return_writes=True)`): what
+    `LM2Config.write_penalty` multiplies (0 when no real token was counted)."""
+    return tally[0] / tally[1].clamp(min=1)
 
 
 @dataclass
 class LM2Output(ModelOutput):
     """`loss` (mean next-token cross-entropy over real, labelled tokens), `logits` `(b, L, vocab)`,
-    `memory` (the `MemoryState` to pass back as `memory=` to continue)."""
+    `memory` (the `MemoryState` to pass back as `memory=` to continue). With `LM2Config.write_penalty` the
+    loss includes the write cost."""
 
     loss: Tensor | None = None
     logits: Tensor | None = None
@@ -233,11 +259,15 @@ class LM2ForCausalLM(LM2PreTrainedModel, GenerationMixin):
         padding positions never count. `logits_to_keep=k` returns only the last k positions' logits.
         `num_items_in_batch` (the Hugging Face Trainer passes it): the loss is the sum over this batch's
         targets divided by it, the count of the accumulated batch's targets (`causal_lm_loss`).
+        With `LM2Config.write_penalty` λ > 0 the loss adds λ · the mean input gate of this call (`write_cost`).
         """
         self._check_inputs(input_ids, attention_mask, labels, memory, logits_to_keep, unused)
-        hidden, state = self.model(input_ids, attention_mask, memory, logits_to_keep)
+        priced = labels is not None and self.config.write_penalty > 0
+        hidden, state, *writes = self.model(input_ids, attention_mask, memory, logits_to_keep, return_writes=priced)
         logits = self.lm_head(hidden)
         loss = None if labels is None else causal_lm_loss(logits, labels, attention_mask, None, num_items_in_batch)
+        if priced:
+            loss = loss + (self.config.write_penalty * write_cost(writes[0])).to(loss.dtype)
         return LM2Output(loss=loss, logits=logits, memory=state)
 
     def _check_inputs(self, input_ids, attention_mask, labels, memory, logits_to_keep, unused) -> None:

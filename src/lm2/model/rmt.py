@@ -43,7 +43,7 @@ def memory_pass(
     for i, block in enumerate(blocks):
         cache = LayerCache() if prefixes is None else prefixes[i]
         association = None if associations is None else associations[i]
-        h, _, cache = block(h, ctx=ctx, cache=cache, association=association)
+        h, _, cache, _ = block(h, ctx=ctx, cache=cache, association=association)
         caches.append(cache)
         outputs.append(h)
     return norm(h), caches, outputs

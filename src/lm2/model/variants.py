@@ -52,6 +52,21 @@ VARIANTS: dict[str, dict[str, Any]] = {
         input_bias=-3.0,
         forget_floor=0.999,
     ),
+    # Stage 9: a price on writes (`write_penalty` λ, two values fixed before the runs), so that training shuts
+    # the input gates a short input never needed shut; with and without the forget floor.
+    **{
+        f"lm2-hard{floor}-write{penalty}": _lm2(
+            memory_update="delta",
+            memory_read_norm=True,
+            memory_gates="hard",
+            forget_bias=3.0,
+            input_bias=-3.0,
+            forget_floor=0.999 if floor else 0.0,
+            write_penalty=penalty,
+        )
+        for floor in ("", "-floor")
+        for penalty in (0.1, 0.01)
+    },
     "rmt": {"arch": "rmt"},  # memory tokens (DESIGN §4); their number is a backbone setting
     "armt": {"arch": "armt"},  # memory tokens writing an associative memory per block (DESIGN §4)
     "armt-paper": {"arch": "armt", "armt_feature_norm": False},  # φ = DPFP-ν as the paper's equations state it

@@ -12,6 +12,7 @@ import torch.distributed as dist
 from torch import nn
 
 from lm2.model.loss import causal_lm_loss
+from lm2.model.modeling import write_cost
 
 from .documents import document_forward
 
@@ -50,8 +51,9 @@ def teardown() -> None:
 
 
 class LossOnly(nn.Module):
-    """Training view of a model: the loss `model(input_ids, attention_mask, labels=labels).loss`, computed
-    without the logits of unscored positions, and tied with weight 0 to the memory the model hands on.
+    """Training view of a model: the loss `model(input_ids, attention_mask, labels=labels).loss` (with the
+    write cost of `LM2Config.write_penalty`), computed without the logits of unscored positions, and tied
+    with weight 0 to the memory the model hands on.
 
     - BABILong scores one or two answer tokens per sample: applying the LM head (and the softmax over the
       vocabulary) only where a label is scored makes a tiny model's step about twice as fast.
@@ -66,11 +68,14 @@ class LossOnly(nn.Module):
 
     def forward(self, input_ids, attention_mask, labels, starts=None) -> torch.Tensor:
         """`starts` `(b, L)` (optional): where a document starts and the sample's memory restarts."""
-        if starts is None:
-            hidden, state = self.model.model(input_ids, attention_mask)  # (b, L, d), final norm applied
+        penalty = self.model.config.write_penalty
+        if starts is None:  # hidden (b, L, d), final norm applied
+            hidden, state, writes = self.model.model(input_ids, attention_mask, return_writes=penalty > 0)
         else:
-            hidden, state = document_forward(self.model.model, input_ids, attention_mask, starts)
+            hidden, state, writes = document_forward(self.model.model, input_ids, attention_mask, starts, penalty > 0)
         loss = causal_lm_loss(hidden, labels, attention_mask, head=self.model.lm_head)
+        if penalty:  # the write cost of LM2Config.write_penalty: the same loss as the model's own
+            loss = loss + (penalty * write_cost(writes)).to(loss.dtype)
         for carried in (state.memory, state.associative, state.normalizer):
             if carried is not None and carried.requires_grad:
                 loss = loss + 0.0 * carried.float().sum()

@@ -44,18 +44,21 @@ def restart(state: MemoryState, fresh: MemoryState, rows: Tensor) -> MemoryState
 
 
 def document_forward(
-    model, input_ids: Tensor, attention_mask: Tensor | None, starts: Tensor
-) -> tuple[Tensor, MemoryState]:
+    model, input_ids: Tensor, attention_mask: Tensor | None, starts: Tensor, return_writes: bool = False
+) -> tuple[Tensor, MemoryState, Tensor | None]:
     """`model` (an `LM2Model`) over `input_ids` `(b, L)`, each sample's memory restarting where `starts`
-    `(b, L)` is True. Returns the final hidden states `(b, L, d)` and the state after the window."""
+    `(b, L)` is True. Returns the final hidden states `(b, L, d)`, the state after the window and, with
+    `return_writes`, the window's write tally (`LM2Model.forward`'s; None otherwise or without LM2 memory)."""
     b, length = input_ids.shape
     cuts = torch.nonzero(starts[:, 1:].any(0)).flatten().add(1).tolist()  # columns where some document starts
     bounds = [0, *cuts, length]
-    state, pieces = None, []
+    state, pieces, writes = None, [], None
     for a, z in zip(bounds[:-1], bounds[1:], strict=True):
         if a > 0:
             state = restart(state, model.initial_state(b, input_ids.device), starts[:, a])
         mask = None if attention_mask is None else attention_mask[:, a:z]
-        hidden, state = model(input_ids[:, a:z], mask, state)
+        hidden, state, *tally = model(input_ids[:, a:z], mask, state, return_writes=return_writes)
         pieces.append(hidden)
-    return torch.cat(pieces, 1), state
+        if tally and tally[0] is not None:
+            writes = tally[0] if writes is None else writes + tally[0]
+    return torch.cat(pieces, 1), state, writes
