@@ -7,7 +7,8 @@ row held after the first segment (the fact: key and value are tokens 0 and 1, ro
 the forget gate of every later token at that position (by (1 − g_in) g_f under the delta update), so its
 surviving share after the input is the product of those factors — unless the model copies it forward by
 reading and rewriting it. The script reports, per length and memory block: the mean forget and input gates
-of the noise tokens, the e-folding horizons −1 / mean(log g_f) and −1 / mean(log(1 − g_in)) in segments, and
+of the noise tokens (and the shares of them exactly shut / exactly keeping, for hard gates), the input gates
+of the key and value tokens, the e-folding horizons −1 / mean(log g_f) and −1 / mean(log(1 − g_in)) in segments, and
 the median over samples of that surviving share (gates are channel means, as `lm2 inspect` records them).
 
 Usage (the stage-4 plan; about 5 minutes on one core):
@@ -48,6 +49,11 @@ def gate_statistics(trace, segment_length: int, update: str = "paper") -> list[d
                 "block": block,
                 "forget_mean": float(forget[:, noise].mean()),
                 "input_mean": float(write[:, noise].mean()),
+                # hard gates (stages 7-9): noise tokens whose input gate is exactly 0 in every channel (the
+                # recorded channel mean is 0 only then), and forget gates exactly 1 (nothing of the row lost)
+                "input_shut_share": float((write[:, noise] == 0).double().mean()),
+                "forget_whole_share": float((forget[:, noise] == 1).double().mean()),
+                "fact_input_mean": float(write[:, :2].mean()),  # the key's and the value's own writes
                 "horizon_segments": float(-1 / log_forget.mean()),
                 "write_horizon_segments": float(-1 / log_unwritten.mean()),
                 "fact_share_median": float(survival.mean(1).median()),

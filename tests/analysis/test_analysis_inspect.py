@@ -42,7 +42,11 @@ def test_memory_intermediates_reproduce_what_the_model_returns(overrides):
         # The explicit read (weights in the open) gives what the fused read gave the model.
         torch.testing.assert_close(asked.rows, output.rows, rtol=0, atol=1e-12)
         torch.testing.assert_close(asked.gated, output.gated, rtol=0, atol=1e-12)
-        updated = step.gate_in * step.candidate + step.gate_forget * rows  # eq. 6
+        kept_row = step.gate_forget * rows
+        updated = {  # eq. 6 (the paper's preset), or the delta update (the default)
+            "paper": step.gate_in * step.candidate + kept_row,
+            "delta": kept_row + step.gate_in * (step.candidate - kept_row),
+        }[module.update]
         torch.testing.assert_close(output.rows, updated, rtol=0, atol=1e-12)
         torch.testing.assert_close(step.candidate, torch.tanh(step.read), rtol=0, atol=1e-12)
         gain = 1.0 if module.gain is None else module.gain

@@ -156,11 +156,9 @@ def test_bad_memory_variant_fields_name_the_field(field, value, message):
         LM2Config(**{field: value})
 
 
-def test_a_write_penalty_needs_lm2s_input_gates_and_the_paper_preset_has_none():
-    with pytest.raises(ValueError, match=r"write_penalty=0.1 prices LM2's input gates; arch='rmt' has none"):
-        LM2Config(arch="rmt", write_penalty=0.1)
-    with pytest.raises(ValueError, match=r"memory_preset='paper' sets write_penalty=0.0, but write_penalty=0.1"):
-        LM2Config(memory_preset="paper", write_penalty=0.1)
+def test_the_paper_preset_has_no_write_penalty():
+    with pytest.raises(ValueError, match=r"memory_preset='paper' sets write_penalty=0.0, but write_penalty=0.5"):
+        LM2Config(memory_preset="paper", write_penalty=0.5)
 
 
 def test_a_config_saved_before_the_memory_variants_loads_the_paper_equations(tmp_path):
@@ -176,6 +174,24 @@ def test_a_config_saved_before_the_memory_variants_loads_the_paper_equations(tmp
     assert loaded.forget_bias == 2.0
     round_trip = LM2Config.from_dict(LM2Config(memory_update="delta", memory_read_norm=True).to_diff_dict())
     assert (round_trip.memory_update, round_trip.memory_read_norm) == ("delta", True)
+
+
+def test_a_config_saved_before_floors_hard_gates_and_write_costs_loads_without_them(tmp_path):
+    """Configs written between stage 4 and stage 9 of docs/memory.md state the memory update but not
+    `forget_floor`, `memory_gates` or `write_penalty`; every model then had σ gates, no floor and no write
+    cost, so they load with those, not with today's defaults (which differ)."""
+    saved = LM2Config(segment_length=8, memory_update="paper", forget_bias=4.0, input_bias=-4.0).to_dict()
+    for key in ("forget_floor", "memory_gates", "write_penalty"):
+        saved.pop(key)
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    loaded = LM2Config.from_pretrained(tmp_path)
+    assert (loaded.forget_floor, loaded.memory_gates, loaded.write_penalty) == (0.0, "sigmoid", 0.0)
+    assert (loaded.memory_update, loaded.memory_read_norm, loaded.forget_bias) == ("paper", True, 4.0)
+    default = LM2Config()
+    assert (default.forget_floor, default.memory_gates, default.write_penalty) == (0.999, "hard", 0.1)
+    default.save_pretrained(tmp_path / "today")  # a config saved today states them and keeps them
+    today = LM2Config.from_pretrained(tmp_path / "today")
+    assert (today.forget_floor, today.memory_gates, today.write_penalty) == (0.999, "hard", 0.1)
 
 
 def test_an_armt_config_saved_before_unit_features_loads_the_raw_features(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from lm2.model.config import MEMORY_PRESETS
 from lm2.model.memory import initial_bank
 from tests.conftest import random_ids, tiny_model
 
@@ -52,10 +53,11 @@ def test_bank_changes_when_gates_open():
 
 
 def test_gate_biases_start_at_their_config_values():
-    """The default gates start by keeping (forget bias +4, input bias −4), the paper's preset at +1 and 0, a
-    stated value as stated; in every memory block, with the output gate's bias at 0."""
+    """The default gates start by keeping (forget bias +3, input bias −3: the edges of the hard gates' linear
+    range), the paper's preset at +1 and 0, a stated value as stated; in every memory block, with the output
+    gate's bias at 0."""
     cases = (
-        ({}, 4.0, -4.0),
+        ({}, 3.0, -3.0),
         ({"memory_preset": "paper"}, 1.0, 0.0),
         ({"forget_bias": 2.5, "input_bias": -1.5}, 2.5, -1.5),
     )
@@ -115,14 +117,17 @@ def test_memory_gain_zero_switches_memory_off_exactly_but_learns():
 
 
 # ---------------------------------------------------------------------- memory at length (DESIGN §2, §8)
+PAPER = MEMORY_PRESETS["paper"]  # the paper's memory fields, each test changing one or two of them
+
+
 @pytest.mark.parametrize("update", ["mean", "delta"])
 @torch.no_grad()
 def test_bounded_updates_keep_the_bank_within_one_where_the_paper_grows(update):
     """M_0's entries lie in [-1, 1]; a convex mix of such a row and tanh(E_mem) stays there over any number
     of segments, while eq. 6 with an open forget gate integrates (row norms grow with the segments)."""
     ids = random_ids(2, 60 * 6, seed=5)
-    common = {"forget_bias": 4.0, "input_bias": 0.0, "memory_read_norm": False}
-    bounded = tiny_model("lm2", memory_update=update, **common)(ids).memory.memory
+    common = {**PAPER, "forget_bias": 4.0}
+    bounded = tiny_model("lm2", **{**common, "memory_update": update})(ids).memory.memory
     paper = tiny_model("lm2", **common)(ids).memory.memory
     assert bounded.abs().max() <= 1.0 + 1e-12
     assert paper.norm(dim=-1).mean() > 5 * bounded.norm(dim=-1).mean()
@@ -149,8 +154,8 @@ def test_forget_floor_bounds_the_horizon_whatever_the_gate_learned():
     to erase), each memory block multiplies a row by the floor: after s segments through the 3 memory blocks
     M_0 is scaled by floor^(3s). Without the floor the bank is erased."""
     ids = random_ids(2, 20 * 6, seed=7)
-    shut = {"forget_bias": -30.0, "input_bias": -30.0}
-    model = tiny_model("lm2", forget_floor=0.9, **shut)
+    shut = {**PAPER, "forget_bias": -30.0, "input_bias": -30.0}
+    model = tiny_model("lm2", **{**shut, "forget_floor": 0.9})
     kept = model(ids).memory.memory
     m0 = model.model.initial_state(2, torch.device("cpu")).memory
     torch.testing.assert_close(kept, 0.9 ** (3 * 20) * m0, rtol=1e-9, atol=1e-12)
@@ -164,8 +169,8 @@ def test_hard_gates_leave_a_row_exactly_as_it_was(update):
     M bit for bit on any IEEE machine, over any number of segments; σ at the same biases is only close to 0
     and 1, and the bank drifts."""
     ids = random_ids(2, 40 * 6, seed=8)
-    shut = {"forget_bias": 10.0, "input_bias": -10.0, "memory_update": update}
-    hard = tiny_model("lm2", memory_gates="hard", **shut)
+    shut = {**PAPER, "forget_bias": 10.0, "input_bias": -10.0, "memory_update": update}
+    hard = tiny_model("lm2", **{**shut, "memory_gates": "hard"})
     m0 = hard.model.initial_state(2, torch.device("cpu")).memory
     assert torch.equal(hard(ids).memory.memory, m0)
     assert (tiny_model("lm2", **shut)(ids).memory.memory - m0).abs().max() > 1e-4

@@ -149,7 +149,7 @@ def test_pads_never_write_to_the_bank():
 
 # ---------------------------------------------------------------- loss and gradients
 def test_loss_ignores_padding_and_matches_manual():
-    model = tiny_model("lm2")
+    model = tiny_model("lm2", write_penalty=0.0)  # the cross-entropy alone (the write cost: test_reference.py)
     ids = random_ids(2, 10)
     mask = torch.ones_like(ids)
     mask[0, :3] = 0
@@ -168,8 +168,10 @@ def test_loss_ignores_padding_and_matches_manual():
 def test_accumulated_gradient_with_num_items_in_batch_equals_the_one_batch_gradient(cut, pads, unscored):
     """The Hugging Face Trainer's loss contract: micro-batch losses summed over their targets and divided by
     the whole batch's count (`num_items_in_batch`) add up to the one-batch gradient, whatever the split and
-    however unevenly the targets fall (padding, unscored prompt tokens)."""
+    however unevenly the targets fall (padding, unscored prompt tokens). The default write cost
+    (`write_penalty` 0.1) is taken per target then, and adds up the same way."""
     model = tiny_model("lm2").train()
+    assert model.config.write_penalty > 0
     ids = random_ids(4, 14)
     mask, labels = torch.ones_like(ids), ids.clone()
     for row, (pad, skip) in enumerate(zip(pads, unscored, strict=True)):
@@ -181,8 +183,8 @@ def test_accumulated_gradient_with_num_items_in_batch_equals_the_one_batch_gradi
     def gradient(parts):
         model.zero_grad()
         for part in parts:
-            kwargs = {} if len(parts) == 1 else {"num_items_in_batch": torch.tensor(count)}
-            model(ids[part], attention_mask=mask[part], labels=labels[part], **kwargs).loss.backward()
+            items = torch.tensor(count)
+            model(ids[part], attention_mask=mask[part], labels=labels[part], num_items_in_batch=items).loss.backward()
         return torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
 
     whole = gradient([slice(0, 4)])
@@ -191,7 +193,8 @@ def test_accumulated_gradient_with_num_items_in_batch_equals_the_one_batch_gradi
 
 
 def _grad_norms(model: LM2ForCausalLM, ids: torch.Tensor):
-    """Gradient of the loss on the last segment wrt the first segment's embeddings and M_0."""
+    """Gradient of the loss on the last segment wrt the first segment's embeddings and M_0 (models without a
+    write cost, whose gradient reaches every segment's gates directly)."""
     embeds = {}
 
     def keep(module, inputs, output):
@@ -209,13 +212,13 @@ def _grad_norms(model: LM2ForCausalLM, ids: torch.Tensor):
 
 
 def test_backprop_reaches_first_segment_and_initial_bank():
-    model = tiny_model("lm2", memory_init="learned").train()
+    model = tiny_model("lm2", memory_init="learned", write_penalty=0.0).train()
     first, bank = _grad_norms(model, random_ids(1, 4 * SEG))
     assert first > 0 and bank > 0
 
 
 def test_bptt_segments_one_stops_gradient_at_segment_boundary():
-    model = tiny_model("lm2", memory_init="learned", bptt_segments=1).train()
+    model = tiny_model("lm2", memory_init="learned", bptt_segments=1, write_penalty=0.0).train()
     first, bank = _grad_norms(model, random_ids(1, 4 * SEG))
     assert first == 0 and bank == 0  # no gradient path at all: exact zeros on any CPU
 

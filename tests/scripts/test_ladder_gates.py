@@ -44,3 +44,19 @@ def test_under_the_delta_update_a_write_also_replaces_the_fact_rows():
     assert stats["write_horizon_segments"] == pytest.approx(-1 / math.log(0.8))
     (paper,) = script.gate_statistics(trace, seg)
     assert paper["fact_share_median"] == pytest.approx(1.0)
+
+
+def test_exactly_shut_and_exactly_keeping_gates_are_counted_among_the_noise_tokens():
+    """Hard gates (stages 7-9): the share of noise tokens (after the fact's segment, before the question's)
+    whose input gate is exactly 0 and whose forget gate is exactly 1; the fact tokens' own writes apart."""
+    script = load_script()
+    seg, segments = 4, 4
+    write = torch.zeros(1, 1, segments * seg)
+    write[0, 0, :2] = 0.5  # the key and the value write
+    write[0, 0, seg : seg + 2] = 0.01  # two of the 8 noise tokens leak
+    forget = torch.ones_like(write)
+    forget[0, 0, seg + 3] = 0.999  # one noise token forgets a little
+    trace = SimpleNamespace(blocks=[0], gate_forget=forget, gate_in=write)
+    (stats,) = script.gate_statistics(trace, seg, update="delta")
+    assert stats["input_shut_share"] == pytest.approx(6 / 8) and stats["forget_whole_share"] == pytest.approx(7 / 8)
+    assert stats["fact_input_mean"] == pytest.approx(0.5)

@@ -252,6 +252,26 @@ def test_sparse_training_loss_equals_model_loss(penalty):
     torch.testing.assert_close(LossOnly(model)(ids, mask, labels), expected, rtol=1e-6, atol=1e-6)
 
 
+def test_micro_batch_shares_add_up_to_the_one_batch_loss_write_cost_included():
+    """`LossOnly(..., totals)`: each micro-batch's share (cross-entropy over the global targets, input gates
+    over the global tokens) adds up to `model(...).loss` of the whole batch (the default write cost, 0.1),
+    however unevenly padding splits the tokens — what lets several processes reproduce one (trainer)."""
+    from lm2.training.distributed import LossOnly
+    from tests.conftest import random_ids, tiny_model
+
+    model = tiny_model("lm2")
+    assert model.config.write_penalty > 0
+    ids = random_ids(3, 20)
+    mask = torch.ones_like(ids)
+    mask[0, 9:] = 0  # one short sample
+    labels = ids.masked_fill(mask == 0, -100)
+    totals = (int((labels[:, 1:] != -100).sum()), int(mask.sum()))
+    with torch.no_grad():
+        whole = model(ids, attention_mask=mask, labels=labels).loss
+        shares = [LossOnly(model)(ids[p], mask[p], labels[p], None, totals) for p in (slice(0, 1), slice(1, 3))]
+    torch.testing.assert_close(sum(shares), whole, rtol=1e-6, atol=1e-6)  # fp32 cross-entropy
+
+
 @pytest.mark.parametrize("name", ["tiny-cpu-babilong", "tiny-cpu-lm", "small-gpu-babilong", "paper-1b-babilong"])
 def test_shipped_run_files_parse_and_validate(name, monkeypatch):
     """Every YAML in configs/ parses (no unknown keys, right types) and builds a valid model config."""

@@ -57,26 +57,29 @@ class LM2Config(PreTrainedConfig):
     memory_output: `"bank"` (add g_out * M_t[i], eq. 3) or `"read"` (add g_out * E_mem).
     memory_init: `"identity"` (fixed M_0: identity / orthonormal rows / unit-norm random rows) or
         `"learned"` (a parameter initialised the same way).
-    forget_bias: initial bias of the forget gate (default +4: gates start by keeping; the paper's +1).
-    input_bias: initial bias of the input gate (default −4: a row must earn a write; the paper's 0).
+    The memory fields below default to the memory ladder's choice (docs/memory.md "Stage 9", registry name
+    `lm2-hard-floor-write0.1`): read norm, delta update, hard gates at +3 / −3, forget floor 0.999, write
+    penalty 0.1. `memory_preset="paper"` restores the paper's equations (and loss).
+    forget_bias: initial bias of the forget gate (default +3: the edge of a hard gate's "keep"; the paper's +1).
+    input_bias: initial bias of the input gate (default −3: the edge of a hard gate's "shut", a row must earn
+        a write; the paper's 0).
     memory_read_norm: RMS-normalise bank rows where they are read (before W_K and W_V, and in
         g_out * M_t[i]), so the read does not depend on the bank's scale (default; not in the paper).
-        The three defaults are the memory ladder's choice (docs/memory.md "Stage 4"); `memory_preset="paper"`
-        restores the paper's equations.
     memory_update: eq. 6 as `"paper"` (g_in * c + g_f * M); `"mean"`, the gates' weighted mean
-        (g_in * c + g_f * M) / (g_in + g_f); or `"delta"`, g_f * M + g_in * (c - g_f * M), which moves the
-        kept row towards the candidate c = tanh(E_mem). Both alternatives keep rows within [-1, 1] once there.
+        (g_in * c + g_f * M) / (g_in + g_f); or `"delta"` (default), g_f * M + g_in * (c - g_f * M), which moves
+        the kept row towards the candidate c = tanh(E_mem). Both alternatives keep rows within [-1, 1] once there.
     forget_floor: the least value of the forget gate, g_f = floor + (1 − floor) σ(E_mem W_forget + b_f)
-        (default 0: the paper's σ). A floor f bounds the horizon of every row below by 1/(1 − f) segments
-        whatever training does to the gate (docs/memory.md "Stage 6"); it must lie in [0, 1).
-    memory_gates: the squashing of the input and forget gates: `"sigmoid"` (the paper's σ) or `"hard"`, the
-        hard sigmoid clamp(x / 6 + 1/2, 0, 1), exactly 0 below −3 and exactly 1 above +3, so a token can leave
-        a row exactly as it was (no write, no decay) over any number of segments (docs/memory.md "Stage 7").
-    write_penalty: λ ≥ 0 of a write cost added to the training loss (default 0: the paper's loss only): the
+        (default 0.999; 0 is the paper's σ). A floor f bounds the horizon of every row below by 1/(1 − f)
+        segments whatever training does to the gate (docs/memory.md "Stage 6"); it must lie in [0, 1).
+    memory_gates: the squashing of the input and forget gates: `"sigmoid"` (the paper's σ) or `"hard"`
+        (default), the hard sigmoid clamp(x / 6 + 1/2, 0, 1), exactly 0 below −3 and exactly 1 above +3, so a
+        token can leave a row exactly as it was over any number of segments (docs/memory.md "Stage 7").
+    write_penalty: λ ≥ 0 of a write cost added to the training loss (default 0.1; 0 is the paper's loss): the
         loss of `LM2ForCausalLM(labels=...)` and of `lm2 train` becomes cross-entropy + λ · mean g_in, the
         input gate averaged over real tokens, memory blocks and width, once per forward call (as Mixtral's
         router loss is). A row then has to earn every write; with hard gates the unneeded ones shut exactly
-        (docs/memory.md "Stage 9"). Logits, streaming and generation do not change.
+        (docs/memory.md "Stage 9"). Logits, streaming and generation do not change. Like the other memory
+        fields it only acts in `arch="lm2"` (the other architectures have no input gates).
     memory_preset: a name from `MEMORY_PRESETS` (`"paper"`: the paper's exact equations) that sets the
         fields above; giving a preset and a conflicting field raises.
     memory_gain: `None` (the paper: the gated memory is added as is) or the initial value of a learnable
@@ -138,13 +141,13 @@ class LM2Config(PreTrainedConfig):
     memory_query: str = "input"
     memory_output: str = "bank"
     memory_init: str = "identity"
-    forget_bias: float = 4.0
-    input_bias: float = -4.0
+    forget_bias: float = 3.0
+    input_bias: float = -3.0
     memory_read_norm: bool = True
-    memory_update: str = "paper"
-    forget_floor: float = 0.0
-    memory_gates: str = "sigmoid"
-    write_penalty: float = 0.0
+    memory_update: str = "delta"
+    forget_floor: float = 0.999
+    memory_gates: str = "hard"
+    write_penalty: float = 0.1
     memory_preset: str | None = None
     memory_gain: float | None = None
     num_memory_tokens: int = 16
@@ -186,10 +189,15 @@ class LM2Config(PreTrainedConfig):
     def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any) -> LM2Config:
         """As transformers', except that a config saved before a field that changed its meaning existed loads
         as it was trained, whatever today's defaults are: `lm2` without `memory_update` with the paper's memory
-        fields, `armt` without `armt_feature_norm` with the raw DPFP features (`False`)."""
+        fields, `lm2` without `forget_floor`, `memory_gates` or `write_penalty` (saved between stage 4 and
+        stage 9 of docs/memory.md) with the values every model had before they existed (the paper's), `armt`
+        without `armt_feature_norm` with the raw DPFP features (`False`)."""
         arch = config_dict.get("arch", cls.arch)
         if arch == "lm2" and "memory_update" not in config_dict:
             config_dict = {**MEMORY_PRESETS["paper"], **config_dict}
+        if arch == "lm2":
+            later = ("forget_floor", "memory_gates", "write_penalty")
+            config_dict = {**{k: MEMORY_PRESETS["paper"][k] for k in later}, **config_dict}
         if arch == "armt" and "armt_feature_norm" not in config_dict:
             config_dict = {"armt_feature_norm": False, **config_dict}
         return super().from_dict(config_dict, **kwargs)
@@ -224,10 +232,6 @@ class LM2Config(PreTrainedConfig):
             raise ValueError(f"forget_floor={self.forget_floor!r} must be in [0, 1) (0: the paper's forget gate)")
         if self.write_penalty < 0:
             raise ValueError(f"write_penalty={self.write_penalty!r} must be >= 0 (0: no write cost)")
-        if self.write_penalty and self.arch != "lm2":
-            raise ValueError(
-                f"write_penalty={self.write_penalty!r} prices LM2's input gates; arch={self.arch!r} has none (use 0)"
-            )
         _choice("vanilla_mode", self.vanilla_mode, VANILLA_MODES)
         for name in (
             "vocab_size",

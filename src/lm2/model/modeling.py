@@ -259,15 +259,23 @@ class LM2ForCausalLM(LM2PreTrainedModel, GenerationMixin):
         padding positions never count. `logits_to_keep=k` returns only the last k positions' logits.
         `num_items_in_batch` (the Hugging Face Trainer passes it): the loss is the sum over this batch's
         targets divided by it, the count of the accumulated batch's targets (`causal_lm_loss`).
-        With `LM2Config.write_penalty` λ > 0 the loss adds λ · the mean input gate of this call (`write_cost`).
+        With `LM2Config.write_penalty` λ > 0 the loss adds λ · the mean input gate of this call (`write_cost`);
+        with `num_items_in_batch`, λ · the sum of the gates over `num_items_in_batch` × memory blocks, so that
+        micro-batches add up to the accumulated batch's cost as their cross-entropies do.
         """
         self._check_inputs(input_ids, attention_mask, labels, memory, logits_to_keep, unused)
-        priced = labels is not None and self.config.write_penalty > 0
+        priced = labels is not None and self.config.write_penalty > 0 and self.config.arch == "lm2"
         hidden, state, *writes = self.model(input_ids, attention_mask, memory, logits_to_keep, return_writes=priced)
         logits = self.lm_head(hidden)
         loss = None if labels is None else causal_lm_loss(logits, labels, attention_mask, None, num_items_in_batch)
         if priced:
-            loss = loss + (self.config.write_penalty * write_cost(writes[0])).to(loss.dtype)
+            if num_items_in_batch is None:
+                cost = write_cost(writes[0])
+            else:  # per target of the accumulated batch, so that the micro-batches' costs add up like their losses
+                if isinstance(num_items_in_batch, Tensor):
+                    num_items_in_batch = num_items_in_batch.to(loss.device)
+                cost = writes[0][0] / (num_items_in_batch * len(self.config.memory_layer_ids))
+            loss = loss + (self.config.write_penalty * cost).to(loss.dtype)
         return LM2Output(loss=loss, logits=logits, memory=state)
 
     def _check_inputs(self, input_ids, attention_mask, labels, memory, logits_to_keep, unused) -> None:

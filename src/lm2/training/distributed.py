@@ -66,16 +66,25 @@ class LossOnly(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, input_ids, attention_mask, labels, starts=None) -> torch.Tensor:
-        """`starts` `(b, L)` (optional): where a document starts and the sample's memory restarts."""
-        penalty = self.model.config.write_penalty
-        if starts is None:  # hidden (b, L, d), final norm applied
-            hidden, state, writes = self.model.model(input_ids, attention_mask, return_writes=penalty > 0)
+    def forward(self, input_ids, attention_mask, labels, starts=None, totals=None) -> torch.Tensor:
+        """`starts` `(b, L)` (optional): where a document starts and the sample's memory restarts.
+
+        `totals` (optional): (targets, tokens) of the whole global batch. The loss is then this micro-batch's
+        share of the global batch's: its cross-entropy summed and divided by the targets, its write cost (the
+        input gates summed) divided by the tokens × memory blocks — so the shares of any split over
+        micro-batches and processes add up to the loss of one batch (`Trainer.train_step`)."""
+        config = self.model.config
+        penalty = config.write_penalty if config.arch == "lm2" else 0.0  # only LM2 has input gates to price
+        if starts is None:  # hidden (b, L, d), final norm applied; the write tally only when it is priced
+            hidden, state, *writes = self.model.model(input_ids, attention_mask, return_writes=penalty > 0)
         else:
-            hidden, state, writes = document_forward(self.model.model, input_ids, attention_mask, starts, penalty > 0)
-        loss = causal_lm_loss(hidden, labels, attention_mask, head=self.model.lm_head)
+            hidden, state, *writes = document_forward(self.model.model, input_ids, attention_mask, starts, penalty > 0)
+        targets, tokens = (None, None) if totals is None else totals
+        loss = causal_lm_loss(hidden, labels, attention_mask, head=self.model.lm_head, num_items_in_batch=targets)
         if penalty:  # the write cost of LM2Config.write_penalty: the same loss as the model's own
-            loss = loss + (penalty * write_cost(writes)).to(loss.dtype)
+            tally = writes[0]
+            cost = write_cost(tally) if tokens is None else tally[0] / (tokens * len(config.memory_layer_ids))
+            loss = loss + (penalty * cost).to(loss.dtype)
         for carried in (state.memory, state.associative, state.normalizer):
             if carried is not None and carried.requires_grad:
                 loss = loss + 0.0 * carried.float().sum()

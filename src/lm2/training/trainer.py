@@ -206,17 +206,18 @@ class Trainer:
     def train_step(self) -> tuple[float, int]:
         """One optimizer step over the global batch; returns its mean loss and the tokens it read."""
         batches = self._micro_batches()
-        counts = [int((b.labels[:, 1:] != IGNORE).sum()) for b in batches]
-        total = int(distributed.all_sum(torch.tensor(float(sum(counts))), self.dist).item())
+        # The global batch's scored targets and real tokens (the write cost's count), over every process.
+        counts = [[int((b.labels[:, 1:] != IGNORE).sum()), int(b.attention_mask.sum())] for b in batches]
+        totals = distributed.all_sum(torch.tensor(counts, dtype=torch.float64).sum(0), self.dist)
+        totals = (max(int(totals[0]), 1), max(int(totals[1]), 1))
         loss_sum = torch.zeros((), device=self.device)
-        for i, (batch, count) in enumerate(zip(batches, counts, strict=True)):
+        for i, batch in enumerate(batches):
             batch = batch.to(self.device)
             sync = i == len(batches) - 1 or not hasattr(self.wrapped, "no_sync")
             with self.autocast, contextlib.nullcontext() if sync else self.wrapped.no_sync():
-                loss = self.wrapped(batch.input_ids, batch.attention_mask, batch.labels, batch.starts)
-                # Sum over this micro-batch's scored tokens, normalised by the global count; DDP/FSDP
-                # average gradients over processes, hence the world factor.
-                piece = loss.float() * count / max(total, 1)
+                # This micro-batch's share of the global batch's loss (`LossOnly`); DDP/FSDP average
+                # gradients over processes, hence the world factor.
+                piece = self.wrapped(batch.input_ids, batch.attention_mask, batch.labels, batch.starts, totals).float()
                 (piece * self.dist.world).backward()
             loss_sum += piece.detach()
         loss = distributed.all_sum(loss_sum, self.dist).item()
