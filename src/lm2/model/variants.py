@@ -22,6 +22,13 @@ def _lm2(**fields: Any) -> dict[str, Any]:
     return {"arch": "lm2", **MEMORY_PRESETS["paper"], **fields}
 
 
+def _hard(forget_floor: float = 0.0, **fields: Any) -> dict[str, Any]:
+    """`lm2-hard` (stage 7 of docs/memory.md: delta update, read norm, hard gates at +3 / −3) with a forget
+    floor and `fields` changed."""
+    return _lm2(memory_update="delta", memory_read_norm=True, memory_gates="hard", forget_bias=3.0,
+                input_bias=-3.0, forget_floor=forget_floor, **fields)  # fmt: skip
+
+
 # Name → the LM2Config fields that define the variant (applied over the backbone).
 VARIANTS: dict[str, dict[str, Any]] = {
     "lm2": {"arch": "lm2"},  # the memory bank (DESIGN §2) with LM2Config's default memory fields
@@ -40,40 +47,21 @@ VARIANTS: dict[str, dict[str, Any]] = {
     ),
     # Stage 7: hard-sigmoid input and forget gates (exactly 0 / 1 past ±3) with the delta update, so a token
     # can leave a row bit for bit as it was; biases at the edges of the linear range, where gradient still flows.
-    "lm2-hard": _lm2(
-        memory_update="delta", memory_read_norm=True, memory_gates="hard", forget_bias=3.0, input_bias=-3.0
-    ),
+    "lm2-hard": _hard(),
     # Stage 8: both, a row can neither be forgotten (the floor) nor leak (hard input gates).
-    "lm2-hard-floor": _lm2(
-        memory_update="delta",
-        memory_read_norm=True,
-        memory_gates="hard",
-        forget_bias=3.0,
-        input_bias=-3.0,
-        forget_floor=0.999,
-    ),
+    "lm2-hard-floor": _hard(0.999),
     # Stage 9: a price on writes (`write_penalty` λ, two values fixed before the runs), so that training shuts
-    # the input gates a short input never needed shut; with and without the forget floor.
-    **{
-        f"lm2-hard{floor}-write{penalty}": _lm2(
-            memory_update="delta",
-            memory_read_norm=True,
-            memory_gates="hard",
-            forget_bias=3.0,
-            input_bias=-3.0,
-            forget_floor=0.999 if floor else 0.0,
-            write_penalty=penalty,
-        )
-        for floor in ("", "-floor")
-        for penalty in (0.1, 0.01)
-    },
+    # the input gates a short input never needed shut; with and without the forget floor. Stage 10: larger
+    # prices with the floor. `lm2-hard-floor-write0.1` is LM2Config's default.
+    **{f"lm2-hard-write{penalty}": _hard(write_penalty=penalty) for penalty in (0.1, 0.01)},
+    **{f"lm2-hard-floor-write{penalty}": _hard(0.999, write_penalty=penalty) for penalty in (0.1, 0.01, 0.3, 1.0)},
     "rmt": {"arch": "rmt"},  # memory tokens (DESIGN §4); their number is a backbone setting
     "armt": {"arch": "armt"},  # memory tokens writing an associative memory per block (DESIGN §4)
     "armt-paper": {"arch": "armt", "armt_feature_norm": False},  # φ = DPFP-ν as the paper's equations state it
     "vanilla": {"arch": "vanilla", "vanilla_mode": "full"},  # full causal attention over the whole input
     "vanilla-segmented": {"arch": "vanilla", "vanilla_mode": "segmented"},  # lm2's attention span, no memory
 }
-# The comparison `lm2 demo` and `lm2 recall` run by default: the paper's model, the two recurrent-memory
+# The comparison `lm2 demo` and `lm2 recall` run by default: LM2 (its default memory), the two recurrent-memory
 # baselines, full attention and the same span without memory. The other variants are chosen by name (`--models`).
 DEFAULT_MODELS = ("lm2", "rmt", "armt", "vanilla", "vanilla-segmented")
 
