@@ -68,6 +68,31 @@ def test_command_runs_quick_and_refuses_other_settings_in_the_same_folder(tmp_pa
     assert "--report='../x' must be a plain file name" in caplog.text
 
 
+def test_a_cell_of_a_name_whose_model_has_changed_is_refused_or_trained_again(tmp_path, capsys, caplog):
+    """Each cell records the fields that define its model; when a name's meaning moves (`lm2` when the defaults
+    change), a folder's old cell is not passed off as today's model: the command refuses it naming the fields,
+    `--report` too, and `lm2 demo`'s path (`replace_other_settings`) trains it again."""
+    from lm2.cli.bench_memory import run_ladder
+
+    out = tmp_path / "ladder"
+    args = ["bench", "memory", "--quick", "--tasks", "recall", "--models", "lm2", "--train-segments", "2",
+            "--segment-length", "8", "--out", str(out), "--workers", "1"]  # fmt: skip
+    assert main(args) == 0
+    cell = out / "cells" / "recall-lm2-seed0.json"
+    record = json.loads(cell.read_text())
+    assert record["config"]["memory_gates"] == "hard" and record["config"]["write_penalty"] == 0.1
+    record["config"].update(memory_gates="sigmoid", forget_floor=0.0)  # as trained before stage 9
+    cell.write_text(json.dumps(record))
+    assert main(args) == 2
+    assert "was trained as another model than 'lm2' is today (forget_floor, memory_gates differ)" in caplog.text
+    assert main([*args, "--report", "again"]) == 2
+    plan = LadderPlan(tasks=("recall",), models=("lm2",), seeds=(0,), segment_length=8, train_segments=2,
+                      multiples=(1, 4), steps=3, samples=8, backbone=TINY)  # fmt: skip
+    (out / "settings.json").unlink()  # a plan of other settings: the demo replaces what it needs anyway
+    results = run_ladder(plan, out, 1, "test", replace_other_settings=True)
+    assert results["cells"][0]["config"]["memory_gates"] == "hard"
+
+
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [

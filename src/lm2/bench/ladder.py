@@ -86,6 +86,41 @@ class LadderPlan:
         return json.loads(json.dumps(asdict(self)))  # tuples as lists, as a reloaded file has them
 
 
+# The config fields that make a variant what it is (the rest is the plan's backbone): what a cell records, so
+# that a cell trained under a name whose meaning has since changed (`lm2` when LM2Config's defaults move) is
+# not taken for the model the name means today.
+MODEL_FIELDS = ("arch", "forget_bias", "input_bias", "forget_floor", "write_penalty", "vanilla_mode",
+                "num_memory_tokens")  # fmt: skip
+
+
+def model_fields(plan: LadderPlan, task: str, model: str) -> dict[str, Any]:
+    """The fields that define `model` on this plan's backbone today (`MODEL_FIELDS`, every `memory_*` and
+    `armt_*` field), as a cell file records them."""
+    base = plan.task(task)
+    config = variant_config(model, plan.backbone, vocab_size=base.vocab_size, segment_length=plan.segment_length)
+    fields = config.to_dict()
+    chosen = {k: v for k, v in fields.items() if k in MODEL_FIELDS or k.startswith(("memory_", "armt_"))}
+    return json.loads(json.dumps(chosen))  # as read back from a file (lists, not tuples)
+
+
+def changed_model(plan: LadderPlan, out: Path) -> list[tuple[Path, list[str]]]:
+    """The finished cells of `plan` under `out` that record a model other than the one their name means
+    today, each with the fields that differ (cells written before cells recorded it are not checked)."""
+    changed = []
+    for task, model, seed in plan.cells():
+        path = cell_path(out, task, model, seed)
+        if not path.exists():
+            continue
+        recorded = json.loads(path.read_text()).get("config")
+        if recorded is None:
+            continue
+        today = model_fields(plan, task, model)
+        fields = sorted(k for k in recorded.keys() | today.keys() if recorded.get(k) != today.get(k))
+        if fields:
+            changed.append((path, fields))
+    return changed
+
+
 def ladder_cell(plan: LadderPlan, task: str, model: str, seed: int, on_step=None) -> dict[str, Any]:
     """Train `model` on `task` with `seed` and score it at every length of the plan."""
     base = plan.task(task)
@@ -113,6 +148,7 @@ def ladder_cell(plan: LadderPlan, task: str, model: str, seed: int, on_step=None
         "diverged_at": run.diverged_at,
         "train_seconds": round(trained, 1),
         "eval_seconds": round(time.time() - start - trained, 1),
+        "config": model_fields(plan, task, model),
     }
 
 

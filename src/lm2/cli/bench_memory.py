@@ -74,10 +74,25 @@ def other_settings(plan, out: Path) -> str:
     return ", ".join(key for key, _, _ in differ)
 
 
+def check_models(plan, out: Path, replace: bool) -> None:
+    """Cells under `out` whose recorded model is not what their name means today (a default moved): refused
+    (`UsageError` naming the file and the fields), or with `replace` removed so that they are trained again."""
+    from lm2.bench.ladder import changed_model
+
+    for path, fields in changed_model(plan, out):
+        if not replace:
+            name = json.loads(path.read_text())["model"]
+            raise UsageError(f"{path} was trained as another model than {name!r} is today ({', '.join(fields)} "
+                             "differ); rename or remove it, or give another --out")  # fmt: skip
+        print(f"{path.name}: trained as another model ({', '.join(fields)} differ); training it again")
+        path.unlink()
+
+
 def run_ladder(plan, out: Path, workers: int, command: str, replace_other_settings: bool = False) -> dict:
     """Run the cells of `plan` that `out` lacks, two processes at a time, and write `out/results.json`; returns
-    the results. A folder holding cells of other settings is refused (`UsageError`), or with
-    `replace_other_settings` its cells of this plan are dropped and trained again (`lm2 demo`)."""
+    the results. A folder holding cells of other settings, or cells whose recorded model is not the one their
+    name means today, is refused (`UsageError`), or with `replace_other_settings` those cells are dropped and
+    trained again (`lm2 demo`)."""
     from lm2.bench.ladder import cell_path, collect, run_cell, settings
     from lm2.cli.jobs import run_jobs
     from lm2.files import write_atomic
@@ -89,6 +104,7 @@ def run_ladder(plan, out: Path, workers: int, command: str, replace_other_settin
                          "give another --out or the same settings")  # fmt: skip
     for cell in plan.cells() if differ else []:
         cell_path(out, *cell).unlink(missing_ok=True)
+    check_models(plan, out, replace_other_settings)
     write_atomic(out / "settings.json", json.dumps(settings(plan), indent=1))
     todo = [cell for cell in plan.cells() if not cell_path(out, *cell).exists()]
     print(f"memory ladder: {len(plan.cells())} cells, {len(plan.cells()) - len(todo)} already done, in {out}")
@@ -111,6 +127,7 @@ def report(plan, out: Path) -> dict:
     if differ:
         raise UsageError(f"--out {out} holds a ladder with other settings ({differ} differ); "
                          "give the settings it was run with")  # fmt: skip
+    check_models(plan, out, replace=False)
     results = collect(plan, out)
     if not results["cells"]:
         raise UsageError(f"--out {out} has no cells of --tasks {','.join(plan.tasks)} and --models "
