@@ -91,6 +91,14 @@ def test_a_cell_of_a_name_whose_model_has_changed_is_refused_or_trained_again(tm
     (out / "settings.json").unlink()  # a plan of other settings: the demo replaces what it needs anyway
     results = run_ladder(plan, out, 1, "test", replace_other_settings=True)
     assert results["cells"][0]["config"]["memory_gates"] == "hard"
+    record = json.loads(cell.read_text())
+    del record["config"]  # a cell from before cells recorded their model: kept by the command, not by the demo
+    cell.write_text(json.dumps(record))
+    run_ladder(plan, out, 1, "test")
+    assert "config" not in json.loads(cell.read_text())
+    run_ladder(plan, out, 1, "test", replace_other_settings=True)
+    assert "recall-lm2-seed0.json: records no model (an older cell); training it again" in capsys.readouterr().out
+    assert "config" in json.loads(cell.read_text())
 
 
 @pytest.mark.parametrize(

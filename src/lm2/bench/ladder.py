@@ -103,9 +103,10 @@ def model_fields(plan: LadderPlan, task: str, model: str) -> dict[str, Any]:
     return json.loads(json.dumps(chosen))  # as read back from a file (lists, not tuples)
 
 
-def changed_model(plan: LadderPlan, out: Path) -> list[tuple[Path, list[str]]]:
+def changed_model(plan: LadderPlan, out: Path, unrecorded: bool = False) -> list[tuple[Path, list[str]]]:
     """The finished cells of `plan` under `out` that record a model other than the one their name means
-    today, each with the fields that differ (cells written before cells recorded it are not checked)."""
+    today, each with the fields that differ; with `unrecorded`, also the cells written before cells recorded
+    their model (fields `["config"]`), which cannot be checked."""
     changed = []
     for task, model, seed in plan.cells():
         path = cell_path(out, task, model, seed)
@@ -113,6 +114,8 @@ def changed_model(plan: LadderPlan, out: Path) -> list[tuple[Path, list[str]]]:
             continue
         recorded = json.loads(path.read_text()).get("config")
         if recorded is None:
+            if unrecorded:
+                changed.append((path, ["config"]))
             continue
         today = model_fields(plan, task, model)
         fields = sorted(k for k in recorded.keys() | today.keys() if recorded.get(k) != today.get(k))

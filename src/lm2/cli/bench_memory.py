@@ -76,15 +76,17 @@ def other_settings(plan, out: Path) -> str:
 
 def check_models(plan, out: Path, replace: bool) -> None:
     """Cells under `out` whose recorded model is not what their name means today (a default moved): refused
-    (`UsageError` naming the file and the fields), or with `replace` removed so that they are trained again."""
+    (`UsageError` naming the file and the fields), or with `replace` removed so that they are trained again —
+    with `replace`, also cells too old to record their model (`lm2 demo` then retrains rather than guess)."""
     from lm2.bench.ladder import changed_model
 
-    for path, fields in changed_model(plan, out):
+    for path, fields in changed_model(plan, out, unrecorded=replace):
         if not replace:
             name = json.loads(path.read_text())["model"]
             raise UsageError(f"{path} was trained as another model than {name!r} is today ({', '.join(fields)} "
                              "differ); rename or remove it, or give another --out")  # fmt: skip
-        print(f"{path.name}: trained as another model ({', '.join(fields)} differ); training it again")
+        why = "records no model (an older cell)" if fields == ["config"] else f"{', '.join(fields)} differ"
+        print(f"{path.name}: {why}; training it again")
         path.unlink()
 
 
