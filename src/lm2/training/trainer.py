@@ -208,7 +208,8 @@ class Trainer:
         batches = self._micro_batches()
         # The global batch's scored targets and real tokens (the write cost's count), over every process.
         counts = [[int((b.labels[:, 1:] != IGNORE).sum()), int(b.attention_mask.sum())] for b in batches]
-        totals = distributed.all_sum(torch.tensor(counts, dtype=torch.float64).sum(0), self.dist)
+        counted = torch.tensor(counts, dtype=torch.float64, device=self.device).sum(0)  # nccl reduces on the GPU
+        totals = distributed.all_sum(counted, self.dist)
         totals = (max(int(totals[0]), 1), max(int(totals[1]), 1))
         loss_sum = torch.zeros((), device=self.device)
         for i, batch in enumerate(batches):
