@@ -142,7 +142,7 @@ def test_loss_is_the_cross_entropy_plus_the_write_cost_of_the_reference(override
             targets += len(real) - 1
             gates, tokens = gates + sample_gates, tokens + len(real)
     blocks = len(model.config.memory_layer_ids)
-    torch.testing.assert_close(tally, torch.stack([gates, torch.tensor(tokens * blocks, dtype=torch.float64)]), **TOL)
+    torch.testing.assert_close(tally, torch.tensor([gates / blocks, tokens], dtype=torch.float64), **TOL)
     # The cross-entropy is taken in fp32 (as the trainer's), hence the looser tolerance for the loss.
     expected = nll / targets + penalty * gates / (tokens * blocks)
     torch.testing.assert_close(loss, expected.float(), rtol=1e-6, atol=1e-6)

@@ -76,8 +76,9 @@ class LM2Config(PreTrainedConfig):
         token can leave a row exactly as it was over any number of segments (docs/memory.md "Stage 7").
     write_penalty: λ ≥ 0 of a write cost added to the training loss (default 0.1; 0 is the paper's loss): the
         loss of `LM2ForCausalLM(labels=...)` and of `lm2 train` becomes cross-entropy + λ · mean g_in, the
-        input gate averaged over real tokens, memory blocks and width, once per forward call (as Mixtral's
-        router loss is). A row then has to earn every write; with hard gates the unneeded ones shut exactly
+        input gate averaged over real tokens, memory blocks and width (with `num_items_in_batch`, and in
+        `lm2 train`'s micro-batches, over the accumulated batch's tokens, so that the parts add up). A row then
+        has to earn every write; with hard gates the unneeded ones shut exactly
         (docs/memory.md "Stage 9"). Logits, streaming and generation do not change. Like the other memory
         fields it only acts in `arch="lm2"` (the other architectures have no input gates).
     memory_preset: a name from `MEMORY_PRESETS` (`"paper"`: the paper's exact equations) that sets the

@@ -131,8 +131,8 @@ class LM2Model(LM2PreTrainedModel):
         """input_ids `(b, L)` → hidden `(b, L or logits_to_keep, d)` after the final norm, and the state.
 
         `return_writes=True` adds the write tally that `LM2Config.write_penalty` prices: a `(2,)` tensor (the
-        sum over real tokens and LM2 memory blocks of each token's input gate averaged over the width, and the
-        number of those token-block pairs; `write_cost` turns it into the mean), None without LM2 memory."""
+        sum over real tokens of each token's input gate averaged over the memory blocks and the width, and the
+        number of real tokens; `write_cost` turns it into the mean), None without LM2 memory."""
         b = input_ids.shape[0]
         state = self.initial_state(b, input_ids.device) if memory is None else memory
         layout = grid_layout(input_ids, attention_mask, state.offset, self.config.pad_token_id or 0)
@@ -211,14 +211,15 @@ class LM2Model(LM2PreTrainedModel):
         tally = None
         if written:  # only real tokens write, so only they pay (padding columns' gates do not count)
             real = valid.to(written[0].dtype)
-            tally = torch.stack([sum((w * real).sum() for w in written), real.sum() * len(written)])
+            tally = torch.stack([(torch.stack(written).mean(0) * real).sum(), real.sum()])
         return h, MemoryState(memory, offset, layers, cfg.arch, associative, normalizer), tally
 
 
-def write_cost(tally: Tensor) -> Tensor:
-    """The mean input gate of a write tally (`LM2Model.forward(..., return_writes=True)`): what
-    `LM2Config.write_penalty` multiplies (0 when no real token was counted)."""
-    return tally[0] / tally[1].clamp(min=1)
+def write_cost(tally: Tensor, tokens: int | Tensor | None = None) -> Tensor:
+    """What `LM2Config.write_penalty` multiplies: a write tally's (`LM2Model.forward(..., return_writes=True)`)
+    gates averaged over its own real tokens (0 when there were none) or, given `tokens`, summed and divided by
+    that count (the accumulated batch's, so that micro-batches' costs add up)."""
+    return tally[0] / (tally[1].clamp(min=1) if tokens is None else tokens)
 
 
 @dataclass
@@ -260,8 +261,8 @@ class LM2ForCausalLM(LM2PreTrainedModel, GenerationMixin):
         `num_items_in_batch` (the Hugging Face Trainer passes it): the loss is the sum over this batch's
         targets divided by it, the count of the accumulated batch's targets (`causal_lm_loss`).
         With `LM2Config.write_penalty` λ > 0 the loss adds λ · the mean input gate of this call (`write_cost`);
-        with `num_items_in_batch`, λ · the sum of the gates over `num_items_in_batch` × memory blocks, so that
-        micro-batches add up to the accumulated batch's cost as their cross-entropies do.
+        with `num_items_in_batch`, λ · the tokens' gates summed and divided by it, so that micro-batches add up
+        to the accumulated batch's cost as their cross-entropies do.
         """
         self._check_inputs(input_ids, attention_mask, labels, memory, logits_to_keep, unused)
         priced = labels is not None and self.config.write_penalty > 0 and self.config.arch == "lm2"
@@ -269,13 +270,7 @@ class LM2ForCausalLM(LM2PreTrainedModel, GenerationMixin):
         logits = self.lm_head(hidden)
         loss = None if labels is None else causal_lm_loss(logits, labels, attention_mask, None, num_items_in_batch)
         if priced:
-            if num_items_in_batch is None:
-                cost = write_cost(writes[0])
-            else:  # per target of the accumulated batch, so that the micro-batches' costs add up like their losses
-                if isinstance(num_items_in_batch, Tensor):
-                    num_items_in_batch = num_items_in_batch.to(loss.device)
-                cost = writes[0][0] / (num_items_in_batch * len(self.config.memory_layer_ids))
-            loss = loss + (self.config.write_penalty * cost).to(loss.dtype)
+            loss = loss + (self.config.write_penalty * write_cost(writes[0], num_items_in_batch)).to(loss.dtype)
         return LM2Output(loss=loss, logits=logits, memory=state)
 
     def _check_inputs(self, input_ids, attention_mask, labels, memory, logits_to_keep, unused) -> None:

@@ -71,8 +71,8 @@ class LossOnly(nn.Module):
 
         `totals` (optional): (targets, tokens) of the whole global batch. The loss is then this micro-batch's
         share of the global batch's: its cross-entropy summed and divided by the targets, its write cost (the
-        input gates summed) divided by the tokens × memory blocks — so the shares of any split over
-        micro-batches and processes add up to the loss of one batch (`Trainer.train_step`)."""
+        input gates summed) divided by the tokens — so the shares of any split over micro-batches and processes
+        add up to the loss of one batch (`Trainer.train_step`)."""
         config = self.model.config
         penalty = config.write_penalty if config.arch == "lm2" else 0.0  # only LM2 has input gates to price
         if starts is None:  # hidden (b, L, d), final norm applied; the write tally only when it is priced
@@ -82,9 +82,7 @@ class LossOnly(nn.Module):
         targets, tokens = (None, None) if totals is None else totals
         loss = causal_lm_loss(hidden, labels, attention_mask, head=self.model.lm_head, num_items_in_batch=targets)
         if penalty:  # the write cost of LM2Config.write_penalty: the same loss as the model's own
-            tally = writes[0]
-            cost = write_cost(tally) if tokens is None else tally[0] / (tokens * len(config.memory_layer_ids))
-            loss = loss + (penalty * cost).to(loss.dtype)
+            loss = loss + (penalty * write_cost(writes[0], tokens)).to(loss.dtype)
         for carried in (state.memory, state.associative, state.normalizer):
             if carried is not None and carried.requires_grad:
                 loss = loss + 0.0 * carried.float().sum()
