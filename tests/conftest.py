@@ -39,6 +39,7 @@ VARIANTS = [
             "forget_bias": 4.0,
             "input_bias": -4.0,
             "forget_floor": 0.999,
+            "memory_candidate": "input",
         },
     ),
     ("rmt", {}),

@@ -149,6 +149,7 @@ def test_memory_preset_sets_the_paper_equations_and_refuses_a_conflict():
         ("forget_floor", "high", r"forget_floor='high' must be a finite number"),
         ("write_penalty", -0.1, r"write_penalty=-0.1 must be >= 0 \(0: no write cost\)"),
         ("write_penalty", float("inf"), r"write_penalty=inf must be a finite number"),
+        ("memory_candidate", "token", r"memory_candidate='token' is not allowed; choose one of 'read', 'input'"),
     ],
 )
 def test_bad_memory_variant_fields_name_the_field(field, value, message):
@@ -177,15 +178,17 @@ def test_a_config_saved_before_the_memory_variants_loads_the_paper_equations(tmp
 
 
 def test_a_config_saved_before_floors_hard_gates_and_write_costs_loads_without_them(tmp_path):
-    """Configs written between stage 4 and stage 9 of docs/memory.md state the memory update but not
-    `forget_floor`, `memory_gates` or `write_penalty`; every model then had σ gates, no floor and no write
-    cost, so they load with those, not with today's defaults (which differ)."""
+    """Configs written between stage 4 and stage 11 of docs/memory.md state the memory update but not
+    `forget_floor`, `memory_gates`, `write_penalty` or `memory_candidate`; every model then had σ gates, no
+    floor, no write cost and the read as candidate, so they load with those, not with today's defaults (which
+    differ)."""
     saved = LM2Config(segment_length=8, memory_update="paper", forget_bias=4.0, input_bias=-4.0).to_dict()
-    for key in ("forget_floor", "memory_gates", "write_penalty"):
+    for key in ("forget_floor", "memory_gates", "write_penalty", "memory_candidate"):
         saved.pop(key)
     (tmp_path / "config.json").write_text(json.dumps(saved))
     loaded = LM2Config.from_pretrained(tmp_path)
     assert (loaded.forget_floor, loaded.memory_gates, loaded.write_penalty) == (0.0, "sigmoid", 0.0)
+    assert loaded.memory_candidate == "read"
     assert (loaded.memory_update, loaded.memory_read_norm, loaded.forget_bias) == ("paper", True, 4.0)
     default = LM2Config()
     assert (default.forget_floor, default.memory_gates, default.write_penalty) == (0.999, "hard", 0.1)

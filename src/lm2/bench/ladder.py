@@ -89,8 +89,13 @@ class LadderPlan:
 # The config fields that make a variant what it is (the rest is the plan's backbone): what a cell records, so
 # that a cell trained under a name whose meaning has since changed (`lm2` when LM2Config's defaults move) is
 # not taken for the model the name means today.
-MODEL_FIELDS = ("arch", "forget_bias", "input_bias", "forget_floor", "write_penalty", "vanilla_mode",
-                "num_memory_tokens")  # fmt: skip
+MODEL_FIELDS = ("arch", "forget_bias", "input_bias", "forget_floor", "write_penalty", "write_penalty_warmup",
+                "vanilla_mode", "num_memory_tokens")  # fmt: skip
+
+
+# Fields added after cells began recording their model, with the value every model had before: a cell that
+# does not record one was trained with that value.
+LATER_FIELDS = {"memory_candidate": "read", "write_penalty_warmup": 0}
 
 
 def model_fields(plan: LadderPlan, task: str, model: str) -> dict[str, Any]:
@@ -117,6 +122,7 @@ def changed_model(plan: LadderPlan, out: Path, unrecorded: bool = False) -> list
             if unrecorded:
                 changed.append((path, ["config"]))
             continue
+        recorded = {**LATER_FIELDS, **recorded}
         today = model_fields(plan, task, model)
         fields = sorted(k for k in recorded.keys() | today.keys() if recorded.get(k) != today.get(k))
         if fields:

@@ -18,6 +18,7 @@ MEMORY_OUTPUTS = ("bank", "read")
 MEMORY_INITS = ("identity", "learned")
 MEMORY_UPDATES = ("paper", "mean", "delta")
 MEMORY_GATES = ("sigmoid", "hard")
+MEMORY_CANDIDATES = ("read", "input")
 # Named settings of the memory-variant fields (DESIGN §2, "Memory at length"; docs/memory.md).
 MEMORY_PRESETS = {
     "paper": {
@@ -28,6 +29,7 @@ MEMORY_PRESETS = {
         "forget_floor": 0.0,
         "memory_gates": "sigmoid",
         "write_penalty": 0.0,
+        "memory_candidate": "read",
     },
 }
 VANILLA_MODES = ("full", "segmented")
@@ -74,6 +76,10 @@ class LM2Config(PreTrainedConfig):
     memory_gates: the squashing of the input and forget gates: `"sigmoid"` (the paper's σ) or `"hard"`
         (default), the hard sigmoid clamp(x / 6 + 1/2, 0, 1), exactly 0 below −3 and exactly 1 above +3, so a
         token can leave a row exactly as it was over any number of segments (docs/memory.md "Stage 7").
+    memory_candidate: what a write moves a row towards: `"read"` (the paper's eq. 6, c = tanh(E_mem), the read
+        of the bank itself, so a token's content reaches the bank only through which rows it attended to) or
+        `"input"`, c = tanh(E_t W_C), a projection of the token's own block input, the same E_t the input gate
+        sees (an extra d × d matrix per memory block; docs/memory.md "Stage 11").
     write_penalty: λ ≥ 0 of a write cost added to the training loss (default 0.1; 0 is the paper's loss): the
         loss of `LM2ForCausalLM(labels=...)` and of `lm2 train` becomes cross-entropy + λ · mean g_in, the
         input gate averaged over real tokens, memory blocks and width (with `num_items_in_batch`, and in
@@ -81,6 +87,12 @@ class LM2Config(PreTrainedConfig):
         has to earn every write; with hard gates the unneeded ones shut exactly
         (docs/memory.md "Stage 9"). Logits, streaming and generation do not change. Like the other memory
         fields it only acts in `arch="lm2"` (the other architectures have no input gates).
+    write_penalty_warmup: training batches over which the write price rises linearly from 0 to
+        `write_penalty` (default 0: the whole price from the first batch). The model counts them itself, in
+        a buffer that checkpoints keep: every forward call with labels in training mode with gradients on
+        (the model's own loss and `lm2 train`'s loss view; under gradient accumulation each micro-batch
+        counts). A large price from the start shuts the gates of a task the read has not learned yet
+        (docs/memory.md "Stage 10", "Stage 11").
     memory_preset: a name from `MEMORY_PRESETS` (`"paper"`: the paper's exact equations) that sets the
         fields above; giving a preset and a conflicting field raises.
     memory_gain: `None` (the paper: the gated memory is added as is) or the initial value of a learnable
@@ -148,7 +160,9 @@ class LM2Config(PreTrainedConfig):
     memory_update: str = "delta"
     forget_floor: float = 0.999
     memory_gates: str = "hard"
+    memory_candidate: str = "read"
     write_penalty: float = 0.1
+    write_penalty_warmup: int = 0
     memory_preset: str | None = None
     memory_gain: float | None = None
     num_memory_tokens: int = 16
@@ -190,14 +204,14 @@ class LM2Config(PreTrainedConfig):
     def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any) -> LM2Config:
         """As transformers', except that a config saved before a field that changed its meaning existed loads
         as it was trained, whatever today's defaults are: `lm2` without `memory_update` with the paper's memory
-        fields, `lm2` without `forget_floor`, `memory_gates` or `write_penalty` (saved between stage 4 and
-        stage 9 of docs/memory.md) with the values every model had before they existed (the paper's), `armt`
-        without `armt_feature_norm` with the raw DPFP features (`False`)."""
+        fields; `lm2` without `forget_floor`, `memory_gates`, `write_penalty` or `memory_candidate` (saved
+        between stage 4 and stage 11 of docs/memory.md) with the values every model had before they existed
+        (the paper's); `armt` without `armt_feature_norm` with the raw DPFP features (`False`)."""
         arch = config_dict.get("arch", cls.arch)
         if arch == "lm2" and "memory_update" not in config_dict:
             config_dict = {**MEMORY_PRESETS["paper"], **config_dict}
         if arch == "lm2":
-            later = ("forget_floor", "memory_gates", "write_penalty")
+            later = ("forget_floor", "memory_gates", "write_penalty", "memory_candidate")
             config_dict = {**{k: MEMORY_PRESETS["paper"][k] for k in later}, **config_dict}
         if arch == "armt" and "armt_feature_norm" not in config_dict:
             config_dict = {"armt_feature_norm": False, **config_dict}
@@ -223,6 +237,7 @@ class LM2Config(PreTrainedConfig):
         _choice("memory_init", self.memory_init, MEMORY_INITS)
         _choice("memory_update", self.memory_update, MEMORY_UPDATES)
         _choice("memory_gates", self.memory_gates, MEMORY_GATES)
+        _choice("memory_candidate", self.memory_candidate, MEMORY_CANDIDATES)
         if not isinstance(self.memory_read_norm, bool):
             raise ValueError(f"memory_read_norm={self.memory_read_norm!r} must be true or false")
         for name in ("forget_bias", "input_bias", "forget_floor", "write_penalty"):
@@ -233,6 +248,9 @@ class LM2Config(PreTrainedConfig):
             raise ValueError(f"forget_floor={self.forget_floor!r} must be in [0, 1) (0: the paper's forget gate)")
         if self.write_penalty < 0:
             raise ValueError(f"write_penalty={self.write_penalty!r} must be >= 0 (0: no write cost)")
+        warmup = self.write_penalty_warmup
+        if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+            raise ValueError(f"write_penalty_warmup={warmup!r} must be a whole number of batches >= 0 (0: no warm-up)")
         _choice("vanilla_mode", self.vanilla_mode, VANILLA_MODES)
         for name in (
             "vocab_size",

@@ -20,6 +20,8 @@ def parameter_counts(config: LM2Config) -> dict[str, int]:
     mlp = 3 * d * f + ((2 * f + d) if config.mlp_bias else 0)
     backbone = layers * (attn + mlp + 2 * d) + d
     per_block = 6 * d * d + 3 * d + (d if config.memory_gain is not None else 0)  # W_Q, W_K, W_V, 3 gates
+    if config.memory_candidate == "input":
+        per_block += d * d  # W_C
     memory = len(config.memory_layer_ids) * per_block
     if config.arch == "lm2" and config.memory_init == "learned":
         memory += config.memory_slots * d
@@ -64,7 +66,8 @@ def forward_flops_per_token(config: LM2Config, length: int) -> float:
     if config.arch == "lm2":
         ids = config.memory_layer_ids
         rows = [config.memory_slots if i == ids[0] else (span + 1) / 2 for i in ids]
-        per_token += len(ids) * 2 * 6 * d * d + sum(2 * 2 * d * r for r in rows)
+        projections = 7 if config.memory_candidate == "input" else 6  # W_Q, W_K, W_V, 3 gates (and W_C)
+        per_token += len(ids) * 2 * projections * d * d + sum(2 * 2 * d * r for r in rows)
     elif config.arch == "rmt":
         k = config.num_memory_tokens
         # Every segment token also sees the k read tokens; each segment adds 2k memory-token passes (read and

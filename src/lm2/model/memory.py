@@ -11,7 +11,7 @@ for the next block; `write_rows` puts the last block's rows back into the bank. 
 - rows j <= i only, in every later memory block (row j there already carries token j of this segment).
 Which of the two a block does is fixed at construction (`reads_whole_bank`).
 
-Precision: under bf16 autocast the projections (W_Q, W_K, W_V, the three gates) and the read run in bf16 with
+Precision: under bf16 autocast the projections (W_Q, W_K, W_V, the three gates, W_C) and the read run in bf16 with
 fp32 accumulation like every other matmul (`state_projection`); the bank, the gate activations and the
 update (`gate_and_update`, elementwise, one fused kernel under `torch.compile`) stay in fp32 (fp64 for fp64
 models).
@@ -63,7 +63,7 @@ def gate_and_update(
     pre_out: Tensor,
     pre_in: Tensor,
     pre_forget: Tensor,
-    read: Tensor,
+    pre_candidate: Tensor,
     rows: Tensor,
     source: Tensor,
     rule: str,
@@ -71,16 +71,16 @@ def gate_and_update(
     hard: bool = False,
 ) -> tuple[Tensor, ...]:
     """Eqs. 3–6 after the projections, all `(b, n, d)` in the bank's precision: the gates' pre-activations,
-    E_mem `read`, the rows M_t[i] and what the output gate lets through (`source`: M_t[i], normalised or not,
-    or E_mem); `floor` the forget gate's least value (`LM2Config.forget_floor`, 0 in the paper); `hard` the
-    hard sigmoid for the input and forget gates (`LM2Config.memory_gates`). Elementwise only, so
-    `torch.compile` fuses it into one kernel.
+    the candidate's (`pre_candidate`: E_mem in the paper, E_t W_C with `memory_candidate="input"`), the rows
+    M_t[i] and what the output gate lets through (`source`: M_t[i], normalised or not, or E_mem); `floor` the
+    forget gate's least value (`LM2Config.forget_floor`, 0 in the paper); `hard` the hard sigmoid for the input
+    and forget gates (`LM2Config.memory_gates`). Elementwise only, so `torch.compile` fuses it into one kernel.
     Returns (E_gated, M_{t+1}[i], g_out, g_in, g_f, candidate)."""
     squash = nn.functional.hardsigmoid if hard else torch.sigmoid
     g_out, g_in, g_f = torch.sigmoid(pre_out), squash(pre_in), squash(pre_forget)  # eqs. 3–5
     if floor:
         g_f = floor + (1.0 - floor) * g_f
-    candidate = torch.tanh(read)
+    candidate = torch.tanh(pre_candidate)
     return g_out * source, update_rows(rows, candidate, g_in, g_f, rule), g_out, g_in, g_f, candidate  # eqs. 3, 6
 
 
@@ -132,6 +132,7 @@ class LM2Memory(nn.Module):
         self.update = config.memory_update
         self.forget_floor = float(config.forget_floor)
         self.hard_gates = config.memory_gates == "hard"
+        self.candidate = config.memory_candidate
         self.reads_whole_bank = reads_whole_bank  # the first memory block: its bank holds earlier segments only
         self.q_proj = nn.Linear(d, d, bias=False)  # W_Q
         self.k_proj = nn.Linear(d, d, bias=False)  # W_K
@@ -139,6 +140,8 @@ class LM2Memory(nn.Module):
         self.out_gate = nn.Linear(d, d)  # W_out
         self.in_gate = Gate(d, config.input_bias)  # W_in, bias init input_bias
         self.forget_gate = Gate(d, config.forget_bias)  # W_forget, bias b_f (init +forget_bias)
+        # W_C: the candidate from the token's own input instead of the read (not in the paper).
+        self.candidate_proj = nn.Linear(d, d, bias=False) if self.candidate == "input" else None
         # Optional learnable gain on E_gated (not in the paper): 0 at init switches the memory off exactly.
         self.gain = None if config.memory_gain is None else nn.Parameter(torch.full((d,), config.memory_gain))
 
@@ -206,7 +209,7 @@ class LM2Memory(nn.Module):
             state_projection(self.out_gate, e_mem, dtype),  # eq. 3: E_mem W_out
             state_projection(self.in_gate, x, dtype),  # eq. 4: E_t W_in, per token
             state_projection(self.forget_gate, e_mem, dtype),  # eq. 5: E_mem W_forget + b_f
-            e_mem,
+            e_mem if self.candidate_proj is None else state_projection(self.candidate_proj, x, dtype),  # eq. 6's c
             rows,
             kept if self.output == "bank" else e_mem,  # eq. 3: g_out ⊙ M_t[i] (or ⊙ E_mem)
             self.update,
