@@ -148,33 +148,37 @@ def test_loss_is_the_cross_entropy_plus_the_write_cost_of_the_reference(override
     torch.testing.assert_close(loss, expected.float(), rtol=1e-6, atol=1e-6)
 
 
-def test_the_write_price_rises_over_the_warm_up_batches_and_is_kept_by_a_checkpoint(tmp_path):
-    """`write_penalty_warmup` W: training batch t (counted from 0) pays t/W of λ, then λ; evaluation and
-    no-grad calls pay the current price without counting; the count is a buffer, so a saved model resumes it
-    (and `lm2 train`'s loss view counts the same way)."""
+def test_the_write_price_rises_over_the_warm_up_sequences_and_is_kept_by_a_checkpoint(tmp_path):
+    """`write_penalty_warmup` W: a training call after t sequences pays t/W of λ (then λ), whatever the calls'
+    sizes; evaluation and no-grad calls pay the current price without counting; the trainer's loss view
+    counts the same way; the count is a buffer, so a saved model resumes it."""
     from lm2 import LM2ForCausalLM
     from lm2.training.distributed import LossOnly
 
-    model = tiny_model("lm2", write_penalty=0.8, write_penalty_warmup=4).train()
+    model = tiny_model("lm2", write_penalty=0.8, write_penalty_warmup=8).train()
     ids = random_ids(2, 14, seed=7)
 
-    def price(call):  # what a call adds to the cross-entropy, divided by the write cost (~0.05)
+    def price(call, rows=2):  # what a call on the first `rows` samples adds to the cross-entropy, per write cost
+        x = ids[:rows]
         with torch.no_grad():
-            _, _, tally = model.model(ids, None, return_writes=True)
-            nll = torch.nn.functional.cross_entropy(model(ids).logits[:, :-1].flatten(0, 1), ids[:, 1:].flatten())
-        return float((call().detach() - nll) / (tally[0] / tally[1]))
+            _, _, tally = model.model(x, None, return_writes=True)
+            nll = torch.nn.functional.cross_entropy(model(x).logits[:, :-1].flatten(0, 1), x[:, 1:].flatten())
+        return float((call(x).detach() - nll) / (tally[0] / tally[1]))
 
     # The loss's cross-entropy is taken in fp32 (~4e-7 relative); divided by a write cost of ~0.05 that is a
-    # few 1e-5 of the price, far below the 0.2 between two batches' prices.
-    paid = [price(lambda: model(ids, labels=ids).loss) for _ in range(3)]
-    assert paid == pytest.approx([0.0, 0.2, 0.4], abs=1e-4)
+    # few 1e-5 of the price, far below the 0.1 that one sequence adds.
+    paid = [price(lambda x: model(x, labels=x).loss, rows) for rows in (2, 1, 2)]
+    assert paid == pytest.approx([0.0, 0.2, 0.3], abs=1e-4)  # after 0, 2 and 3 sequences
     with torch.no_grad():
-        assert price(lambda: model(ids, labels=ids).loss) == pytest.approx(0.6, abs=1e-4)  # not counted
-    assert price(lambda: LossOnly(model)(ids, None, ids)) == pytest.approx(0.6, abs=1e-4)  # the trainer's view
+        assert price(lambda x: model(x, labels=x).loss) == pytest.approx(0.5, abs=1e-4)  # not counted
+    model.eval()
+    assert price(lambda x: model(x, labels=x).loss) == pytest.approx(0.5, abs=1e-4)  # not counted
+    model.train()
+    assert price(lambda x: LossOnly(model)(x, None, x)) == pytest.approx(0.5, abs=1e-4)  # the trainer's view
     model.save_pretrained(tmp_path)
-    assert int(model.write_batches) == 4
-    loaded = LM2ForCausalLM.from_pretrained(tmp_path).to(torch.float64).train()
-    assert int(loaded.write_batches) == 4
-    model = loaded
-    assert [price(lambda: model(ids, labels=ids).loss) for _ in range(2)] == pytest.approx([0.8, 0.8], abs=1e-4)
-    assert not hasattr(tiny_model("lm2", write_penalty=0.8), "write_batches")  # no warm-up, no count
+    assert int(model.write_sequences) == 7
+    model = LM2ForCausalLM.from_pretrained(tmp_path).to(torch.float64).train()
+    assert int(model.write_sequences) == 7
+    paid = [price(lambda x: model(x, labels=x).loss, 1) for _ in range(3)]
+    assert paid == pytest.approx([0.7, 0.8, 0.8], abs=1e-4)
+    assert not hasattr(tiny_model("lm2", write_penalty=0.8), "write_sequences")  # no warm-up, no count

@@ -87,11 +87,12 @@ class LM2Config(PreTrainedConfig):
         has to earn every write; with hard gates the unneeded ones shut exactly
         (docs/memory.md "Stage 9"). Logits, streaming and generation do not change. Like the other memory
         fields it only acts in `arch="lm2"` (the other architectures have no input gates).
-    write_penalty_warmup: training batches over which the write price rises linearly from 0 to
+    write_penalty_warmup: training sequences over which the write price rises linearly from 0 to
         `write_penalty` (default 0: the whole price from the first batch). The model counts them itself, in
-        a buffer that checkpoints keep: every forward call with labels in training mode with gradients on
-        (the model's own loss and `lm2 train`'s loss view; under gradient accumulation each micro-batch
-        counts). A large price from the start shuts the gates of a task the read has not learned yet
+        a buffer that checkpoints keep: the rows of every forward call with labels in training mode with
+        gradients on (the model's own loss and `lm2 train`'s loss view), times the number of processes when
+        torch.distributed runs, so that any split of a global batch over micro-batches and processes counts
+        the same. A large price from the start shuts the gates of a task the read has not learned yet
         (docs/memory.md "Stage 10", "Stage 11").
     memory_preset: a name from `MEMORY_PRESETS` (`"paper"`: the paper's exact equations) that sets the
         fields above; giving a preset and a conflicting field raises.
@@ -250,7 +251,7 @@ class LM2Config(PreTrainedConfig):
             raise ValueError(f"write_penalty={self.write_penalty!r} must be >= 0 (0: no write cost)")
         warmup = self.write_penalty_warmup
         if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-            raise ValueError(f"write_penalty_warmup={warmup!r} must be a whole number of batches >= 0 (0: no warm-up)")
+            raise ValueError(f"write_penalty_warmup={warmup!r} must be a whole number of sequences >= 0 (0: none)")
         _choice("vanilla_mode", self.vanilla_mode, VANILLA_MODES)
         for name in (
             "vocab_size",

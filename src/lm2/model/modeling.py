@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.distributed as dist
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 from transformers import GenerationMixin, PreTrainedModel
@@ -51,8 +52,8 @@ class LM2PreTrainedModel(PreTrainedModel):
             init.normal_(module.weight, std=self.config.embedding_init_std)  # the token embedding
             if module.padding_idx is not None:
                 init.zeros_(module.weight[module.padding_idx])
-        elif isinstance(module, LM2ForCausalLM) and hasattr(module, "write_batches"):
-            init.zeros_(module.write_batches)
+        elif isinstance(module, LM2ForCausalLM) and hasattr(module, "write_sequences"):
+            init.zeros_(module.write_sequences)
         elif isinstance(module, LM2Model):
             if module.memory_init is not None:
                 init.copy_(module.memory_init, initial_bank(*module.memory_init.shape))
@@ -243,20 +244,22 @@ class LM2ForCausalLM(LM2PreTrainedModel, GenerationMixin):
         self.model = LM2Model(config)
         self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
         if config.arch == "lm2" and config.write_penalty > 0 and config.write_penalty_warmup > 0:
-            # Training batches priced so far (LM2Config.write_penalty_warmup): a buffer, so checkpoints keep it.
-            self.register_buffer("write_batches", torch.zeros((), dtype=torch.long))
+            # Training sequences priced so far (LM2Config.write_penalty_warmup): a buffer, so checkpoints keep it.
+            self.register_buffer("write_sequences", torch.zeros((), dtype=torch.long))
         self.post_init()
 
-    def write_price(self) -> float:
-        """λ of this call's write cost (`LM2Config.write_penalty`, risen linearly over
-        `write_penalty_warmup` training batches), counting the call as a training batch when it is one
-        (training mode, gradients on). The loss views that price writes call it once per forward."""
+    def write_price(self, rows: int) -> float:
+        """λ of this call's write cost: `LM2Config.write_penalty`, risen linearly over the first
+        `write_penalty_warmup` training sequences. A training call (training mode, gradients on) of `rows`
+        sequences is then counted, times the number of processes under torch.distributed (each sees its
+        share of the global batch). The loss views that price writes call it once per forward."""
         penalty, warmup = self.config.write_penalty, self.config.write_penalty_warmup
-        if not hasattr(self, "write_batches"):
+        if not hasattr(self, "write_sequences"):
             return penalty
-        seen = int(self.write_batches)
+        seen = int(self.write_sequences)
         if self.training and torch.is_grad_enabled():
-            self.write_batches.add_(1)
+            processes = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+            self.write_sequences.add_(rows * processes)
         return penalty * min(1.0, seen / warmup)
 
     def forward(
@@ -278,7 +281,7 @@ class LM2ForCausalLM(LM2PreTrainedModel, GenerationMixin):
         `num_items_in_batch` (the Hugging Face Trainer passes it): the loss is the sum over this batch's
         targets divided by it, the count of the accumulated batch's targets (`causal_lm_loss`).
         With `LM2Config.write_penalty` λ > 0 the loss adds λ · the mean input gate of this call (`write_cost`;
-        λ rises over the first `write_penalty_warmup` training batches, `write_price`);
+        λ rises over the first `write_penalty_warmup` training sequences, `write_price`);
         with `num_items_in_batch`, λ · the tokens' gates summed and divided by it, so that micro-batches add up
         to the accumulated batch's cost as their cross-entropies do.
         """
@@ -288,7 +291,8 @@ class LM2ForCausalLM(LM2PreTrainedModel, GenerationMixin):
         logits = self.lm_head(hidden)
         loss = None if labels is None else causal_lm_loss(logits, labels, attention_mask, None, num_items_in_batch)
         if priced:
-            loss = loss + (self.write_price() * write_cost(writes[0], num_items_in_batch)).to(loss.dtype)
+            price = self.write_price(input_ids.shape[0])
+            loss = loss + (price * write_cost(writes[0], num_items_in_batch)).to(loss.dtype)
         return LM2Output(loss=loss, logits=logits, memory=state)
 
     def _check_inputs(self, input_ids, attention_mask, labels, memory, logits_to_keep, unused) -> None:

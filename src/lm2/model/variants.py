@@ -55,11 +55,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # prices with the floor. `lm2-hard-floor-write0.1` is LM2Config's default.
     **{f"lm2-hard-write{penalty}": _hard(write_penalty=penalty) for penalty in (0.1, 0.01)},
     **{f"lm2-hard-floor-write{penalty}": _hard(0.999, write_penalty=penalty) for penalty in (0.1, 0.01, 0.3, 1.0)},
-    # Stage 11: the price rising over the first 600 training batches (half the stage-9 plan's steps), so that
-    # the read learns a task before writes cost anything; and the candidate from the token's own input
-    # (c = tanh(E_t W_C)) instead of the read of the bank.
+    # Stage 11: the price rising over the first 19,200 training sequences (600 ladder steps of 32, half the
+    # stage-9 plan), so that the read learns a task before writes cost anything; and the candidate from the
+    # token's own input (c = tanh(E_t W_C)) instead of the read of the bank.
     **{
-        f"lm2-hard-floor-write{penalty}-warm600": _hard(0.999, write_penalty=penalty, write_penalty_warmup=600)
+        f"lm2-hard-floor-write{penalty}-warm": _hard(0.999, write_penalty=penalty, write_penalty_warmup=19_200)
         for penalty in (0.1, 0.3)
     },
     "lm2-hard-floor-input": _hard(0.999, memory_candidate="input"),

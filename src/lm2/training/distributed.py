@@ -82,7 +82,8 @@ class LossOnly(nn.Module):
         targets, tokens = (None, None) if totals is None else totals
         loss = causal_lm_loss(hidden, labels, attention_mask, head=self.model.lm_head, num_items_in_batch=targets)
         if penalty:  # the write cost of LM2Config.write_penalty: the same loss as the model's own
-            loss = loss + (self.model.write_price() * write_cost(writes[0], tokens)).to(loss.dtype)
+            price = self.model.write_price(input_ids.shape[0])
+            loss = loss + (price * write_cost(writes[0], tokens)).to(loss.dtype)
         for carried in (state.memory, state.associative, state.normalizer):
             if carried is not None and carried.requires_grad:
                 loss = loss + 0.0 * carried.float().sum()
