@@ -104,6 +104,23 @@ def test_a_cell_of_a_name_whose_model_has_changed_is_refused_or_trained_again(tm
     assert "config" in json.loads(cell.read_text())
 
 
+def test_a_change_of_lm2_only_fields_marks_lm2_cells_and_no_other(tmp_path):
+    """The LM2 bank's fields (gates, price, update) do not act in RMT, ARMT or vanilla: when their defaults move,
+    those models' cells still hold today's model; an LM2 cell recorded with other values does not."""
+    from lm2.bench.ladder import changed_model, model_fields
+
+    plan = LadderPlan(tasks=("recall",), models=("lm2", "rmt"), seeds=(0,), segment_length=8, train_segments=2,
+                      multiples=(1,), steps=3, samples=8, backbone=TINY)  # fmt: skip
+    for model in plan.models:
+        record = {**model_fields(plan, "recall", model), "write_penalty": 0.0}
+        del record["write_penalty_warmup"]  # recorded before the field existed
+        path = cell_path(tmp_path, "recall", model, 0)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"config": record}))
+    lm2_cell = cell_path(tmp_path, "recall", "lm2", 0)
+    assert changed_model(plan, tmp_path) == [(lm2_cell, ["write_penalty", "write_penalty_warmup"])]
+
+
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [

@@ -179,22 +179,27 @@ def test_a_config_saved_before_the_memory_variants_loads_the_paper_equations(tmp
 
 def test_a_config_saved_before_floors_hard_gates_and_write_costs_loads_without_them(tmp_path):
     """Configs written between stage 4 and stage 11 of docs/memory.md state the memory update but not
-    `forget_floor`, `memory_gates`, `write_penalty` or `memory_candidate`; every model then had σ gates, no
-    floor, no write cost and the read as candidate, so they load with those, not with today's defaults (which
-    differ)."""
+    `forget_floor`, `memory_gates`, `write_penalty`, `write_penalty_warmup` or `memory_candidate`; every model
+    then had σ gates, no floor, no write cost (or one priced from the start) and the read as candidate, so they
+    load with those, not with today's defaults (which differ)."""
     saved = LM2Config(segment_length=8, memory_update="paper", forget_bias=4.0, input_bias=-4.0).to_dict()
-    for key in ("forget_floor", "memory_gates", "write_penalty", "memory_candidate"):
+    for key in ("forget_floor", "memory_gates", "write_penalty", "write_penalty_warmup", "memory_candidate"):
         saved.pop(key)
     (tmp_path / "config.json").write_text(json.dumps(saved))
     loaded = LM2Config.from_pretrained(tmp_path)
     assert (loaded.forget_floor, loaded.memory_gates, loaded.write_penalty) == (0.0, "sigmoid", 0.0)
-    assert loaded.memory_candidate == "read"
+    assert (loaded.memory_candidate, loaded.write_penalty_warmup) == ("read", 0)
     assert (loaded.memory_update, loaded.memory_read_norm, loaded.forget_bias) == ("paper", True, 4.0)
     default = LM2Config()
     assert (default.forget_floor, default.memory_gates, default.write_penalty) == (0.999, "hard", 0.1)
     default.save_pretrained(tmp_path / "today")  # a config saved today states them and keeps them
     today = LM2Config.from_pretrained(tmp_path / "today")
     assert (today.forget_floor, today.memory_gates, today.write_penalty) == (0.999, "hard", 0.1)
+    assert today.write_penalty_warmup == default.write_penalty_warmup == 19_200
+    stage9 = LM2Config(write_penalty_warmup=0).to_dict()  # the default of stages 9-10: priced from the start
+    stage9.pop("write_penalty_warmup")
+    loaded = LM2Config.from_dict(stage9)
+    assert (loaded.write_penalty, loaded.write_penalty_warmup) == (0.1, 0)
 
 
 def test_an_armt_config_saved_before_unit_features_loads_the_raw_features(tmp_path):

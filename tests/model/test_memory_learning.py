@@ -40,7 +40,8 @@ def test_a_write_penalty_shuts_input_gates_that_training_alone_leaves_open():
     ids, _ = TASK.batch(64, torch.Generator().manual_seed(7))
     costs = []
     for penalty in (0.0, 1.0):
-        cfg = config("lm2", memory_gates="hard", memory_update="delta", input_bias=0.0, write_penalty=penalty)
+        cfg = config("lm2", memory_gates="hard", memory_update="delta", input_bias=0.0, write_penalty=penalty,
+                     write_penalty_warmup=0)  # fmt: skip
         model = train_recall(cfg, TASK, steps=40, seed=0).model
         with torch.no_grad():
             costs.append(float(write_cost(model.model(ids, return_writes=True)[2])))

@@ -169,8 +169,8 @@ def test_accumulated_gradient_with_num_items_in_batch_equals_the_one_batch_gradi
     """The Hugging Face Trainer's loss contract: micro-batch losses summed over their targets and divided by
     the whole batch's count (`num_items_in_batch`) add up to the one-batch gradient, whatever the split and
     however unevenly the targets fall (padding, unscored prompt tokens). The default write cost
-    (`write_penalty` 0.1) is taken per target then, and adds up the same way."""
-    model = tiny_model("lm2").train()
+    (`write_penalty` 0.1, here without its warm-up) is taken per target then, and adds up the same way."""
+    model = tiny_model("lm2", write_penalty_warmup=0).train()
     assert model.config.write_penalty > 0
     ids = random_ids(4, 14)
     mask, labels = torch.ones_like(ids), ids.clone()
@@ -230,7 +230,7 @@ def test_segment_checkpointing_gives_same_gradients(penalty):
     ids = random_ids(2, 3 * SEG + 2)
     grads = []
     for flag in (False, True):
-        model = tiny_model("lm2", segment_checkpointing=flag, write_penalty=penalty).train()
+        model = tiny_model("lm2", segment_checkpointing=flag, write_penalty=penalty, write_penalty_warmup=0).train()
         model(ids, labels=ids).loss.backward()
         grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
     torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=1e-12)

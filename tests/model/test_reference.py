@@ -126,7 +126,7 @@ def test_streamed_chunks_match_the_reference(lm2):
 def test_loss_is_the_cross_entropy_plus_the_write_cost_of_the_reference(overrides, penalty):
     """`write_penalty` λ: loss = mean cross-entropy + λ · (Σ g_in over real tokens and memory blocks, averaged
     over the width) / (real tokens × memory blocks). A padded batch: padding neither predicts nor pays."""
-    model = tiny_model("lm2", **{**overrides, "write_penalty": penalty})
+    model = tiny_model("lm2", **{**overrides, "write_penalty": penalty, "write_penalty_warmup": 0})  # λ at once
     ids = random_ids(3, 14, seed=5)
     mask = torch.zeros(3, 14, dtype=torch.long)
     mask[0], mask[1, 14 - 9 :], mask[2, :5] = 1, 1, 1  # full, left-padded, right-padded
@@ -181,4 +181,4 @@ def test_the_write_price_rises_over_the_warm_up_sequences_and_is_kept_by_a_check
     assert int(model.write_sequences) == 7
     paid = [price(lambda x: model(x, labels=x).loss, 1) for _ in range(3)]
     assert paid == pytest.approx([0.7, 0.8, 0.8], abs=1e-4)
-    assert not hasattr(tiny_model("lm2", write_penalty=0.8), "write_sequences")  # no warm-up, no count
+    assert not hasattr(tiny_model("lm2", write_penalty_warmup=0), "write_sequences")  # no warm-up, no count

@@ -239,7 +239,7 @@ def test_sparse_training_loss_equals_model_loss(penalty):
     from lm2.training.distributed import LossOnly
     from tests.conftest import random_ids, tiny_model
 
-    model = tiny_model("lm2", write_penalty=penalty)
+    model = tiny_model("lm2", write_penalty=penalty, write_penalty_warmup=0)
     ids = random_ids(3, 20)
     mask = torch.ones_like(ids)
     mask[0, 15:] = 0  # right padding
@@ -254,12 +254,13 @@ def test_sparse_training_loss_equals_model_loss(penalty):
 
 def test_micro_batch_shares_add_up_to_the_one_batch_loss_write_cost_included():
     """`LossOnly(..., totals)`: each micro-batch's share (cross-entropy over the global targets, input gates
-    over the global tokens) adds up to `model(...).loss` of the whole batch (the default write cost, 0.1),
-    however unevenly padding splits the tokens — what lets several processes reproduce one (trainer)."""
+    over the global tokens) adds up to `model(...).loss` of the whole batch (the default write cost, 0.1, here
+    without its warm-up), however unevenly padding splits the tokens — what lets several processes reproduce
+    one (trainer)."""
     from lm2.training.distributed import LossOnly
     from tests.conftest import random_ids, tiny_model
 
-    model = tiny_model("lm2")
+    model = tiny_model("lm2", write_penalty_warmup=0)
     assert model.config.write_penalty > 0
     ids = random_ids(3, 20)
     mask = torch.ones_like(ids)

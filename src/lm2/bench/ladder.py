@@ -96,6 +96,10 @@ MODEL_FIELDS = ("arch", "forget_bias", "input_bias", "forget_floor", "write_pena
 # Fields added after cells began recording their model, with the value every model had before: a cell that
 # does not record one was trained with that value.
 LATER_FIELDS = {"memory_candidate": "read", "write_penalty_warmup": 0}
+# Fields that act only in the LM2 bank: a change of their defaults does not change an RMT, ARMT or vanilla model.
+LM2_ONLY_FIELDS = ("forget_bias", "input_bias", "forget_floor", "write_penalty", "write_penalty_warmup",
+                   "memory_read_norm", "memory_update", "memory_gates", "memory_candidate",
+                   "memory_preset")  # fmt: skip
 
 
 def model_fields(plan: LadderPlan, task: str, model: str) -> dict[str, Any]:
@@ -124,7 +128,9 @@ def changed_model(plan: LadderPlan, out: Path, unrecorded: bool = False) -> list
             continue
         recorded = {**LATER_FIELDS, **recorded}
         today = model_fields(plan, task, model)
-        fields = sorted(k for k in recorded.keys() | today.keys() if recorded.get(k) != today.get(k))
+        ignored = LM2_ONLY_FIELDS if today.get("arch") != "lm2" else ()
+        names = (recorded.keys() | today.keys()) - set(ignored)
+        fields = sorted(k for k in names if recorded.get(k) != today.get(k))
         if fields:
             changed.append((path, fields))
     return changed

@@ -29,6 +29,7 @@ MEMORY_PRESETS = {
         "forget_floor": 0.0,
         "memory_gates": "sigmoid",
         "write_penalty": 0.0,
+        "write_penalty_warmup": 0,
         "memory_candidate": "read",
     },
 }
@@ -59,9 +60,10 @@ class LM2Config(PreTrainedConfig):
     memory_output: `"bank"` (add g_out * M_t[i], eq. 3) or `"read"` (add g_out * E_mem).
     memory_init: `"identity"` (fixed M_0: identity / orthonormal rows / unit-norm random rows) or
         `"learned"` (a parameter initialised the same way).
-    The memory fields below default to the memory ladder's choice (docs/memory.md "Stage 9", registry name
-    `lm2-hard-floor-write0.1`): read norm, delta update, hard gates at +3 / −3, forget floor 0.999, write
-    penalty 0.1. `memory_preset="paper"` restores the paper's equations (and loss).
+    The memory fields below default to the memory ladder's choice (docs/memory.md "Stage 11", registry name
+    `lm2-hard-floor-write0.1-warm`): read norm, delta update, hard gates at +3 / −3, forget floor 0.999, write
+    penalty 0.1 rising over the first 19,200 training sequences. `memory_preset="paper"` restores the paper's
+    equations (and loss).
     forget_bias: initial bias of the forget gate (default +3: the edge of a hard gate's "keep"; the paper's +1).
     input_bias: initial bias of the input gate (default −3: the edge of a hard gate's "shut", a row must earn
         a write; the paper's 0).
@@ -88,7 +90,8 @@ class LM2Config(PreTrainedConfig):
         (docs/memory.md "Stage 9"). Logits, streaming and generation do not change. Like the other memory
         fields it only acts in `arch="lm2"` (the other architectures have no input gates).
     write_penalty_warmup: training sequences over which the write price rises linearly from 0 to
-        `write_penalty` (default 0: the whole price from the first batch). The model counts them itself, in
+        `write_penalty` (default 19,200, half of the memory ladder's 1,200 steps of 32, where it was measured;
+        0: the whole price from the first batch). The model counts them itself, in
         a buffer that checkpoints keep: the rows of every forward call with labels in training mode with
         gradients on (the model's own loss and `lm2 train`'s loss view), times the number of processes when
         torch.distributed runs, so that any split of a global batch over micro-batches and processes counts
@@ -163,7 +166,7 @@ class LM2Config(PreTrainedConfig):
     memory_gates: str = "hard"
     memory_candidate: str = "read"
     write_penalty: float = 0.1
-    write_penalty_warmup: int = 0
+    write_penalty_warmup: int = 19_200
     memory_preset: str | None = None
     memory_gain: float | None = None
     num_memory_tokens: int = 16
@@ -205,14 +208,15 @@ class LM2Config(PreTrainedConfig):
     def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any) -> LM2Config:
         """As transformers', except that a config saved before a field that changed its meaning existed loads
         as it was trained, whatever today's defaults are: `lm2` without `memory_update` with the paper's memory
-        fields; `lm2` without `forget_floor`, `memory_gates`, `write_penalty` or `memory_candidate` (saved
-        between stage 4 and stage 11 of docs/memory.md) with the values every model had before they existed
-        (the paper's); `armt` without `armt_feature_norm` with the raw DPFP features (`False`)."""
+        fields; `lm2` without `forget_floor`, `memory_gates`, `write_penalty`, `write_penalty_warmup` or
+        `memory_candidate` (saved between stage 4 and stage 11 of docs/memory.md) with the value each field gave
+        every model before it existed (the paper's); `armt` without `armt_feature_norm` with the raw DPFP
+        features (`False`)."""
         arch = config_dict.get("arch", cls.arch)
         if arch == "lm2" and "memory_update" not in config_dict:
             config_dict = {**MEMORY_PRESETS["paper"], **config_dict}
         if arch == "lm2":
-            later = ("forget_floor", "memory_gates", "write_penalty", "memory_candidate")
+            later = ("forget_floor", "memory_gates", "write_penalty", "write_penalty_warmup", "memory_candidate")
             config_dict = {**{k: MEMORY_PRESETS["paper"][k] for k in later}, **config_dict}
         if arch == "armt" and "armt_feature_norm" not in config_dict:
             config_dict = {"armt_feature_norm": False, **config_dict}

@@ -52,12 +52,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lm2-hard-floor": _hard(0.999),
     # Stage 9: a price on writes (`write_penalty` λ, two values fixed before the runs), so that training shuts
     # the input gates a short input never needed shut; with and without the forget floor. Stage 10: larger
-    # prices with the floor. `lm2-hard-floor-write0.1` is LM2Config's default.
+    # prices with the floor. `lm2-hard-floor-write0.1` was LM2Config's default from stage 9 to stage 11.
     **{f"lm2-hard-write{penalty}": _hard(write_penalty=penalty) for penalty in (0.1, 0.01)},
     **{f"lm2-hard-floor-write{penalty}": _hard(0.999, write_penalty=penalty) for penalty in (0.1, 0.01, 0.3, 1.0)},
     # Stage 11: the price rising over the first 19,200 training sequences (600 ladder steps of 32, half the
-    # stage-9 plan), so that the read learns a task before writes cost anything; and the candidate from the
-    # token's own input (c = tanh(E_t W_C)) instead of the read of the bank.
+    # stage-9 plan), so that the read learns a task before writes cost anything (`lm2-hard-floor-write0.1-warm`
+    # is LM2Config's default since stage 11); and the candidate from the token's own input (c = tanh(E_t W_C))
+    # instead of the read of the bank.
     **{
         f"lm2-hard-floor-write{penalty}-warm": _hard(0.999, write_penalty=penalty, write_penalty_warmup=19_200)
         for penalty in (0.1, 0.3)
