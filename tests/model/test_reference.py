@@ -148,10 +148,11 @@ def test_loss_is_the_cross_entropy_plus_the_write_cost_of_the_reference(override
     torch.testing.assert_close(loss, expected.float(), rtol=1e-6, atol=1e-6)
 
 
-def test_the_write_price_rises_over_the_warm_up_sequences_and_is_kept_by_a_checkpoint(tmp_path):
-    """`write_penalty_warmup` W: a training call after t sequences pays t/W of λ (then λ), whatever the calls'
-    sizes; evaluation and no-grad calls pay the current price without counting; the trainer's loss view
-    counts the same way; the count is a buffer, so a saved model resumes it."""
+def test_the_write_price_rises_over_the_warm_up_sequences_counted_at_each_step(tmp_path):
+    """`write_penalty_warmup` W: after optimizer steps over t training sequences the price is t/W of λ (then
+    λ); the sequences of a step's calls count at its end, so every micro-batch of one step pays the same;
+    evaluation and no-grad calls do not count; the trainer's loss view counts the same way; the count is a
+    buffer, so a saved model resumes it."""
     from lm2 import LM2ForCausalLM
     from lm2.training.distributed import LossOnly
 
@@ -165,20 +166,31 @@ def test_the_write_price_rises_over_the_warm_up_sequences_and_is_kept_by_a_check
             nll = torch.nn.functional.cross_entropy(model(x).logits[:, :-1].flatten(0, 1), x[:, 1:].flatten())
         return float((call(x).detach() - nll) / (tally[0] / tally[1]))
 
+    def step():  # any optimizer's step counts the sequences seen since the last one (lr 0: weights unchanged)
+        torch.optim.SGD(model.parameters(), lr=0.0).step()
+
+    loss = lambda x: model(x, labels=x).loss  # noqa: E731
     # The loss's cross-entropy is taken in fp32 (~4e-7 relative); divided by a write cost of ~0.05 that is a
     # few 1e-5 of the price, far below the 0.1 that one sequence adds.
-    paid = [price(lambda x: model(x, labels=x).loss, rows) for rows in (2, 1, 2)]
-    assert paid == pytest.approx([0.0, 0.2, 0.3], abs=1e-4)  # after 0, 2 and 3 sequences
+    assert [price(loss, 2), price(loss, 1)] == pytest.approx([0.0, 0.0], abs=1e-4)  # one step, two micro-batches
+    step()
+    assert price(loss, 2) == pytest.approx(0.3, abs=1e-4)  # after the 3 sequences of the first step
+    step()
     with torch.no_grad():
-        assert price(lambda x: model(x, labels=x).loss) == pytest.approx(0.5, abs=1e-4)  # not counted
+        assert price(loss) == pytest.approx(0.5, abs=1e-4)  # not counted
     model.eval()
-    assert price(lambda x: model(x, labels=x).loss) == pytest.approx(0.5, abs=1e-4)  # not counted
+    assert price(loss) == pytest.approx(0.5, abs=1e-4)  # not counted
     model.train()
+    step()
     assert price(lambda x: LossOnly(model)(x, None, x)) == pytest.approx(0.5, abs=1e-4)  # the trainer's view
+    step()
     model.save_pretrained(tmp_path)
     assert int(model.write_sequences) == 7
     model = LM2ForCausalLM.from_pretrained(tmp_path).to(torch.float64).train()
     assert int(model.write_sequences) == 7
-    paid = [price(lambda x: model(x, labels=x).loss, 1) for _ in range(3)]
+    paid = []
+    for _ in range(3):
+        paid.append(price(loss, 1))
+        step()
     assert paid == pytest.approx([0.7, 0.8, 0.8], abs=1e-4)
     assert not hasattr(tiny_model("lm2", write_penalty_warmup=0), "write_sequences")  # no warm-up, no count

@@ -113,8 +113,9 @@ def memory_config_from_llama(
 
 def is_memory_parameter(name: str) -> bool:
     """Parameters that a Llama checkpoint does not have: the LM2 memory path, M_0, RMT/ARMT memory tokens,
-    ARMT's associative memory."""
-    return ".memory." in name or ".associative." in name or name in ("model.memory_init", "model.memory_tokens")
+    ARMT's associative memory (and the write price's count of training sequences, a buffer that starts at 0)."""
+    return ".memory." in name or ".associative." in name or name in ("model.memory_init", "model.memory_tokens",
+                                                                     "write_sequences")  # fmt: skip
 
 
 def convert_llama(

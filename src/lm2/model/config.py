@@ -91,12 +91,13 @@ class LM2Config(PreTrainedConfig):
         fields it only acts in `arch="lm2"` (the other architectures have no input gates).
     write_penalty_warmup: training sequences over which the write price rises linearly from 0 to
         `write_penalty` (default 19,200, half of the memory ladder's 1,200 steps of 32, where it was measured;
-        0: the whole price from the first batch). The model counts them itself, in
-        a buffer that checkpoints keep: the rows of every forward call with labels in training mode with
-        gradients on (the model's own loss and `lm2 train`'s loss view), times the number of processes when
-        torch.distributed runs, so that any split of a global batch over micro-batches and processes counts
-        the same. A large price from the start shuts the gates of a task the read has not learned yet
-        (docs/memory.md "Stage 10", "Stage 11").
+        0: the whole price from the first batch). The model counts them itself, in a buffer that checkpoints
+        keep: the rows of every forward call with labels in training mode with gradients on (the model's own
+        loss and `lm2 train`'s loss view), times the number of processes when torch.distributed runs, added to
+        the count at the next optimizer step (any optimizer's: a global step hook), so that every micro-batch
+        of a step pays the same price and any split of a global batch over micro-batches and processes gives
+        the same gradient. A large price from the start shuts the gates of a task the read has not learned
+        yet (docs/memory.md "Stage 10", "Stage 11").
     memory_preset: a name from `MEMORY_PRESETS` (`"paper"`: the paper's exact equations) that sets the
         fields above; giving a preset and a conflicting field raises.
     memory_gain: `None` (the paper: the gated memory is added as is) or the initial value of a learnable

@@ -8,11 +8,13 @@ Notation: `b` batch, `n` columns of one segment pass, `L` input length, `m` bank
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
+from torch.optim.optimizer import register_optimizer_step_post_hook
 from torch.utils.checkpoint import checkpoint
 from transformers import GenerationMixin, PreTrainedModel
 from transformers import initialization as init
@@ -246,21 +248,29 @@ class LM2ForCausalLM(LM2PreTrainedModel, GenerationMixin):
         if config.arch == "lm2" and config.write_penalty > 0 and config.write_penalty_warmup > 0:
             # Training sequences priced so far (LM2Config.write_penalty_warmup): a buffer, so checkpoints keep it.
             self.register_buffer("write_sequences", torch.zeros((), dtype=torch.long))
+        self._pending_sequences = 0  # seen by training calls since the last optimizer step
         self.post_init()
 
     def write_price(self, rows: int) -> float:
         """λ of this call's write cost: `LM2Config.write_penalty`, risen linearly over the first
         `write_penalty_warmup` training sequences. A training call (training mode, gradients on) of `rows`
-        sequences is then counted, times the number of processes under torch.distributed (each sees its
-        share of the global batch). The loss views that price writes call it once per forward."""
+        sequences adds them (times the number of processes under torch.distributed, each of which sees its
+        share of the global batch) to the count at the next optimizer step, so that the price is the same for
+        every micro-batch of a step and any split of a batch gives the same gradient. The loss views that price
+        writes call it once per forward."""
         penalty, warmup = self.config.write_penalty, self.config.write_penalty_warmup
         if not hasattr(self, "write_sequences"):
             return penalty
-        seen = int(self.write_sequences)
         if self.training and torch.is_grad_enabled():
             processes = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-            self.write_sequences.add_(rows * processes)
-        return penalty * min(1.0, seen / warmup)
+            self._pending_sequences += rows * processes
+            _count_at_next_step(self)
+        return penalty * min(1.0, int(self.write_sequences) / warmup)
+
+    def _count_pending_sequences(self) -> None:
+        with torch.no_grad():
+            self.write_sequences.add_(self._pending_sequences)
+        self._pending_sequences = 0
 
     def forward(
         self,
@@ -371,3 +381,24 @@ class LM2ForCausalLM(LM2PreTrainedModel, GenerationMixin):
         if state is not None:
             model_kwargs["memory"] = state.repeat_interleave(expand_size) if expand_size > 1 else state
         return input_ids, model_kwargs
+
+
+# Models whose training calls since the last optimizer step are not yet counted (`write_price`): a global
+# optimizer step hook counts them, so the write price's warm-up follows steps in any training loop (lm2 train,
+# the Hugging Face Trainer, a hand-written one) without the loop knowing about it.
+_UNCOUNTED: weakref.WeakSet = weakref.WeakSet()
+_STEP_HOOK = None
+
+
+def _count_at_next_step(model: LM2ForCausalLM) -> None:
+    global _STEP_HOOK
+    _UNCOUNTED.add(model)
+    if _STEP_HOOK is None:
+        _STEP_HOOK = register_optimizer_step_post_hook(_count_sequences)
+
+
+def _count_sequences(optimizer, args, kwargs) -> None:
+    """After any optimizer step: every model with uncounted training sequences counts them."""
+    for model in list(_UNCOUNTED):
+        model._count_pending_sequences()
+    _UNCOUNTED.clear()
