@@ -245,19 +245,26 @@ class LM2ForCausalLM(LM2PreTrainedModel, GenerationMixin):
         super().__init__(config)
         self.model = LM2Model(config)
         self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
-        if config.arch == "lm2" and config.write_penalty > 0 and config.write_penalty_warmup > 0:
+        if self.prices_writes and config.write_penalty_warmup > 0:
             # Training sequences priced so far (LM2Config.write_penalty_warmup): a buffer, so checkpoints keep it.
             self.register_buffer("write_sequences", torch.zeros((), dtype=torch.long))
         self._pending_sequences = 0  # seen by training calls since the last optimizer step
         self.post_init()
 
-    def write_price(self, rows: int) -> float:
+    @property
+    def prices_writes(self) -> bool:
+        """Whether training adds a write cost to the loss: `LM2Config.write_penalty` > 0 on an LM2 bank (the
+        other architectures have no input gates to price)."""
+        return self.config.arch == "lm2" and self.config.write_penalty > 0
+
+    def write_price(self, rows: int) -> float | Tensor:
         """λ of this call's write cost: `LM2Config.write_penalty`, risen linearly over the first
         `write_penalty_warmup` training sequences. A training call (training mode, gradients on) of `rows`
         sequences adds them (times the number of processes under torch.distributed, each of which sees its
         share of the global batch) to the count at the next optimizer step, so that the price is the same for
         every micro-batch of a step and any split of a batch gives the same gradient. The loss views that price
-        writes call it once per forward."""
+        writes call it once per forward. During a warm-up the price is a tensor on the count's device, so that
+        reading it does not wait for the device."""
         penalty, warmup = self.config.write_penalty, self.config.write_penalty_warmup
         if not hasattr(self, "write_sequences"):
             return penalty
@@ -265,7 +272,7 @@ class LM2ForCausalLM(LM2PreTrainedModel, GenerationMixin):
             processes = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
             self._pending_sequences += rows * processes
             _count_at_next_step(self)
-        return penalty * min(1.0, int(self.write_sequences) / warmup)
+        return penalty * (self.write_sequences / warmup).clamp(max=1.0)
 
     def _count_pending_sequences(self) -> None:
         with torch.no_grad():
@@ -296,7 +303,7 @@ class LM2ForCausalLM(LM2PreTrainedModel, GenerationMixin):
         to the accumulated batch's cost as their cross-entropies do.
         """
         self._check_inputs(input_ids, attention_mask, labels, memory, logits_to_keep, unused)
-        priced = labels is not None and self.config.write_penalty > 0 and self.config.arch == "lm2"
+        priced = labels is not None and self.prices_writes
         hidden, state, *writes = self.model(input_ids, attention_mask, memory, logits_to_keep, return_writes=priced)
         logits = self.lm_head(hidden)
         loss = None if labels is None else causal_lm_loss(logits, labels, attention_mask, None, num_items_in_batch)

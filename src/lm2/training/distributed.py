@@ -73,15 +73,14 @@ class LossOnly(nn.Module):
         share of the global batch's: its cross-entropy summed and divided by the targets, its write cost (the
         input gates summed) divided by the tokens — so the shares of any split over micro-batches and processes
         add up to the loss of one batch (`Trainer.train_step`)."""
-        config = self.model.config
-        penalty = config.write_penalty if config.arch == "lm2" else 0.0  # only LM2 has input gates to price
+        priced = self.model.prices_writes
         if starts is None:  # hidden (b, L, d), final norm applied; the write tally only when it is priced
-            hidden, state, *writes = self.model.model(input_ids, attention_mask, return_writes=penalty > 0)
+            hidden, state, *writes = self.model.model(input_ids, attention_mask, return_writes=priced)
         else:
-            hidden, state, *writes = document_forward(self.model.model, input_ids, attention_mask, starts, penalty > 0)
+            hidden, state, *writes = document_forward(self.model.model, input_ids, attention_mask, starts, priced)
         targets, tokens = (None, None) if totals is None else totals
         loss = causal_lm_loss(hidden, labels, attention_mask, head=self.model.lm_head, num_items_in_batch=targets)
-        if penalty:  # the write cost of LM2Config.write_penalty: the same loss as the model's own
+        if priced:  # the write cost of LM2Config.write_penalty: the same loss as the model's own
             price = self.model.write_price(input_ids.shape[0])
             loss = loss + (price * write_cost(writes[0], tokens)).to(loss.dtype)
         for carried in (state.memory, state.associative, state.normalizer):
