@@ -127,11 +127,61 @@ def test_a_change_of_lm2_only_fields_marks_lm2_cells_and_no_other(tmp_path):
         ("--tasks", "recall,sort", "--tasks='recall,sort' has unknown ['sort']"),
         ("--models", "lm2,mamba", "--models='lm2,mamba' has unknown names ['mamba']"),
         ("--train-segments", "0", "--train-segments=0 must be at least 1"),
+        ("--curriculum", "2,4", "curriculum=[2, 4] must rise strictly from at least 1 to train_segments=8"),
+        ("--curriculum", "4,2,8", "curriculum=[4, 2, 8] must rise strictly"),
+        ("--curriculum", "1,8", "curriculum=[1, 8] starts at 1 segments; the recall task needs at least 2"),
     ],
 )
 def test_bad_options_are_one_line_errors(option, value, message, caplog, tmp_path):
     assert main(["bench", "memory", option, value, "--out", str(tmp_path)]) == 2
     assert message in caplog.text
+
+
+def test_a_curriculum_trains_short_inputs_first_in_equal_stages(monkeypatch):
+    """`--curriculum 2,4`: the first half of the steps on 2 segments, the second cycling 2..4 (recall); the
+    flat plan cycles 2..n throughout, batch k on `lengths[k % len]` as before curricula existed, so that the
+    cells of earlier ladders are reproduced."""
+    import dataclasses
+
+    import lm2.training.recall as recall
+    from lm2.data.recall import RecallTask
+
+    seen = []
+
+    class Recording(RecallTask):
+        def batch(self, size, generator):
+            seen.append(self.segments)
+            return super().batch(size, generator)
+
+    monkeypatch.setattr(LadderPlan, "task", lambda plan, name: Recording(pairs=1, segment_length=8, segments=4))
+    plan = dataclasses.replace(PLAN, tasks=("recall",), models=("lm2",), train_segments=4, steps=8,
+                               curriculum=(2, 4), multiples=(1,))  # fmt: skip
+    assert plan.train_stages("recall") == [[2], [2, 3, 4]]
+    ladder_cell(plan, "recall", "lm2", 0)
+    assert seen[:8] == [2, 2, 2, 2, 4, 2, 3, 4]  # training batches; then the held-out questions at 4 segments
+    flat = dataclasses.replace(plan, curriculum=())
+    assert flat.train_stages("recall") == [[2, 3, 4]]
+    assert [recall.curriculum_segments(k, 8, flat.train_stages("recall")) for k in range(1, 9)] == [
+        [2, 3, 4][k % 3] for k in range(1, 9)
+    ]
+    assert [recall.curriculum_segments(k, 10, [[1], [2], [3]]) for k in range(1, 11)] == [1] * 4 + [2] * 3 + [3] * 3
+    with pytest.raises(ValueError, match="give mixed_segments or curriculum, not both"):
+        recall.train_recall(None, None, 1, mixed_segments=[2], curriculum=[[2]])
+
+
+def test_a_ladder_saved_before_curricula_is_the_flat_plan(tmp_path, caplog):
+    """A settings.json written before the `curriculum` setting existed holds a one-stage ladder: the flat plan
+    resumes it, a curriculum plan is refused."""
+    out = tmp_path / "ladder"
+    args = ["bench", "memory", "--quick", "--tasks", "track", "--models", "lm2", "--train-segments", "2",
+            "--segment-length", "8", "--out", str(out), "--workers", "1"]  # fmt: skip
+    assert main(args) == 0
+    saved = json.loads((out / "settings.json").read_text())
+    assert saved.pop("curriculum") == []
+    (out / "settings.json").write_text(json.dumps(saved))
+    assert main([*args, "--report", "again"]) == 0
+    assert main([*args, "--curriculum", "1,2"]) == 2
+    assert "holds a ladder with other settings (curriculum differ)" in caplog.text
 
 
 def test_memory_norm_reads_each_architectures_memory():

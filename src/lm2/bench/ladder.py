@@ -48,6 +48,9 @@ class LadderPlan:
     seeds: tuple[int, ...] = (0, 1)
     segment_length: int = 16
     train_segments: int = 8  # the longest training input, in segments; training draws 1 (2 for recall)..n
+    # Stage maxima of a curriculum (e.g. (2, 4, 8, 16)): the steps split into equal stages, stage i drawing
+    # 1 (2 for recall)..curriculum[i] segments; the last is `train_segments`. Empty: one stage, 1..n throughout.
+    curriculum: tuple[int, ...] = ()
     multiples: tuple[int, ...] = MULTIPLES
     steps: int = 600
     batch_size: int = 32
@@ -64,6 +67,12 @@ class LadderPlan:
         }
     )
 
+    def __post_init__(self) -> None:
+        stages = list(self.curriculum)
+        if stages and (stages != sorted(set(stages)) or stages[0] < 1 or stages[-1] != self.train_segments):
+            raise ValueError(f"curriculum={stages} must rise strictly from at least 1 to train_segments="
+                             f"{self.train_segments}")  # fmt: skip
+
     def task(self, name: str) -> Task:
         """The task `name` at the longest training length."""
         common = {"segment_length": self.segment_length, "segments": self.train_segments}
@@ -75,9 +84,19 @@ class LadderPlan:
             return TrackTask(keys=4, per_segment=1, **common)
         raise ValueError(f"ladder task {name!r} is not known; choose from {', '.join(TASKS)}")
 
-    def train_lengths(self, name: str) -> list[int]:
-        """Segment counts a training run cycles through: 1..n (recall needs 2: the fact, then the question)."""
-        return list(range(2 if isinstance(self.task(name), RecallTask) else 1, self.train_segments + 1))
+    def train_lengths(self, name: str, longest: int | None = None) -> list[int]:
+        """Segment counts a training run (or a curriculum stage) cycles through: 1..n, n = `longest` or
+        `train_segments` (recall needs 2: the fact, then the question)."""
+        shortest = 2 if isinstance(self.task(name), RecallTask) else 1
+        longest = self.train_segments if longest is None else longest
+        if longest < shortest:
+            raise ValueError(f"curriculum={list(self.curriculum)} starts at {longest} segments; the {name} task "
+                             f"needs at least {shortest}")  # fmt: skip
+        return list(range(shortest, longest + 1))
+
+    def train_stages(self, name: str) -> list[list[int]]:
+        """The segment counts of each training stage (`train_recall`'s curriculum): one stage without one."""
+        return [self.train_lengths(name, n) for n in self.curriculum or (self.train_segments,)]
 
     def cells(self) -> list[tuple[str, str, int]]:
         return [(t, m, s) for t in self.tasks for m in self.models for s in self.seeds]
@@ -142,7 +161,7 @@ def ladder_cell(plan: LadderPlan, task: str, model: str, seed: int, on_step=None
     config = variant_config(model, plan.backbone, vocab_size=base.vocab_size, segment_length=plan.segment_length)
     start = time.time()
     run = train_recall(
-        config, base, plan.steps, plan.batch_size, plan.lr, seed, mixed_segments=plan.train_lengths(task),
+        config, base, plan.steps, plan.batch_size, plan.lr, seed, curriculum=plan.train_stages(task),
         on_step=on_step,
     )  # fmt: skip
     trained = time.time() - start
@@ -175,6 +194,10 @@ def run_cell(plan: LadderPlan, task: str, model: str, seed: int, out: str, on_st
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, json.dumps(result, indent=1))
     return str(path)
+
+
+# Plan settings added after ladders began saving theirs, with the value every earlier ladder had.
+LATER_SETTINGS = {"curriculum": []}
 
 
 def settings(plan: LadderPlan) -> dict[str, Any]:

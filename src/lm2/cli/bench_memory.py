@@ -26,6 +26,11 @@ def add_memory(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--models", default="lm2,lm2-paper,rmt", help="model variants (lm2.model.variants), comma-separated")
     p.add_argument("--seeds", default="0,1", help="comma-separated seeds")
     p.add_argument("--train-segments", type=int, default=8, help="longest training input, in segments")
+    p.add_argument(
+        "--curriculum", default="", metavar="N1,N2,...",
+        help="stage maxima in segments (e.g. 2,4,8,16, the last = --train-segments): the steps split into equal "
+        "stages, stage i training on 1 (recall, capacity: 2)..Ni segments; default: one stage",
+    )  # fmt: skip
     p.add_argument("--segment-length", type=int, default=16)
     p.add_argument("--multiples", default="1,4,16,64,256", help="evaluated lengths, as multiples of the training one")
     p.add_argument("--steps", type=int, default=600, help="training steps of batch 32 per cell")
@@ -52,6 +57,7 @@ def plan_from_args(args: argparse.Namespace):
         seeds=tuple(parse_ints(args.seeds, "--seeds")),
         segment_length=args.segment_length,
         train_segments=args.train_segments,
+        curriculum=tuple(parse_ints(args.curriculum, "--curriculum")) if args.curriculum else (),
         multiples=tuple(parse_ints(args.multiples, "--multiples")),
         steps=args.steps,
         samples=args.samples,
@@ -59,18 +65,18 @@ def plan_from_args(args: argparse.Namespace):
     if args.quick:
         plan = dataclasses.replace(plan, seeds=plan.seeds[:1], steps=30, samples=16, multiples=(1, 4))
     for task in plan.tasks:
-        plan.task(task)  # a task that does not fit the segment length fails here, before any training
+        plan.train_stages(task)  # a task that does not fit the segments fails here, before any training
     return plan
 
 
 def other_settings(plan, out: Path) -> str:
     """The names of the settings in which the ladder saved in `out` differs from `plan` ('' when none is saved
     or they agree)."""
-    from lm2.bench.ladder import settings
+    from lm2.bench.ladder import LATER_SETTINGS, settings
     from lm2.files import differences
 
     saved = out / "settings.json"
-    differ = differences(json.loads(saved.read_text()), settings(plan)) if saved.exists() else []
+    differ = differences({**LATER_SETTINGS, **json.loads(saved.read_text())}, settings(plan)) if saved.exists() else []
     return ", ".join(key for key, _, _ in differ)
 
 

@@ -36,21 +36,29 @@ def train_recall(
     device: str = "cpu",
     on_step: Callable[[int, float], None] | None = None,
     mixed_segments: Sequence[int] = (),
+    curriculum: Sequence[Sequence[int]] = (),
 ) -> RecallRun:
     """Train a fresh model of `config` with AdamW (constant `lr`, gradient clipping at 1) on `steps` batches
     of `task`; the loss scores the answer token only. `mixed_segments` (e.g. `(2, 3, 4)`) makes batch k use
     `mixed_segments[k % len]` segments instead of `task.segments`: trained on several distances, the memory
-    learns to keep the fact rather than to keep it for one fixed number of segments.
+    learns to keep the fact rather than to keep it for one fixed number of segments. `curriculum` (e.g.
+    `((2,), (2, 3, 4))`) splits the steps into equal stages, stage i cycling through `curriculum[i]` as
+    `mixed_segments` does (`curriculum_segments`): short inputs first, as the RMT/ARMT BABILong curricula.
 
     A loss that is not finite stops training before its update (`RecallRun.diverged_at`): the model keeps the
     last finite weights, and the run says that it diverged instead of training on NaN."""
+    if mixed_segments and curriculum:
+        raise ValueError("give mixed_segments or curriculum, not both (mixed_segments is a one-stage curriculum)")
+    stages = [list(lengths) for lengths in curriculum] or ([list(mixed_segments)] if mixed_segments else [])
+    if any(not lengths for lengths in stages):
+        raise ValueError(f"curriculum={[list(s) for s in curriculum]} has an empty stage")
     torch.manual_seed(seed)
     model = LM2ForCausalLM(config).to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
     run = RecallRun(model)
     for step in range(1, steps + 1):
-        current = replace(task, segments=mixed_segments[step % len(mixed_segments)]) if mixed_segments else task
+        current = replace(task, segments=curriculum_segments(step, steps, stages)) if stages else task
         ids, labels = current.batch(batch_size, generator)
         loss = model(ids.to(device), labels=labels.to(device)).loss
         if not torch.isfinite(loss):
@@ -65,6 +73,13 @@ def train_recall(
             on_step(step, run.losses[-1])
     model.eval()
     return run
+
+
+def curriculum_segments(step: int, steps: int, stages: Sequence[Sequence[int]]) -> int:
+    """The number of segments of batch `step` (1..`steps`) of `train_recall`: the steps split into
+    `len(stages)` stages of equal length (to one step), stage i cycling through `stages[i]`."""
+    lengths = stages[(step - 1) * len(stages) // steps]
+    return lengths[step % len(lengths)]
 
 
 @torch.no_grad()
