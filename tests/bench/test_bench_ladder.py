@@ -29,6 +29,16 @@ def test_a_cell_scores_each_length_with_its_memory_norm():
     assert all(n > 0 for n in lm2["norm"].values())
     full = ladder_cell(PLAN, "recall", "vanilla", 0)  # 4x = 64 tokens is past max_full_tokens=32
     assert set(full["accuracy"]) == {1} and full["norm"] == {1: None}
+    assert [step for step, _ in lm2["loss_curve"]] == [1, 2, 3]  # the learning curve, one point per step here
+
+
+def test_the_loss_curve_averages_equal_windows_and_ends_where_training_stopped():
+    from lm2.bench.ladder import loss_curve
+
+    losses = [float(k) for k in range(1, 11)]
+    assert loss_curve(losses, 10, points=4) == [[2, 1.5], [5, 4.0], [7, 6.5], [10, 9.0]]
+    assert loss_curve(losses[:6], 10, points=4) == [[2, 1.5], [5, 4.0]]  # diverged at step 7
+    assert len(loss_curve(losses * 480, 4800)) == 48
 
 
 def test_cells_resume_from_their_files_and_make_a_table_and_plot(tmp_path):

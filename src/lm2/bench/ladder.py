@@ -179,11 +179,23 @@ def ladder_cell(plan: LadderPlan, task: str, model: str, seed: int, on_step=None
         "accuracy": accuracy,
         "norm": norm,
         "final_loss": statistics.fmean(run.losses[-50:]) if run.losses else None,
+        "loss_curve": loss_curve(run.losses, plan.steps),
         "diverged_at": run.diverged_at,
         "train_seconds": round(trained, 1),
         "eval_seconds": round(time.time() - start - trained, 1),
         "config": model_fields(plan, task, model),
     }
+
+
+def loss_curve(losses: list[float], steps: int, points: int = 48) -> list[list[float]]:
+    """The training loss as `points` (step, mean loss) pairs: `steps` split into equal windows (to one step;
+    a curriculum's stages, split the same way, begin at window boundaries when `points` is a multiple of
+    their number), each pair the window's last step and its mean loss; a run that stopped early (diverged)
+    ends at its last full window."""
+    windows = min(points, steps)
+    bounds = [steps * i // windows for i in range(windows + 1)]
+    return [[end, statistics.fmean(losses[start:end])]
+            for start, end in zip(bounds, bounds[1:], strict=False) if end <= len(losses)]  # fmt: skip
 
 
 def run_cell(plan: LadderPlan, task: str, model: str, seed: int, out: str, on_step=None) -> str:
@@ -299,13 +311,17 @@ def _percent(entry: dict[str, Any], length: str) -> str:
 
 
 def plot_ladder(results: dict[str, Any], path: Path) -> Path:
-    """Accuracy (top) and memory norm (bottom) against input length, log x, one column per task."""
+    """Accuracy (top) and memory norm (middle) against input length, log x, one column per task; below them,
+    where the cells record it, the training loss against the step (mean over seeds; dotted lines at the
+    curriculum's stages)."""
     from matplotlib.figure import Figure
 
     plan, stats = results["plan"], summary(results)
     tasks = plan["tasks"]
-    fig = Figure(figsize=(4.2 * len(tasks), 6.4), layout="constrained")
-    axes = fig.subplots(2, len(tasks), squeeze=False)
+    curves = any(cell.get("loss_curve") for cell in results["cells"])
+    rows = 3 if curves else 2
+    fig = Figure(figsize=(4.2 * len(tasks), 3.2 * rows), layout="constrained")
+    axes = fig.subplots(rows, len(tasks), squeeze=False)
     unit = plan["train_segments"] * plan["segment_length"]
     for col, task in enumerate(tasks):
         top, bottom = axes[0][col], axes[1][col]
@@ -328,4 +344,23 @@ def plot_ladder(results: dict[str, Any], path: Path) -> Path:
         bottom.set(xscale="log", yscale="log", xlabel=f"input tokens (training: ≤ {unit})", ylabel="memory norm")
         if col == 0:
             top.legend(fontsize=7)
+        if curves:
+            _plot_losses(axes[2][col], results, task)
     return save_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110))
+
+
+def _plot_losses(ax, results: dict[str, Any], task: str) -> None:
+    plan = results["plan"]
+    for index, model in enumerate(plan["models"]):
+        curves = [c["loss_curve"] for c in results["cells"] if (c["task"], c["model"]) == (task, model)
+                  and c.get("loss_curve")]  # fmt: skip
+        if curves:
+            shortest = min(len(c) for c in curves)
+            steps = [point[0] for point in curves[0][:shortest]]
+            mean = [statistics.fmean(c[i][1] for c in curves) for i in range(shortest)]
+            ax.plot(steps, mean, color=f"C{index}", label=model)
+    stages = plan.get("curriculum") or []
+    for i in range(1, len(stages)):
+        ax.axvline(plan["steps"] * i / len(stages), color="grey", linestyle=":")
+    ax.axhline(math.log(1 / results["baselines"][task]["chance"]), color="grey", linestyle="--", label="chance")
+    ax.set(xlabel="training step", ylabel="training loss (mean of seeds)")
