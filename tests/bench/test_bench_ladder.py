@@ -32,6 +32,16 @@ def test_a_cell_scores_each_length_with_its_memory_norm():
     assert [step for step, _ in lm2["loss_curve"]] == [1, 2, 3]  # the learning curve, one point per step here
 
 
+def test_capacity_reports_its_stored_values_shortcut(tmp_path):
+    plan = LadderPlan(**{**PLAN.__dict__, "tasks": ("capacity",), "models": ("lm2",), "steps": 2})
+    run_cell(plan, "capacity", "lm2", 0, str(tmp_path))
+    results = collect(plan, tmp_path)
+    shortcut = results["baselines"]["capacity"]["shortcut"]
+    assert shortcut.keys() == {"1", "4"} and all(v == pytest.approx(0.4121, abs=1e-4) for v in shortcut.values())
+    assert "**capacity** (chance 12.5 %; stored-values shortcut 41 %)" in ladder_table(results)
+    assert plot_ladder(results, tmp_path / "ladder.png").stat().st_size > 0
+
+
 def test_the_loss_curve_averages_equal_windows_and_ends_where_training_stopped():
     from lm2.bench.ladder import loss_curve
 
@@ -48,6 +58,7 @@ def test_cells_resume_from_their_files_and_make_a_table_and_plot(tmp_path):
     assert len(results["cells"]) == 4
     table = ladder_table(results)
     assert "**track** (chance 12.5 %; last-value shortcut" in table and "| lm2 | 1 |" in table
+    assert "**recall** (chance 12.5 %)" in table  # one pair: no shortcut
     assert "| vanilla | 1 | " in table and "| — |" in table  # full attention past its budget is not scored
     assert plot_ladder(results, tmp_path / "ladder.png").stat().st_size > 0
     cell_path(tmp_path, "track", "lm2", 0).unlink()

@@ -5,7 +5,7 @@ Synthetic tasks with known answers, every model on one backbone, trained on mixe
 - `recall`: one key→value pair in the first segment, noise after, the key asked at the end;
 - `capacity`: the same with four pairs, one of them asked;
 - `track`: assignments in every segment, later ones overwrite, the latest value of one key asked (bAbI qa1's
-  structure; its "last value seen" shortcut is reported beside it).
+  structure; its "last value seen" shortcut is reported beside it, as capacity's "stored values" one).
 Reported per cell (task, model, seed): accuracy at each length, with chance and shortcut, and the mean norm
 of the memory rows after each length (LM2 bank rows, RMT memory tokens). A memory that holds keeps its
 training-length accuracy and a bounded norm at every length.
@@ -218,7 +218,9 @@ def settings(plan: LadderPlan) -> dict[str, Any]:
 
 
 def baselines(plan: LadderPlan) -> dict[str, dict[str, Any]]:
-    """Chance per task, and the track task's "last value seen" shortcut at every length."""
+    """Chance per task, and each task's shortcut at every length: track's "last value seen"; capacity's
+    "stored values" (which values the pairs hold, not which key holds which: `RecallTask.shortcut`, with its
+    loss). Recall with one pair has none: knowing the stored value is the task."""
     out = {}
     for name in plan.tasks:
         task = plan.task(name)
@@ -226,6 +228,11 @@ def baselines(plan: LadderPlan) -> dict[str, dict[str, Any]]:
         if isinstance(task, TrackTask):
             lengths = {m: m * plan.train_segments for m in plan.multiples}
             entry["shortcut"] = {m: replace(task, segments=s).shortcut_accuracy() for m, s in lengths.items()}
+            entry["shortcut_name"] = "last-value"
+        elif task.pairs > 1:
+            accuracy, entry["shortcut_loss"] = task.shortcut()
+            entry["shortcut"] = dict.fromkeys(plan.multiples, accuracy)
+            entry["shortcut_name"] = "stored-values"
         out[name] = entry
     return out
 
@@ -298,9 +305,15 @@ def ladder_table(results: dict[str, Any]) -> str:
             rows.append([model, seeds, *cells, drift])
         line = f"chance {100 * base['chance']:.1f} %"
         if "shortcut" in base:
-            line += "; last-value shortcut " + ", ".join(f"{100 * base['shortcut'][m]:.0f}" for m in lengths) + " %"
+            line += f"; {base.get('shortcut_name', 'last-value')} shortcut " + _shortcut_text(base, lengths) + " %"
         blocks.append(f"**{task}** ({line})\n\n" + markdown_table(headers, rows))
     return "\n\n".join(blocks)
+
+
+def _shortcut_text(base: dict[str, Any], lengths: list[str]) -> str:
+    """The shortcut's accuracy (%) at each length, or once when it is the same at every length."""
+    shown = [f"{100 * base['shortcut'][m]:.0f}" for m in lengths]
+    return shown[0] if len(set(shown)) == 1 else ", ".join(shown)
 
 
 def _percent(entry: dict[str, Any], length: str) -> str:
@@ -362,5 +375,8 @@ def _plot_losses(ax, results: dict[str, Any], task: str) -> None:
     stages = plan.get("curriculum") or []
     for i in range(1, len(stages)):
         ax.axvline(plan["steps"] * i / len(stages), color="grey", linestyle=":")
-    ax.axhline(math.log(1 / results["baselines"][task]["chance"]), color="grey", linestyle="--", label="chance")
+    base = results["baselines"][task]
+    ax.axhline(math.log(1 / base["chance"]), color="grey", linestyle=":", label="chance")
+    if "shortcut_loss" in base:
+        ax.axhline(base["shortcut_loss"], color="grey", linestyle="--", label="shortcut")
     ax.set(xlabel="training step", ylabel="training loss (mean of seeds)")

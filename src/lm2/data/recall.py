@@ -8,7 +8,10 @@ alone (Hugging Face convention: -100 elsewhere).
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from dataclasses import dataclass
+from itertools import combinations_with_replacement
 
 import torch
 from torch import Tensor
@@ -71,3 +74,21 @@ class RecallTask(SyntheticTask):
         labels = torch.full_like(ids, -100)
         labels[:, -1] = ids[:, -1]
         return ids, labels
+
+    def shortcut(self) -> tuple[float, float]:
+        """(accuracy, cross-entropy) of the "stored values" shortcut, exactly: a model that knows which values
+        the pairs hold but not which key holds which answers the value stored most often (ties split evenly),
+        and its best loss puts probability count/pairs on each stored value. With one pair it is the task
+        itself (1.0, 0.0); with 4 pairs of 8 values it answers 41.2 % at a loss of 1.14 nats against chance's
+        12.5 % and 2.08. Values are drawn with replacement, so repeats are averaged over their multinomial
+        probabilities; the same at every length."""
+        accuracy = loss = 0.0
+        for stored in combinations_with_replacement(range(self.values), self.pairs):
+            counts = Counter(stored).values()
+            weight = math.factorial(self.pairs) / math.prod(math.factorial(c) for c in counts)
+            weight /= self.values**self.pairs  # the multiset's probability
+            top = max(counts)
+            ties = sum(c == top for c in counts)
+            accuracy += weight * sum(c / self.pairs for c in counts if c == top) / ties
+            loss -= weight * sum(c / self.pairs * math.log(c / self.pairs) for c in counts)
+        return accuracy, loss
