@@ -30,6 +30,7 @@ def test_a_cell_scores_each_length_with_its_memory_norm():
     full = ladder_cell(PLAN, "recall", "vanilla", 0)  # 4x = 64 tokens is past max_full_tokens=32
     assert set(full["accuracy"]) == {1} and full["norm"] == {1: None}
     assert [step for step, _ in lm2["loss_curve"]] == [1, 2, 3]  # the learning curve, one point per step here
+    assert set(lm2["shortcut_share"]) == {1, 4} and full["shortcut_share"] == {1: None}  # recall: none
 
 
 def test_capacity_reports_its_stored_values_shortcut(tmp_path):
@@ -39,6 +40,8 @@ def test_capacity_reports_its_stored_values_shortcut(tmp_path):
     shortcut = results["baselines"]["capacity"]["shortcut"]
     assert shortcut.keys() == {"1", "4"} and all(v == pytest.approx(0.4121, abs=1e-4) for v in shortcut.values())
     assert "**capacity** (chance 12.5 %; stored-values shortcut 41 %)" in ladder_table(results)
+    share = results["cells"][0]["shortcut_share"]  # how many answers were one of the stored values
+    assert share.keys() == {"1", "4"} and all(0 <= v <= 1 for v in share.values())
     assert plot_ladder(results, tmp_path / "ladder.png").stat().st_size > 0
 
 

@@ -40,3 +40,13 @@ def test_the_stored_values_shortcut_is_exact(pairs):
     assert exact_loss == pytest.approx(loss / len(ids), abs=0.02)
     assert task.chance < exact_accuracy < 1 and 0 < exact_loss < math.log(task.values)
     assert RecallTask(pairs=1).shortcut() == (1.0, 0.0)  # one pair: knowing the stored value is the task
+
+
+def test_the_shortcut_share_counts_answers_among_the_stored_values():
+    task = RecallTask(pairs=4, segments=2)
+    ids, _ = task.batch(256, torch.Generator().manual_seed(0))
+    assert task.shortcut_share(ids, ids[:, -1]) == 1.0  # the right answer is always a stored value
+    assert task.shortcut_share(ids, torch.full((256,), RESERVED)) == 0.0  # a key is never a stored value
+    first = ids[:, 1]  # the first pair's value: stored, right only when the first key is asked (or repeats)
+    assert task.shortcut_share(ids, first) == 1.0 and float((first == ids[:, -1]).float().mean()) < 0.5
+    assert RecallTask(pairs=1).shortcut_share(ids, ids[:, -1]) is None

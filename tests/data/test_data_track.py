@@ -39,6 +39,8 @@ def test_shortcut_accuracy_counts_the_last_value_seen():
     ids, last = task.sample(500, torch.Generator().manual_seed(123))
     assert task.shortcut_accuracy(500, seed=123) == pytest.approx(float((last == ids[:, -1]).float().mean()))
     assert TrackTask(segments=1).shortcut_accuracy() == 1.0  # one assignment: the last value is the answer
+    assert task.shortcut_share(ids, last) == 1.0  # the share of answers that are the last value, read from ids
+    assert task.shortcut_share(ids, ids[:, -1]) == pytest.approx(task.shortcut_accuracy(500, seed=123))
     assert task.chance < TrackTask(segments=64).shortcut_accuracy() < 0.5  # about 1/keys + collisions
 
 

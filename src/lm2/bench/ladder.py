@@ -31,7 +31,7 @@ from lm2.data.track import TrackTask
 from lm2.files import save_atomic, write_atomic
 from lm2.model.flops import parameter_counts
 from lm2.model.variants import variant_config
-from lm2.training.recall import Task, task_scores, train_recall
+from lm2.training.recall import Task, task_report, train_recall
 
 from .common import markdown_table
 
@@ -165,12 +165,14 @@ def ladder_cell(plan: LadderPlan, task: str, model: str, seed: int, on_step=None
         on_step=on_step,
     )  # fmt: skip
     trained = time.time() - start
-    accuracy, norm = {}, {}
+    accuracy, norm, share = {}, {}, {}
     for multiple in plan.multiples:
         segments = multiple * plan.train_segments
         if config.segment_span is None and segments * plan.segment_length > plan.max_full_tokens:
             continue  # full attention past its memory budget: not scored
-        accuracy[multiple], norm[multiple] = task_scores(run.model, base, plan.samples, 1000 + seed, segments)
+        report = task_report(run.model, base, plan.samples, 1000 + seed, segments)
+        accuracy[multiple], norm[multiple] = report["accuracy"], report["norm"]
+        share[multiple] = report["shortcut_share"]
     return {
         "task": task,
         "model": model,
@@ -178,6 +180,7 @@ def ladder_cell(plan: LadderPlan, task: str, model: str, seed: int, on_step=None
         "parameters": parameter_counts(config)["total"],
         "accuracy": accuracy,
         "norm": norm,
+        "shortcut_share": share,
         "final_loss": statistics.fmean(run.losses[-50:]) if run.losses else None,
         "loss_curve": loss_curve(run.losses, plan.steps),
         "diverged_at": run.diverged_at,

@@ -75,6 +75,14 @@ class RecallTask(SyntheticTask):
         labels[:, -1] = ids[:, -1]
         return ids, labels
 
+    def shortcut_share(self, ids: Tensor, answers: Tensor) -> float | None:
+        """The share of `answers` (one per row of `ids`) that are one of the row's stored values: what a model
+        answering from the stored-values shortcut always does (None with one pair: then it is the task)."""
+        if self.pairs == 1:
+            return None
+        stored = ids[:, 1 : 2 * self.pairs : 2]
+        return float((stored == answers[:, None]).any(1).float().mean())
+
     def shortcut(self) -> tuple[float, float]:
         """(accuracy, cross-entropy) of the "stored values" shortcut, exactly: a model that knows which values
         the pairs hold but not which key holds which answers the value stored most often (ties split evenly),

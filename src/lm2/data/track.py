@@ -71,6 +71,15 @@ class TrackTask(SyntheticTask):
         ids[:, -1] = values[torch.arange(size), latest]
         return ids, values[:, -1]
 
+    def shortcut_share(self, ids: Tensor, answers: Tensor) -> float:
+        """The share of `answers` (one per row of `ids`) that are the row's last value seen — the shortcut's
+        answer, read from the inputs (value tokens appear only in assignments)."""
+        value0, noise0 = RESERVED + self.keys, RESERVED + self.keys + self.values
+        body = ids[:, :-2]
+        is_value = (body >= value0) & (body < noise0)
+        last = torch.where(is_value, torch.arange(body.shape[1]), -1).max(1).values
+        return float((body[torch.arange(len(ids)), last] == answers).float().mean())
+
     def shortcut_accuracy(self, samples: int = 2000, seed: int = 123) -> float:
         """How often "the value of the last assignment" is the answer (qa1's "last location" shortcut)."""
         ids, last = self.sample(samples, torch.Generator().manual_seed(seed))

@@ -89,17 +89,32 @@ def task_scores(
     """(accuracy, memory norm) on held-out samples: the share whose answer is the model's top prediction,
     and the mean norm of the memory rows the inputs leave (`memory_norm`); `segments` evaluates on longer
     inputs (more segments between what is stored and the question) than the task trained on."""
+    report = task_report(model, task, samples, seed, segments)
+    return report["accuracy"], report["norm"]
+
+
+@torch.no_grad()
+def task_report(
+    model: LM2ForCausalLM, task: Task, samples: int = 512, seed: int = 123, segments: int | None = None
+) -> dict[str, float | None]:
+    """`task_scores`' accuracy and norm, with `shortcut_share`: the share of the model's answers that its
+    task's shortcut allows (`task.shortcut_share`: capacity, one of the stored values; track, the last value
+    seen; None for one-pair recall) — how the model answers where it does not answer right."""
     if segments is not None:
         task = replace(task, segments=segments)
     ids, _ = task.batch(samples, torch.Generator().manual_seed(seed))
     device = next(model.parameters()).device
-    correct, norms = 0, []
+    answers, norms = [], []
     for chunk in ids.split(128):
-        chunk = chunk.to(device)
-        out = model(chunk[:, :-1], logits_to_keep=1)
-        correct += int((out.logits[:, -1].argmax(-1) == chunk[:, -1]).sum())
+        out = model(chunk[:, :-1].to(device), logits_to_keep=1)
+        answers.append(out.logits[:, -1].argmax(-1).cpu())
         norms.append(memory_norm(out.memory))
-    return correct / samples, None if norms[0] is None else sum(norms) / len(norms)
+    answers = torch.cat(answers)
+    return {
+        "accuracy": int((answers == ids[:, -1]).sum()) / samples,
+        "norm": None if norms[0] is None else sum(norms) / len(norms),
+        "shortcut_share": task.shortcut_share(ids, answers),
+    }
 
 
 def recall_accuracy(
