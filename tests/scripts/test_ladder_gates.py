@@ -60,3 +60,20 @@ def test_exactly_shut_and_exactly_keeping_gates_are_counted_among_the_noise_toke
     (stats,) = script.gate_statistics(trace, seg, update="delta")
     assert stats["input_shut_share"] == pytest.approx(6 / 8) and stats["forget_whole_share"] == pytest.approx(7 / 8)
     assert stats["fact_input_mean"] == pytest.approx(0.5)
+
+
+def test_capacity_counts_every_pairs_rows_as_the_fact():
+    """Capacity stores `pairs` key/value pairs in rows 0..2·pairs−1: their surviving share is the median over
+    samples of those rows' mean, and their own writes are the fact tokens' input gates."""
+    script = load_script()
+    seg, segments = 8, 3
+    forget = torch.ones(1, 1, segments * seg)
+    forget[0, 0, seg + 2 : seg + 4] = 0.5  # the second pair's rows lose half in the next segment
+    write = torch.zeros_like(forget)
+    write[0, 0, :4] = 0.4
+    trace = SimpleNamespace(blocks=[0], gate_forget=forget, gate_in=write)
+    (two,) = script.gate_statistics(trace, seg, facts=2)
+    (four,) = script.gate_statistics(trace, seg, facts=4)
+    assert two["fact_share_median"] == pytest.approx(1.0) and two["fact_input_mean"] == pytest.approx(0.4)
+    assert four["fact_share_median"] == pytest.approx((1 + 1 + 0.5 + 0.5) / 4)
+    assert four["fact_input_mean"] == pytest.approx(0.4)
