@@ -358,8 +358,7 @@ def plot_ladder(results: dict[str, Any], path: Path) -> Path:
             top.plot(xs, [100 * v for v in base["shortcut"].values()], color="grey", linestyle="--", label="shortcut")
         top.set(title=task, xscale="log", ylabel="accuracy (%)", ylim=(0, 102))
         bottom.set(xscale="log", yscale="log", xlabel=f"input tokens (training: ≤ {unit})", ylabel="memory norm")
-        if col == 0:
-            top.legend(fontsize=7)
+        top.legend(fontsize=7)  # per column: a task's models may differ from the others'
         if curves:
             _plot_losses(axes[2][col], results, task)
     return save_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110))
