@@ -163,8 +163,8 @@ def test_bad_options_are_one_line_errors(option, value, message, caplog, tmp_pat
 
 def test_a_curriculum_trains_short_inputs_first_in_equal_stages(monkeypatch):
     """`--curriculum 2,4`: the first half of the steps on 2 segments, the second cycling 2..4 (recall); the
-    flat plan cycles 2..n throughout, batch k on `lengths[k % len]` as before curricula existed, so that the
-    cells of earlier ladders are reproduced."""
+    flat plan cycles 2..n throughout, batch k on `lengths[k % len]` as before curricula existed (`lm2 recall
+    --mixed-segments` too), so that the cells of earlier ladders are reproduced."""
     import dataclasses
 
     import lm2.training.recall as recall
@@ -189,8 +189,8 @@ def test_a_curriculum_trains_short_inputs_first_in_equal_stages(monkeypatch):
         [2, 3, 4][k % 3] for k in range(1, 9)
     ]
     assert [recall.curriculum_segments(k, 10, [[1], [2], [3]]) for k in range(1, 11)] == [1] * 4 + [2] * 3 + [3] * 3
-    with pytest.raises(ValueError, match="give mixed_segments or curriculum, not both"):
-        recall.train_recall(None, None, 1, mixed_segments=[2], curriculum=[[2]])
+    with pytest.raises(ValueError, match=r"curriculum=\[\[2\], \[\]\] has an empty stage"):
+        recall.train_recall(None, None, 1, curriculum=[[2], []])
 
 
 def test_a_ladder_saved_before_curricula_is_the_flat_plan(tmp_path, caplog):

@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
                 bar.set_postfix(loss=f"{loss:.3f}")
 
         result = train_recall(
-            config, task, args.steps, seed=args.seed, device=device, on_step=tick, mixed_segments=mixed
+            config, task, args.steps, seed=args.seed, device=device, on_step=tick, curriculum=[mixed] if mixed else []
         )
         bar.close()
         trained[name] = result.model

@@ -35,23 +35,21 @@ def train_recall(
     seed: int = 0,
     device: str = "cpu",
     on_step: Callable[[int, float], None] | None = None,
-    mixed_segments: Sequence[int] = (),
     curriculum: Sequence[Sequence[int]] = (),
 ) -> RecallRun:
     """Train a fresh model of `config` with AdamW (constant `lr`, gradient clipping at 1) on `steps` batches
-    of `task`; the loss scores the answer token only. `mixed_segments` (e.g. `(2, 3, 4)`) makes batch k use
-    `mixed_segments[k % len]` segments instead of `task.segments`: trained on several distances, the memory
-    learns to keep the fact rather than to keep it for one fixed number of segments. `curriculum` (e.g.
-    `((2,), (2, 3, 4))`) splits the steps into equal stages, stage i cycling through `curriculum[i]` as
-    `mixed_segments` does (`curriculum_segments`): short inputs first, as the RMT/ARMT BABILong curricula.
+    of `task`; the loss scores the answer token only. `curriculum` sets the number of segments of each batch
+    instead of `task.segments` (`curriculum_segments`): the steps split into equal stages, stage i cycling
+    through `curriculum[i]` (step k, counted from 1 over the whole run, uses `curriculum[i][k % len]`). One
+    stage (e.g. `[(2, 3, 4)]`) mixes distances throughout, so that the memory learns to keep the fact rather
+    than keep it for one fixed number of segments; several (e.g. `[(2,), (2, 3, 4)]`) train short inputs
+    first, as the RMT/ARMT BABILong curricula.
 
     A loss that is not finite stops training before its update (`RecallRun.diverged_at`): the model keeps the
     last finite weights, and the run says that it diverged instead of training on NaN."""
-    if mixed_segments and curriculum:
-        raise ValueError("give mixed_segments or curriculum, not both (mixed_segments is a one-stage curriculum)")
-    stages = [list(lengths) for lengths in curriculum] or ([list(mixed_segments)] if mixed_segments else [])
+    stages = [list(lengths) for lengths in curriculum]
     if any(not lengths for lengths in stages):
-        raise ValueError(f"curriculum={[list(s) for s in curriculum]} has an empty stage")
+        raise ValueError(f"curriculum={stages} has an empty stage")
     torch.manual_seed(seed)
     model = LM2ForCausalLM(config).to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
