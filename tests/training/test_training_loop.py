@@ -65,6 +65,24 @@ def test_curriculum_advances_on_steps_and_lengthens_samples(tmp_path):
     assert 2 * 128 - 24 < max(w for s, w in widths if s == 2) <= 2 * 128  # fills about two segments
 
 
+def test_per_stage_steps_set_each_stage_length(tmp_path):
+    """`stage_steps` as a list: stage k lasts its own number of steps (given as text too, as on a command line)."""
+    cfg = tiny_config(tmp_path, model={"segment_length": 128}, run={"steps": 7, "eval_every": 0},
+                      curriculum={"segments": [0, 1, 2], "stage_steps": "1,4,1"})  # fmt: skip
+    assert cfg.curriculum.stage_steps == [1, 4, 1]
+    trainer = Trainer(cfg)
+    stages = []
+    original = trainer.stream.batch
+
+    def spy(step, indices, length, *rest):
+        stages.append(trainer.segments)
+        return original(step, indices, length, *rest)
+
+    trainer.stream.batch = spy
+    trainer.fit()
+    assert stages == [0, 1, 1, 1, 1, 2, 2]  # the last stage runs to the end
+
+
 def test_length_jitter_moves_the_question_within_its_segment(tmp_path):
     """With jitter the inputs of one stage vary by up to a segment; without, they all fill it."""
     widths = {}
@@ -179,7 +197,8 @@ def test_bad_command_line_stops_before_training(tmp_path, argv, message):
         ({"data": {"babi": "/nonexistent/babi"}}, "data.babi='/nonexistent/babi' does not exist"),
         ({"data": {"task": "lm", "text_dir": "/nope"}}, "data.text_dir='/nope' must be a folder"),
         ({"data": {"task": "translate"}}, "data.task='translate' is not allowed"),
-        ({"curriculum": {"segments": [0, 1]}}, "curriculum.stage_steps must be > 0"),
+        ({"curriculum": {"segments": [0, 1]}}, r"curriculum.stage_steps=0 must be > 0 for every stage but the last"),
+        ({"curriculum": {"segments": [0, 1], "stage_steps": [3]}}, r"stage_steps=\[3\] must be a number >= 0 or one per"),
         ({"run": {"batch_size": 6, "accumulation": 4}}, "run.batch_size=6 must be divisible by run.accumulation=4"),
         ({"run": {"precision": "fp8"}}, "run.precision='fp8' is not allowed"),
         ({"data": {"length_jitter": 1.5}}, r"data.length_jitter=1.5 must be in \[0, 1\]"),

@@ -35,6 +35,8 @@ COMMANDS = {
     "data": "build BABILong sets, train the tokenizer, tokenize corpora into shards, get or generate bAbI",
     "train": "train lm2 / rmt / vanilla (BABILong curriculum or language modelling)",
     "eval": "evaluate a saved model on BABILong (accuracy per task and length, baselines, heatmap)",
+    "perplexity": "held-out perplexity of a saved model at several context lengths (the same tokens at each)",
+    "reproduce": "the reproduction study end to end, resumable: pretrain, perplexity, BABILong fine-tune, eval, report",
     "compare": "compare several lm2 eval results: a Markdown table and side-by-side heatmaps",
     "ablate": "memory ablations of a trained LM2 (carry cut, memory off), evaluated like lm2 eval",
     "generate": "continue a prompt of any length (text or file) with a saved model",

@@ -143,8 +143,9 @@ class CurriculumConfig:
     advance: str = "steps"
     """`steps` (move on after `stage_steps`) or `accuracy` (move on when validation accuracy reaches
     `threshold`, or after `stage_steps` if that is > 0)."""
-    stage_steps: int = 0
-    """Steps per stage (`steps` mode), or the most steps a stage may take (`accuracy` mode; 0: no limit)."""
+    stage_steps: int | list[int] | str = 0
+    """Steps per stage (`steps` mode), or the most steps a stage may take (`accuracy` mode; 0: no limit). A list
+    (or `2000,2000,500`) gives each stage of `segments` its own; the last stage runs to the end either way."""
     threshold: float = 0.9
     """Validation accuracy that ends a stage in `accuracy` mode."""
     draw_segments: bool = False
@@ -160,6 +161,12 @@ class CurriculumConfig:
     def __post_init__(self) -> None:
         self.segments = _listed("curriculum.segments", self.segments, int)
         self.max_facts = _listed("curriculum.max_facts", self.max_facts, int)
+        if isinstance(self.stage_steps, str):
+            self.stage_steps = _listed("curriculum.stage_steps", self.stage_steps, int)
+
+    def steps_of(self, stage: int) -> int:
+        """`stage_steps` of stage `stage` (0: no limit)."""
+        return self.stage_steps[stage] if isinstance(self.stage_steps, list) else self.stage_steps
 
 
 @dataclass
@@ -293,8 +300,13 @@ def _check_curriculum(c: CurriculumConfig) -> None:
             f"curriculum.max_facts={c.max_facts} must be empty or give one number >= 0 per stage of "
             f"curriculum.segments={c.segments}"
         )
-    if c.advance == "steps" and len(c.segments) > 1 and c.stage_steps <= 0:
-        raise ValueError("curriculum.stage_steps must be > 0 when curriculum.advance='steps' has several stages")
+    steps = c.stage_steps if isinstance(c.stage_steps, list) else [c.stage_steps] * len(c.segments)
+    if len(steps) != len(c.segments) or any(n < 0 for n in steps):
+        raise ValueError(f"curriculum.stage_steps={c.stage_steps} must be a number >= 0 or one per stage of "
+                         f"curriculum.segments={c.segments}")  # fmt: skip
+    if c.advance == "steps" and any(n <= 0 for n in steps[:-1]):
+        raise ValueError(f"curriculum.stage_steps={c.stage_steps} must be > 0 for every stage but the last when "
+                         "curriculum.advance='steps' (a stage without a limit would never end)")  # fmt: skip
 
 
 def _check_optim(o: OptimConfig, r: RunConfig) -> None:

@@ -299,7 +299,8 @@ class Trainer:
         if self.stage + 1 >= len(curriculum.segments):
             return
         in_stage = self.step - self.stage_start
-        by_steps = curriculum.stage_steps > 0 and in_stage >= curriculum.stage_steps
+        limit = curriculum.steps_of(self.stage)
+        by_steps = limit > 0 and in_stage >= limit
         by_accuracy = (
             curriculum.advance == "accuracy"
             and result is not None
