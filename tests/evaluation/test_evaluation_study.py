@@ -1,0 +1,94 @@
+"""The reproduction study's driver (`lm2 reproduce`, `lm2.evaluation.study`): its run files make each variant
+and fine-tune the model they pretrain; the plan refuses bad input; the interval; and, on the real bAbI files,
+the whole study end to end at a smoke-test size, run twice: the second run adds no command (it resumes)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lm2 import LM2Config
+from lm2.cli.main import main
+from lm2.cli.train import build_parser
+from lm2.data.paths import data_dir
+from lm2.evaluation import study
+from lm2.model.variants import variant_config
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "reproduction"
+
+
+def model_section(*argv: str) -> dict:
+    """The `model:` section that `lm2 train` would build from these words (parsed, not validated: the run
+    files name data under runs/, absent in a clean checkout)."""
+    return build_parser().parse_args(list(argv)).as_dict()["model"]
+
+
+@pytest.mark.parametrize("name", study.MODELS)
+def test_the_run_files_make_the_variant_and_fine_tune_the_model_they_pretrain(name):
+    pretrain = model_section("--config", str(CONFIGS / "pretrain.yaml"), *study.variant_args(name))
+    finetune = model_section("--config", str(CONFIGS / "finetune-qa1.yaml"), *study.variant_args(name))
+    assert finetune == pretrain  # `--init-from` needs the same shapes, and the same memory
+    built = LM2Config(**{k: v for k, v in pretrain.items() if v is not None})
+    backbone = {k: pretrain[k] for k in ("hidden_size", "num_hidden_layers", "segment_length", "num_memory_tokens")}
+    expected = variant_config(name, backbone)
+    for field in ("arch", "vanilla_mode", "memory_update", "memory_gates", "write_penalty", "forget_floor"):
+        assert getattr(built, field) == getattr(expected, field), field
+
+
+def test_the_plan_names_bad_input(tmp_path):
+    with pytest.raises(ValueError, match=r"models=\['lm3'\] are not model variants"):
+        study.StudyPlan(configs=CONFIGS, models=("lm2", "lm3"))
+    with pytest.raises(ValueError, match=r"must hold pretrain.yaml and finetune-<task>.yaml.*missing: \['qa2'\]"):
+        study.StudyPlan(configs=CONFIGS, tasks=("qa2",))
+    with pytest.raises(ValueError, match="unknown length '3x'"):
+        study.StudyPlan(configs=CONFIGS, lengths=("0k", "3x"))
+    with pytest.raises(ValueError, match="stages=\\['train'\\] are not stages"):
+        study.run_study(study.StudyPlan(configs=CONFIGS, results=tmp_path), ["train"])
+
+
+def test_wilson_interval():
+    low, high = study.wilson(50, 100)
+    assert (round(low, 3), round(high, 3)) == (0.404, 0.596)  # the textbook value for 50 of 100
+    assert study.wilson(0, 200)[0] == 0.0 and study.wilson(200, 200)[1] == 1.0
+
+
+def small_books(folder: Path) -> Path:
+    """Five 'books' of a few thousand tokens, three of them named as the study's held-out books."""
+    folder.mkdir(parents=True)
+    words = "the ship sailed at dawn while the captain wrote letters to his sister about the storm".split()
+    for i, name in enumerate([*study.HELDOUT_BOOKS, "emma", "persuasion"]):
+        text = " ".join(words[(j * (i + 3)) % len(words)] for j in range(4000))
+        (folder / f"{name}.txt").write_text(text.capitalize() + ".\n")
+    return folder
+
+
+@pytest.mark.skipif(data_dir() is None or not (data_dir() / "babi" / "en-10k").is_dir(),
+                    reason="real bAbI files not found (set LM2_DATA_DIR to the shared data folder)")  # fmt: skip
+def test_the_study_runs_end_to_end_and_resumes(tmp_path, capsys):
+    data = tmp_path / "data"
+    (data / "haystack").mkdir(parents=True)
+    (data / "babi").symlink_to(data_dir() / "babi")
+    small_books(data / "haystack" / "dev")
+    argv = ["reproduce", "--runs", str(tmp_path / "runs"), "--results", str(tmp_path / "results"), "--data", str(data),
+            "--configs", str(CONFIGS), "--models", "lm2", "--seeds", "0", "--lengths", "0k", "--samples", "2",
+            "--contexts", "64,128", "--train-args", "--run.steps 2 --optim.warmup_steps 1 --run.eval_every 0 "
+            "--data.validation_samples 2 --run.log_every 1"]  # fmt: skip
+    assert main(argv) == 0
+    results = tmp_path / "results"
+    runs = [json.loads(line) for line in (results / "runs.jsonl").read_text().splitlines()]
+    assert [r["stage"] for r in runs] == ["tokenizer", "shards", "pretrain", "perplexity", "finetune", "eval"]
+    assert all(r["exit_code"] == 0 and r["command"].startswith("lm2 ") and r["machine"]["cores"] for r in runs)
+    assert "--init-from" in runs[4]["command"] and "--model.arch lm2" in runs[4]["command"]
+    assert sorted(p.name for p in (tmp_path / "runs" / "books" / "heldout").iterdir()) == sorted(
+        f"{b}.txt" for b in study.HELDOUT_BOOKS
+    )
+    for kept in ("models/pretrained/lm2", "models/qa1/lm2-seed0"):
+        assert (results / kept / "model" / "config.json").is_file() and (results / kept / "metrics.jsonl").is_file()
+    report = (results / "report.md").read_text()
+    assert "| lm2 | " in report and "## BABILong qa1" in report and "| finetune | qa1 | lm2 | 0 |" in report
+    numbers = json.loads((results / "numbers.json").read_text())
+    assert set(numbers["perplexity"]["lm2"]) == {"64", "128"} and "0" in numbers["qa1"]["lm2"]["0k"]
+    assert main(argv) == 0  # everything done: nothing runs again
+    assert len((results / "runs.jsonl").read_text().splitlines()) == len(runs)
