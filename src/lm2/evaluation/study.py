@@ -368,6 +368,37 @@ def _plot_position_loss(runs: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def _plot_pretraining(plan: StudyPlan, path: Path) -> bool:
+    """Pretraining loss against steps (smoothed over 10 logs) and the validation loss, per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    drawn = False
+    for model in plan.models:
+        metrics = plan.results / "models" / "pretrained" / model / "metrics.jsonl"
+        if not metrics.is_file():
+            continue
+        records = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+        losses = [(r["step"], r["loss"]) for r in records if "loss" in r]
+        smooth = [sum(x for _, x in losses[max(0, i - 9) : i + 1]) / len(losses[max(0, i - 9) : i + 1])
+                  for i in range(len(losses))]  # fmt: skip
+        (line,) = ax.plot([step for step, _ in losses], smooth, label=model, linewidth=1)
+        evals = [(r["step"], r["eval"]["val_loss"]) for r in records if "eval" in r]
+        ax.plot([st for st, _ in evals], [v for _, v in evals], "o", color=line.get_color(), markersize=3)
+        drawn = True
+    ax.set(xlabel="step", ylabel="loss (nats per token)", ylim=(3, 8),
+           title="pretraining: training loss (lines), validation (dots)")  # fmt: skip
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    if drawn:
+        save_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120))
+    plt.close(fig)
+    return drawn
+
+
 def _plot_learning_curves(plan: StudyPlan, task: str, path: Path) -> bool:
     """Validation accuracy at 0k and at the current stage's length against steps, per fine-tuning run."""
     import matplotlib
@@ -426,6 +457,8 @@ def write_report(plan: StudyPlan) -> str:
     if table:
         parts += ["## Held-out perplexity (pretrained models)", "", table, "",
                   "![perplexity](perplexity/position_loss.png)", ""]  # fmt: skip
+    if _plot_pretraining(plan, plan.results / "pretraining.png"):
+        parts += ["![pretraining curves](pretraining.png)", ""]
     numbers = {"perplexity": {m: {c: r["perplexity"] for c, r in res["contexts"].items()} for m, res in runs.items()}}
     for task in plan.tasks:
         text, numbers[task] = babilong_table(plan, task)
