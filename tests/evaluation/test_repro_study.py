@@ -46,3 +46,40 @@ def test_shipped_model_gives_the_recorded_answers(arch, tmp_path):
     name = "qa1_0k_instruction_no_examples_no_post_prompt_no.csv"
     assert read_csv(tmp_path / name) == read_csv(recorded / name)
     assert results["cells"]["qa1"]["0k"]["accuracy"] == load_results(recorded)["cells"]["qa1"]["0k"]["accuracy"]
+
+
+# Study 2 (`lm2 reproduce`): the pretrained and fine-tuned models under results/reproduction/models/.
+STUDY2 = ROOT / "results" / "reproduction"
+SHIPPED2 = sorted(p.parent.parent.relative_to(STUDY2 / "models").as_posix()
+                  for p in (STUDY2 / "models").glob("*/*/model/config.json"))  # fmt: skip
+FINETUNED2 = [name for name in SHIPPED2 if name.startswith("qa1/")]
+
+
+@pytest.mark.skipif(not SHIPPED2, reason="no models under results/reproduction/models/ (lm2 reproduce puts them there)")
+@pytest.mark.parametrize("name", SHIPPED2)
+def test_study2_model_is_small_loads_with_its_tokenizer_and_is_its_variant(name):
+    folder = STUDY2 / "models" / name / "model"
+    size = sum(f.stat().st_size for f in folder.iterdir())
+    assert size < 20 * 2**20, f"{folder} is {size / 2**20:.1f} MB"
+    model = LM2ForCausalLM.from_pretrained(folder)
+    variant = Path(name).name.split("-seed")[0]
+    assert model.config.arch == variant.split("-")[0]  # lm2, lm2-paper, rmt, armt, vanilla, vanilla-segmented
+    if variant.startswith("vanilla"):
+        assert model.config.vanilla_mode == ("segmented" if variant.endswith("segmented") else "full")
+    assert load_tokenizer(folder).convert_tokens_to_ids("<ans>") == 3
+
+
+@pytest.mark.skipif(not FINETUNED2, reason="no fine-tuned models under results/reproduction/models/qa1/")
+@pytest.mark.skipif(data_dir() is None, reason="no shared data folder (set LM2_DATA_DIR to ../shared/data)")
+@pytest.mark.parametrize("name", FINETUNED2)
+def test_study2_model_gives_the_recorded_answers_at_0k(name, tmp_path):
+    """The 0k cell has no background, so the real bAbI test questions alone rebuild its prompts."""
+    folder, recorded = STUDY2 / "models" / name / "model", STUDY2 / "eval" / name
+    if not (recorded / "results.json").is_file():
+        pytest.skip(f"{recorded} not evaluated yet")
+    model, tokenizer = LM2ForCausalLM.from_pretrained(folder).eval(), load_tokenizer(folder)
+    source = GeneratedSource(tokenizer, tasks=["qa1"], lengths=["0k"], samples=100, seed=0, babi=data_dir() / "babi")
+    results = evaluate(model, tokenizer, source, tmp_path, model_path=folder)
+    csv = "qa1_0k_instruction_no_examples_no_post_prompt_no.csv"
+    assert read_csv(tmp_path / csv) == read_csv(recorded / csv)
+    assert results["cells"]["qa1"]["0k"]["accuracy"] == load_results(recorded)["cells"]["qa1"]["0k"]["accuracy"]
