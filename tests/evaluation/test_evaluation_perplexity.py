@@ -39,7 +39,9 @@ def test_every_context_scores_the_same_tokens_with_the_loss_they_have_in_their_w
         rows = ppl.spans(documents, 48).view(-1, context)
         losses = torch.cat([ppl.token_losses(model, row[None], context) for row in rows]).view(3, 48)
         manual = losses[:, torch.arange(48) % 12 != 0].double().mean().item()
-        assert record["loss"] == pytest.approx(manual, rel=1e-9) and record["perplexity"] == pytest.approx(math.exp(manual))
+        assert record["loss"] == pytest.approx(manual, rel=1e-9) and record["perplexity"] == pytest.approx(
+            math.exp(manual)
+        )
         assert len(record["position_loss"]) == context // 12 and record["windows"] == 3 * 48 // context
     assert found[12]["loss"] != pytest.approx(found[48]["loss"], rel=1e-6)  # LM2 reads the earlier windows' text
 
@@ -88,7 +90,18 @@ def test_cli_prints_the_table_and_names_bad_contexts(tmp_path, tokenizer, capsys
     books.mkdir()
     (books / "a.txt").write_text("The cat sat on the mat and looked at the garden. " * 60)
     out = tmp_path / "ppl"
-    argv = ["perplexity", str(model_dir), "--text", str(books), "--out", str(out), "--contexts", "64,128", "--threads", "1"]
+    argv = [
+        "perplexity",
+        str(model_dir),
+        "--text",
+        str(books),
+        "--out",
+        str(out),
+        "--contexts",
+        "64,128",
+        "--threads",
+        "1",
+    ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "| model | parameters | 64 context | 128 context |" in printed and (out / "perplexity.json").is_file()

@@ -57,7 +57,8 @@ def test_wilson_interval():
 def small_books(folder: Path) -> Path:
     """Five 'books' of a few thousand tokens, three of them named as the study's held-out books."""
     folder.mkdir(parents=True)
-    words = "the ship sailed at dawn while the captain wrote letters to his sister about the storm".split()
+    sentence = "the ship sailed at dawn while the captain wrote letters to his sister about the storm"
+    words = sentence.split()
     for i, name in enumerate([*study.HELDOUT_BOOKS, "emma", "persuasion"]):
         text = " ".join(words[(j * (i + 3)) % len(words)] for j in range(4000))
         (folder / f"{name}.txt").write_text(text.capitalize() + ".\n")
@@ -79,7 +80,7 @@ def test_the_study_runs_end_to_end_and_resumes(tmp_path, capsys):
     results = tmp_path / "results"
     runs = [json.loads(line) for line in (results / "runs.jsonl").read_text().splitlines()]
     assert [r["stage"] for r in runs] == ["tokenizer", "shards", "pretrain", "perplexity", "finetune", "eval"]
-    assert all(r["exit_code"] == 0 and r["command"].startswith("lm2 ") and r["machine"]["cores"] for r in runs)
+    assert all(r["exit_code"] == 0 and r["command"].startswith("lm2 ") and r["machine"]["cpu_cores"] for r in runs)
     assert "--init-from" in runs[4]["command"] and "--model.arch lm2" in runs[4]["command"]
     assert sorted(p.name for p in (tmp_path / "runs" / "books" / "heldout").iterdir()) == sorted(
         f"{b}.txt" for b in study.HELDOUT_BOOKS

@@ -198,7 +198,10 @@ def test_bad_command_line_stops_before_training(tmp_path, argv, message):
         ({"data": {"task": "lm", "text_dir": "/nope"}}, "data.text_dir='/nope' must be a folder"),
         ({"data": {"task": "translate"}}, "data.task='translate' is not allowed"),
         ({"curriculum": {"segments": [0, 1]}}, r"curriculum.stage_steps=0 must be > 0 for every stage but the last"),
-        ({"curriculum": {"segments": [0, 1], "stage_steps": [3]}}, r"stage_steps=\[3\] must be a number >= 0 or one per"),
+        (
+            {"curriculum": {"segments": [0, 1], "stage_steps": [3]}},
+            r"stage_steps=\[3\] must be a number >= 0 or one per",
+        ),
         ({"run": {"batch_size": 6, "accumulation": 4}}, "run.batch_size=6 must be divisible by run.accumulation=4"),
         ({"run": {"precision": "fp8"}}, "run.precision='fp8' is not allowed"),
         ({"data": {"length_jitter": 1.5}}, r"data.length_jitter=1.5 must be in \[0, 1\]"),

@@ -25,8 +25,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -37,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from lm2.bench.common import machine
 from lm2.data.babilong import length_name, parse_lengths
 from lm2.files import save_atomic, write_atomic
 from lm2.model.variants import VARIANTS
@@ -106,29 +105,12 @@ def variant_args(name: str) -> list[str]:
     return [word for key, value in VARIANTS[name].items() for word in (f"--model.{key}", str(value))]
 
 
-def machine() -> dict:
-    """The machine a command ran on: CPU model, cores, Python, torch (and the GPU when one is used)."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import torch
-
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
-            "gpu": gpu}  # fmt: skip
-
-
 class Log:
     """RESULTS/runs.jsonl: one line per command run (stage, model, seed, command, start, end, seconds, exit
     code, machine), appended under a lock (the workers share it)."""
 
     def __init__(self, path: Path) -> None:
-        self.path, self.lock, self.machine = path, threading.Lock(), machine()
+        self.path, self.lock, self.machine = path, threading.Lock(), machine(threads=1)
 
     def run(self, stage: str, command: list[str], log: Path, **keys) -> None:
         """Run `command` (its output appended to `log`); a failure raises naming the log."""
@@ -302,15 +284,16 @@ def wilson(correct: float, n: int, z: float = 1.96) -> tuple[float, float]:
 
 def babilong_table(plan: StudyPlan, task: str) -> tuple[str, dict]:
     """Accuracy (%) per model and length: the mean over the seeds evaluated, its 95 % interval (the seeds'
-    answers pooled) and each seed's score; and the numbers as a dict."""
+    answers pooled) and each seed's score, beside chance and the last-location shortcut on the same questions;
+    and the numbers as a dict."""
     from lm2.evaluation.results import load_results
 
-    header = "| length | " + " | ".join(plan.models) + " |"
-    lines = [header, "|---|" + "---:|" * len(plan.models)]
+    header = "| length | " + " | ".join(plan.models) + " | chance | last label (shortcut) |"
+    lines = [header, "|---|" + "---:|" * (len(plan.models) + 2)]
     numbers: dict = {}
     lengths = [length_name(n) for n in parse_lengths(list(plan.lengths))]
     for length in lengths:
-        cells = []
+        cells, baselines = [], None
         for model in plan.models:
             scores = []
             for seed in plan.seeds:
@@ -318,6 +301,7 @@ def babilong_table(plan: StudyPlan, task: str) -> tuple[str, dict]:
                 record = load_results(path)["cells"].get(task, {}).get(length) if path.is_file() else None
                 if record is not None and record.get("accuracy") is not None:
                     scores.append((seed, record["accuracy"], record["samples"]))
+                    baselines = baselines or record.get("baselines")  # the same questions for every model
                 elif record is not None:
                     scores.append((seed, None, 0))
             numbers.setdefault(model, {})[length] = {str(s): a for s, a, _ in scores}
@@ -329,7 +313,8 @@ def babilong_table(plan: StudyPlan, task: str) -> tuple[str, dict]:
             low, high = wilson(correct, n)
             per_seed = "/".join(f"{100 * a:.0f}" for _, a, _ in scores if a is not None)
             cells.append(f"{100 * correct / n:.1f} [{100 * low:.0f}–{100 * high:.0f}] ({per_seed})")
-        lines.append(f"| {length} | " + " | ".join(cells) + " |")
+        shown = ["—", "—"] if not baselines else [f"{100 * baselines[k]:.1f}" for k in ("chance", "last_label")]
+        lines.append(f"| {length} | " + " | ".join(cells + shown) + " |")
     return "\n".join(lines), numbers
 
 
