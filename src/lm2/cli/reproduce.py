@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lengths", default="0k,1k,2k,4k,8k,16k,32k,64k", help="evaluation lengths")
     p.add_argument("--samples", type=int, default=100, help="test samples per cell")
     p.add_argument("--contexts", default="1k,4k,16k", help="perplexity context lengths")
-    p.add_argument("--full-attention-tokens", type=int, default=16_000,
+    p.add_argument("--full-attention-tokens", type=int, default=16_500,
                    help="longest evaluation prompt for full attention (longer cells: OOM, not run)")  # fmt: skip
     p.add_argument("--workers", type=int, default=2, help="commands run at once (one CPU thread each)")
     p.add_argument("--stages", default="all", help="comma-separated stages, or all")
