@@ -93,3 +93,16 @@ def test_the_study_runs_end_to_end_and_resumes(tmp_path, capsys):
     assert set(numbers["perplexity"]["lm2"]) == {"64", "128"} and "0" in numbers["qa1"]["lm2"]["0k"]
     assert main(argv) == 0  # everything done: nothing runs again
     assert len((results / "runs.jsonl").read_text().splitlines()) == len(runs)
+
+
+def test_command_names_bad_stages_and_ends_an_interrupt_in_one_line(tmp_path, monkeypatch, caplog):
+    argv = ["reproduce", "--configs", str(CONFIGS), "--results", str(tmp_path), "--data", str(tmp_path)]
+    assert main([*argv, "--stages", "train"]) == 2
+    assert "--stages='train': train not a stage; allowed: all or books, data" in caplog.text
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(study, "run_study", interrupted)
+    assert main(argv) == 130
+    assert "interrupted; finished work is kept under" in caplog.text and "the same command continues" in caplog.text

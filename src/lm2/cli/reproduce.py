@@ -13,9 +13,12 @@ again, it continues: finished stages are skipped and unfinished trainings resume
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
-from lm2.cli.common import UsageError, add_command
+from lm2.cli.common import EXIT_INTERRUPTED, UsageError, add_command
+
+logger = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -60,5 +63,10 @@ def run(args: argparse.Namespace) -> int:
                      lengths=tuple(args.lengths.split(",")), samples=args.samples,
                      contexts=tuple(args.contexts.split(",")), full_attention_tokens=args.full_attention_tokens,
                      workers=args.workers, train_args=tuple(args.train_args.split()))  # fmt: skip
-    run_study(plan, stages, say=lambda line: print(line, flush=True))
+    try:
+        run_study(plan, stages, say=lambda line: print(line, flush=True))
+    except KeyboardInterrupt:  # the running commands save what they finished (a training: a checkpoint)
+        logger.error("lm2 reproduce: interrupted; finished work is kept under %s and %s: the same command "
+                     "continues", args.runs, args.results)  # fmt: skip
+        return EXIT_INTERRUPTED
     return 0
