@@ -329,12 +329,28 @@ def perplexity_report(plan: StudyPlan) -> tuple[str, dict]:
     return perplexity_table(runs), runs
 
 
-def _plot_position_loss(runs: dict, path: Path) -> None:
+def _pyplot():
+    """matplotlib's pyplot on the file-only backend (no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _save(fig, path: Path, drawn: bool = True) -> bool:
+    """Write the figure to `path` (atomically) when it shows something, and close it; returns `drawn`."""
+    fig.tight_layout()
+    if drawn:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120))
+    _pyplot().close(fig)
+    return drawn
+
+
+def _plot_position_loss(runs: dict, path: Path) -> None:
+    plt = _pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     for name, results in runs.items():
         contexts = sorted(results["contexts"].values(), key=lambda r: r["context"])
@@ -347,19 +363,12 @@ def _plot_position_loss(runs: dict, path: Path) -> None:
               title="loss by position, longest context")  # fmt: skip
     for ax in (left, right):
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120))
-    plt.close(fig)
+    _save(fig, path)
 
 
 def _plot_pretraining(plan: StudyPlan, path: Path) -> bool:
     """Pretraining loss against steps (smoothed over 10 logs) and the validation loss, per model."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     drawn = False
     for model in plan.models:
@@ -377,20 +386,12 @@ def _plot_pretraining(plan: StudyPlan, path: Path) -> bool:
     ax.set(xlabel="step", ylabel="loss (nats per token)", ylim=(3, 8),
            title="pretraining: training loss (lines), validation (dots)")  # fmt: skip
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    if drawn:
-        save_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120))
-    plt.close(fig)
-    return drawn
+    return _save(fig, path, drawn)
 
 
 def _plot_learning_curves(plan: StudyPlan, task: str, path: Path) -> bool:
     """Validation accuracy at 0k and at the current stage's length against steps, per fine-tuning run."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     drawn = False
     for model in plan.models:
@@ -409,15 +410,11 @@ def _plot_learning_curves(plan: StudyPlan, task: str, path: Path) -> bool:
     for ax in (left, right):
         ax.axhline(95, color="grey", linestyle=":", linewidth=0.8)
         ax.legend(fontsize=6)
-    fig.tight_layout()
-    if drawn:
-        save_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120))
-    plt.close(fig)
-    return drawn
+    return _save(fig, path, drawn)
 
 
 def timings(plan: StudyPlan) -> str:
-    """Wall time per stage and model from runs.jsonl (the last successful run of each command)."""
+    """Wall time per stage, task, model and seed from runs.jsonl (the runs of a resumed command added up)."""
     path = plan.results / "runs.jsonl"
     if not path.is_file():
         return ""
