@@ -98,7 +98,7 @@ def test_the_study_runs_end_to_end_and_resumes(tmp_path, capsys):
 def test_command_names_bad_stages_and_ends_an_interrupt_in_one_line(tmp_path, monkeypatch, caplog):
     argv = ["reproduce", "--configs", str(CONFIGS), "--results", str(tmp_path), "--data", str(tmp_path)]
     assert main([*argv, "--stages", "train"]) == 2
-    assert "--stages='train': train not a stage; allowed: all or books, data" in caplog.text
+    assert "stages=['train'] are not stages (--stages); allowed: all or books, data" in caplog.text
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt

@@ -121,8 +121,9 @@ class Log:
             out.flush()
             code = subprocess.call(command, stdout=out, stderr=subprocess.STDOUT)
         shown = ["lm2", *command[3:]] if command[1:3] == ["-m", "lm2.cli.main"] else command
+        end = time.time()
         record = {"stage": stage, **keys, "command": " ".join(shown), "start": _stamp(start),
-                  "end": _stamp(time.time()), "seconds": round(time.time() - start, 1), "exit_code": code,
+                  "end": _stamp(end), "seconds": round(end - start, 1), "exit_code": code,
                   "log": str(log), "machine": self.machine}  # fmt: skip
         with self.lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -241,7 +242,7 @@ def run_study(plan: StudyPlan, stages: Sequence[str] = STAGES, say: Callable[[st
     """Run `stages` of the study in order; the jobs of a stage run `plan.workers` at a time."""
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
-        raise ValueError(f"stages={unknown} are not stages; allowed: {', '.join(STAGES)}")
+        raise ValueError(f"stages={unknown} are not stages (--stages); allowed: all or {', '.join(STAGES)}")
     log = Log(plan.results / "runs.jsonl")
     plan.results.mkdir(parents=True, exist_ok=True)
     write_atomic(plan.results / "plan.json", json.dumps(_plain(plan), indent=1) + "\n")
@@ -418,12 +419,11 @@ def timings(plan: StudyPlan) -> str:
     path = plan.results / "runs.jsonl"
     if not path.is_file():
         return ""
-    rows = {}
+    rows: dict[tuple, float] = {}
     for line in path.read_text().splitlines():
         r = json.loads(line)
         key = (r["stage"], r.get("task", ""), r.get("model", ""), r.get("seed", ""))
-        rows.setdefault(key, 0.0)
-        rows[key] += r["seconds"]  # a resumed command's sessions add up
+        rows[key] = rows.get(key, 0.0) + r["seconds"]
     lines = ["| stage | task | model | seed | minutes |", "|---|---|---|---:|---:|"]
     lines += [f"| {s} | {t} | {m} | {seed} | {sec / 60:.1f} |" for (s, t, m, seed), sec in rows.items()]
     return "\n".join(lines)
