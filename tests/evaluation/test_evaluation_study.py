@@ -25,10 +25,11 @@ def model_section(*argv: str) -> dict:
     return build_parser().parse_args(list(argv)).as_dict()["model"]
 
 
+@pytest.mark.parametrize("round_", ["finetune", "round2"])
 @pytest.mark.parametrize("name", study.MODELS)
-def test_the_run_files_make_the_variant_and_fine_tune_the_model_they_pretrain(name):
+def test_the_run_files_make_the_variant_and_fine_tune_the_model_they_pretrain(name, round_):
     pretrain = model_section("--config", str(CONFIGS / "pretrain.yaml"), *study.variant_args(name))
-    finetune = model_section("--config", str(CONFIGS / "finetune-qa1.yaml"), *study.variant_args(name))
+    finetune = model_section("--config", str(CONFIGS / f"{round_}-qa1.yaml"), *study.variant_args(name))
     assert finetune == pretrain  # `--init-from` needs the same shapes, and the same memory
     built = LM2Config(**{k: v for k, v in pretrain.items() if v is not None})
     backbone = {k: pretrain[k] for k in ("hidden_size", "num_hidden_layers", "segment_length", "num_memory_tokens")}
@@ -44,6 +45,10 @@ def test_the_plan_names_bad_input(tmp_path):
         study.StudyPlan(configs=CONFIGS, tasks=("qa2",))
     with pytest.raises(ValueError, match="unknown length '3x'"):
         study.StudyPlan(configs=CONFIGS, lengths=("0k", "3x"))
+    with pytest.raises(ValueError, match=r"must hold pretrain.yaml and round9-<task>.yaml.*missing: \['qa1'\]"):
+        study.StudyPlan(configs=CONFIGS, finetune="round9")
+    with pytest.raises(ValueError, match=r"pretrained_from=.* lacks <model>/model/config.json for \['lm2', 'rmt'\]"):
+        study.StudyPlan(configs=CONFIGS, models=("lm2", "rmt"), pretrained_from=tmp_path)
     with pytest.raises(ValueError, match="stages=\\['train'\\] are not stages"):
         study.run_study(study.StudyPlan(configs=CONFIGS, results=tmp_path), ["train"])
 
@@ -93,6 +98,23 @@ def test_the_study_runs_end_to_end_and_resumes(tmp_path, capsys):
     assert set(numbers["perplexity"]["lm2"]) == {"64", "128"} and "0" in numbers["qa1"]["lm2"]["0k"]
     assert main(argv) == 0  # everything done: nothing runs again
     assert len((results / "runs.jsonl").read_text().splitlines()) == len(runs)
+
+    # A second round from the shipped pretrained models: its own run file, runs and results; no tokenizer,
+    # shards or pretraining; round 1's fine-tuned model is neither reused nor touched.
+    first = (tmp_path / "runs" / "finetune" / "qa1" / "lm2-seed0" / "model" / "model.safetensors").stat().st_mtime_ns
+    second = tmp_path / "round2"
+    argv2 = [*argv[:4], str(second), *argv[5:], "--finetune", "round2", "--pretrained", str(results / "models" / "pretrained"),
+             "--stages", "books,data,pretrain,finetune,eval,report"]  # fmt: skip
+    assert argv2[3] == "--results" and main(argv2) == 0
+    rounds = [json.loads(line) for line in (second / "runs.jsonl").read_text().splitlines()]
+    assert [r["stage"] for r in rounds] == ["finetune", "eval"]
+    command = rounds[0]["command"]
+    assert "round2-qa1.yaml" in command and "runs/round2/qa1/lm2-seed0" in command
+    assert f"--init-from {results / 'models' / 'pretrained' / 'lm2' / 'model'}" in command
+    assert f"--data.tokenizer {results / 'models' / 'pretrained' / 'lm2' / 'model'}" in command
+    assert (second / "models" / "qa1" / "lm2-seed0" / "model" / "config.json").is_file()
+    assert "## BABILong qa1" in (second / "report.md").read_text()
+    assert (tmp_path / "runs" / "finetune" / "qa1" / "lm2-seed0" / "model" / "model.safetensors").stat().st_mtime_ns == first
 
 
 def test_command_names_bad_stages_and_ends_an_interrupt_in_one_line(tmp_path, monkeypatch, caplog):

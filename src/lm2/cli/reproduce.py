@@ -8,6 +8,9 @@ bAbI test split at every length (background from the held-out books), and writes
 it runs is an `lm2` command, logged in RESULTS/runs.jsonl with its times and machine. Killed and started
 again, it continues: finished stages are skipped and unfinished trainings resume from their checkpoints.
 `--stages` runs a part (e.g. `--stages report`); `--models`, `--seeds`, `--lengths` narrow or widen it.
+A later fine-tuning round names its run files and runs with `--finetune NAME` (configs/reproduction/
+NAME-<task>.yaml), keeps its results apart with `--results`, and starts from the shipped pretrained models
+with `--pretrained DIR` (docs/reproduction.md, "Round 2").
 """
 
 from __future__ import annotations
@@ -38,6 +41,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="longest evaluation prompt for full attention (longer cells: OOM, not run)")  # fmt: skip
     p.add_argument("--workers", type=int, default=2, help="commands run at once (one CPU thread each)")
     p.add_argument("--stages", default="all", help="comma-separated stages, or all")
+    p.add_argument("--finetune", default="finetune", metavar="NAME", help="the fine-tuning round: run files "
+                   "CONFIGS/NAME-<task>.yaml, runs under RUNS/NAME/ (give each round its own --results too)")
+    p.add_argument("--pretrained", type=Path, default=None, metavar="DIR", help="start fine-tuning from shipped "
+                   "pretrained models (DIR/<model>/model, e.g. results/reproduction/models/pretrained): the data "
+                   "and pretrain stages do nothing")  # fmt: skip
     p.add_argument("--train-args", default="", help="extra `lm2 train` options for every training, e.g. "
                    "'--run.steps 20' for a smoke test")  # fmt: skip
 
@@ -59,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
                      models=tuple(args.models.split(",")), seeds=seeds, tasks=tuple(args.tasks.split(",")),
                      lengths=tuple(args.lengths.split(",")), samples=args.samples,
                      contexts=tuple(args.contexts.split(",")), full_attention_tokens=args.full_attention_tokens,
-                     workers=args.workers, train_args=tuple(args.train_args.split()))  # fmt: skip
+                     workers=args.workers, train_args=tuple(args.train_args.split()), finetune=args.finetune,
+                     pretrained_from=args.pretrained)  # fmt: skip
     try:
         run_study(plan, stages, say=lambda line: print(line, flush=True))
     except KeyboardInterrupt:  # the running commands save what they finished (a training: a checkpoint)

@@ -18,6 +18,11 @@ Every command a stage runs is an `lm2` command line, logged with its start, end,
 RESULTS/runs.jsonl; each command resumes its own work when run again (`lm2 train` from its last checkpoint,
 `lm2 eval` and `lm2 perplexity` from their finished cells). The models that the study ships (pretrained and
 fine-tuned, `save_pretrained` with the tokenizer, about 2 MB each) are copied to RESULTS/models/.
+
+A later round of fine-tuning names its own run files (`finetune="round2"`: CONFIGS/round2-<task>.yaml, runs
+under RUNS/round2/) and results folder, and may start from the shipped pretrained models (`pretrained_from`:
+their folder; the `data` and `pretrain` stages then do nothing and the models' own tokenizer is used), so a
+finished round is never mistaken for the next one's work.
 """
 
 from __future__ import annotations
@@ -65,6 +70,8 @@ class StudyPlan:
     full_attention_tokens: int = 16_500  # longest prompt full attention runs on (CPU time): 16k, not 32k
     workers: int = 2
     train_args: tuple[str, ...] = ()  # extra `lm2 train` options for every training (e.g. a smoke test's steps)
+    finetune: str = "finetune"  # the fine-tuning run files: CONFIGS/<finetune>-<task>.yaml; runs under RUNS/<finetune>/
+    pretrained_from: Path | None = None  # shipped pretrained models (<model>/model, with their tokenizer) to start from
 
     def __post_init__(self) -> None:
         unknown = [m for m in self.models if m not in VARIANTS]
@@ -72,11 +79,17 @@ class StudyPlan:
             raise ValueError(f"models={unknown} are not model variants; allowed: {', '.join(VARIANTS)}")
         if not self.seeds or not self.tasks:
             raise ValueError(f"seeds={self.seeds} and tasks={self.tasks} must not be empty")
-        missing = [t for t in self.tasks if not (self.configs / f"finetune-{t}.yaml").is_file()]
+        missing = [t for t in self.tasks if not self.finetune_config(t).is_file()]
         if missing or not (self.configs / "pretrain.yaml").is_file():
-            raise ValueError(f"configs={str(self.configs)!r} must hold pretrain.yaml and finetune-<task>.yaml for "
-                             f"tasks {list(self.tasks)} (missing: {missing or ['pretrain.yaml']}); run from a "
+            raise ValueError(f"configs={str(self.configs)!r} must hold pretrain.yaml and {self.finetune}-<task>.yaml "
+                             f"for tasks {list(self.tasks)} (missing: {missing or ['pretrain.yaml']}); run from a "
                              "checkout of the repository or pass its configs/reproduction")  # fmt: skip
+        if self.pretrained_from is not None:
+            absent = [m for m in self.models if not _done(self.pretrained_from / m)]
+            if absent:
+                raise ValueError(f"pretrained_from={str(self.pretrained_from)!r} lacks <model>/model/config.json for "
+                                 f"{absent}; give the folder of the study's shipped pretrained models "
+                                 "(results/reproduction/models/pretrained)")  # fmt: skip
         parse_lengths(list(self.lengths))
         parse_lengths(list(self.contexts))
         if self.samples < 1 or self.workers < 1:
@@ -85,16 +98,22 @@ class StudyPlan:
     # -- paths ---------------------------------------------------------------------------------------
     @property
     def tokenizer(self) -> Path:
+        """The study's tokenizer: trained by the `data` stage, or the one saved with the pretrained models."""
+        if self.pretrained_from is not None:
+            return self.pretrained(self.models[0]) / "model"
         return self.runs / "tokenizer"
+
+    def finetune_config(self, task: str) -> Path:
+        return self.configs / f"{self.finetune}-{task}.yaml"
 
     def books(self, part: str) -> Path:
         return self.runs / "books" / part
 
     def pretrained(self, model: str) -> Path:
-        return self.runs / "pretrain" / model
+        return (self.pretrained_from or self.runs / "pretrain") / model
 
     def finetuned(self, task: str, model: str, seed: int) -> Path:
-        return self.runs / "finetune" / task / f"{model}-seed{seed}"
+        return self.runs / self.finetune / task / f"{model}-seed{seed}"
 
     def evaluation(self, task: str, model: str, seed: int) -> Path:
         return self.results / "eval" / task / f"{model}-seed{seed}"
@@ -165,6 +184,8 @@ def split_books(plan: StudyPlan) -> None:
 
 
 def tokenizer_and_shards(plan: StudyPlan, log: Log) -> None:
+    if plan.pretrained_from is not None:  # the pretrained models bring their tokenizer; no pretraining data needed
+        return
     if not (plan.tokenizer / "tokenizer.json").is_file():
         log.run("tokenizer", lm2("data", "tokenizer", "--out", plan.tokenizer, "--overwrite", "--babi",
                                  plan.data / "babi", "--haystack", plan.books("pretrain")),
@@ -178,6 +199,8 @@ def tokenizer_and_shards(plan: StudyPlan, log: Log) -> None:
 
 def pretrain(plan: StudyPlan, log: Log, model: str) -> None:
     out = plan.pretrained(model)
+    if plan.pretrained_from is not None:  # shipped models: nothing to train, nothing to copy
+        return
     if not _done(out):
         log.run("pretrain", lm2("train", "--config", plan.configs / "pretrain.yaml", *variant_args(model),
                                 "--data.shards", plan.runs / "shards" / "pretrain", "--data.tokenizer", plan.tokenizer,
@@ -200,11 +223,11 @@ def perplexity(plan: StudyPlan, log: Log, model: str) -> None:
 def finetune(plan: StudyPlan, log: Log, task: str, model: str, seed: int) -> None:
     out = plan.finetuned(task, model, seed)
     if not _done(out):
-        log.run("finetune", lm2("train", "--config", plan.configs / f"finetune-{task}.yaml", *variant_args(model),
+        log.run("finetune", lm2("train", "--config", plan.finetune_config(task), *variant_args(model),
                                 "--data.haystack", plan.books("pretrain"), "--data.tokenizer", plan.tokenizer,
                                 "--init-from", plan.pretrained(model) / "model", "--run.seed", seed, "--run.out", out,
                                 *plan.train_args),
-                plan.runs / "logs" / f"finetune-{task}-{model}-seed{seed}.log", model=model, seed=seed,
+                plan.runs / "logs" / f"{plan.finetune}-{task}-{model}-seed{seed}.log", model=model, seed=seed,
                 task=task)  # fmt: skip
     keep(out, plan.results / "models" / task / f"{model}-seed{seed}")
 
@@ -386,7 +409,8 @@ def _plot_pretraining(plan: StudyPlan, path: Path) -> bool:
         drawn = True
     ax.set(xlabel="step", ylabel="loss (nats per token)", ylim=(3, 8),
            title="pretraining: training loss (lines), validation (dots)")  # fmt: skip
-    ax.legend(fontsize=7)
+    if drawn:
+        ax.legend(fontsize=7)
     return _save(fig, path, drawn)
 
 
