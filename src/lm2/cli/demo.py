@@ -6,9 +6,10 @@ recall a fact stated in the first segment at the end of the last, on inputs of 2
 training length and 4x, 16x and 64x beyond it, with the norm of the memory each length leaves.
 
 Act 2, BABILong: the offline tokenizer, bAbI stories from the offline generator and generated prose as
-background text; the same four architectures trained on qa1 with a curriculum over segments, then evaluated
-with `lm2 eval` on the bAbI test split at lengths up to 8x the training length, beside chance and shortcut
-baselines, and compared with `lm2 compare`.
+background text; the same architectures trained on qa1 by the reproduction study's recipe at demo scale
+(token embeddings at std 1.0, stories of at most 4 facts at 0k first, then lengths drawn from 1..4 segments;
+docs/training.md, docs/reproduction.md), then evaluated with `lm2 eval` on the bAbI test split at lengths up to
+8x the training length, beside chance and shortcut baselines, and compared with `lm2 compare`.
 
 Act 3, shipped checkpoints: the reproduction study's models (`<arch>/model/` folders, docs/reproduction.md)
 are evaluated on a few BABILong cells. They are found in `--checkpoints DIR`, else in $LM2_CHECKPOINTS, else
@@ -33,9 +34,15 @@ from lm2.cli.jobs import quiet_transformers, run_jobs
 from lm2.files import save_atomic
 from lm2.model.variants import DEFAULT_MODELS, VARIANTS, parse_variants
 
-# Act 2's backbone for every model variant (`lm2.model.variants`); act 1 uses `lm2 recall`'s.
+# Act 2's backbone for every model variant (`lm2.model.variants`); act 1 uses `lm2 recall`'s. Untied token
+# embeddings at std 1.0 and the other weights at 0.07: the tiny-CPU recipe's initialisation (docs/training.md,
+# "What makes it learn"), as in the reproduction study.
 BACKBONE = {"hidden_size": 64, "intermediate_size": 256, "num_hidden_layers": 2, "num_attention_heads": 4,
-            "num_memory_tokens": 8}  # fmt: skip
+            "num_memory_tokens": 8, "initializer_range": 0.07, "embedding_init_std": 1.0,
+            "tie_word_embeddings": False}  # fmt: skip
+# Act 2's curriculum: the first sixth of the steps at 0k on stories of at most 4 facts (where the last-location
+# shortcut is often wrong), the rest on lengths drawn from 1..4 segments (the RMT/ARMT BABILong curriculum).
+BABILONG_ZERO_K_SHARE, BABILONG_MAX_FACTS = 6, 4
 CHECKPOINTS_ENV = "LM2_CHECKPOINTS"
 
 
@@ -44,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder")
     p.add_argument("--models", default=",".join(DEFAULT_MODELS), help=f"comma-separated, from {', '.join(VARIANTS)}")
     p.add_argument("--recall-steps", type=int, default=600, help="act 1: training steps per model (batch 32)")
-    p.add_argument("--babilong-steps", type=int, default=1200, help="act 2: training steps per model (batch 32)")
+    p.add_argument("--babilong-steps", type=int, default=2400, help="act 2: training steps per model (batch 16)")
     p.add_argument("--segment-length", type=int, default=32, help="act 2: tokens per segment")
     p.add_argument("--samples", type=int, default=100, help="act 2: test samples per task and length")
     p.add_argument("--checkpoints", type=Path, metavar="DIR", help="act 3: folder of shipped models (<arch>/model/); "
@@ -107,7 +114,7 @@ def recall_act(args: argparse.Namespace, names: list[str]) -> dict:
 
 # -- act 2: BABILong --------------------------------------------------------------------------------------
 def babilong_plan(args: argparse.Namespace) -> dict:
-    """Training and evaluation lengths (tokens) of act 2: curriculum 2 -> 4 segments, then 1x .. 8x."""
+    """Training and evaluation lengths (tokens) of act 2: 0k, then 1..4 segments drawn; evaluated 0k, 1x .. 8x."""
     train_segments = 4
     train_tokens = train_segments * args.segment_length
     lengths = [0, train_tokens, 2 * train_tokens, 4 * train_tokens, 8 * train_tokens]
@@ -122,13 +129,13 @@ def babilong_config(args: argparse.Namespace, name: str, out: Path):
     plan = babilong_plan(args)
     steps = args.babilong_steps
     return TrainConfig(
-        model={**BACKBONE, **VARIANTS[name], "segment_length": args.segment_length, "tie_word_embeddings": True},
+        model={**BACKBONE, **VARIANTS[name], "segment_length": args.segment_length},
         data=DataConfig(babi_tasks=["qa1"], babi="generate", haystack="prose", validation_samples=50,
                         length_jitter=1.0),
-        curriculum=CurriculumConfig(segments=[plan["train_segments"] // 2, plan["train_segments"]],
-                                    stage_steps=max(1, steps // 3)),
+        curriculum=CurriculumConfig(segments=[0, plan["train_segments"]], max_facts=[BABILONG_MAX_FACTS, 0],
+                                    draw_segments=True, stage_steps=[max(1, steps // BABILONG_ZERO_K_SHARE), 0]),
         optim=OptimConfig(lr=3e-3, warmup_steps=min(100, steps // 10)),
-        run=RunConfig(out=str(out / name), steps=steps, batch_size=32, seed=args.seed, device=args.device,
+        run=RunConfig(out=str(out / name), steps=steps, batch_size=16, seed=args.seed, device=args.device,
                       threads=1, eval_every=0, save_every=max(50, steps // 4), log_every=10, progress=False),
     )  # fmt: skip
 
