@@ -42,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=2, help="commands run at once (one CPU thread each)")
     p.add_argument("--stages", default="all", help="comma-separated stages, or all")
     p.add_argument("--finetune", default="finetune", metavar="NAME", help="the fine-tuning round: run files "
-                   "CONFIGS/NAME-<task>.yaml, runs under RUNS/NAME/ (give each round its own --results too)")
+                   "CONFIGS/NAME-<task>.yaml, runs under RUNS/NAME/ (give each round its own --results)")  # fmt: skip
     p.add_argument("--pretrained", type=Path, default=None, metavar="DIR", help="start fine-tuning from shipped "
                    "pretrained models (DIR/<model>/model, e.g. results/reproduction/models/pretrained): the data "
                    "and pretrain stages do nothing")  # fmt: skip
