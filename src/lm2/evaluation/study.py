@@ -198,9 +198,9 @@ def tokenizer_and_shards(plan: StudyPlan, log: Log) -> None:
 
 
 def pretrain(plan: StudyPlan, log: Log, model: str) -> None:
-    out = plan.pretrained(model)
     if plan.pretrained_from is not None:  # shipped models: nothing to train, nothing to copy
         return
+    out = plan.pretrained(model)
     if not _done(out):
         log.run("pretrain", lm2("train", "--config", plan.configs / "pretrain.yaml", *variant_args(model),
                                 "--data.shards", plan.runs / "shards" / "pretrain", "--data.tokenizer", plan.tokenizer,
