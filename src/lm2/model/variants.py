@@ -25,8 +25,8 @@ def _lm2(**fields: Any) -> dict[str, Any]:
 def _hard(forget_floor: float = 0.0, **fields: Any) -> dict[str, Any]:
     """`lm2-hard` (stage 7 of docs/memory.md: delta update, read norm, hard gates at +3 / −3) with a forget
     floor and `fields` changed."""
-    return _lm2(memory_update="delta", memory_read_norm=True, memory_gates="hard", forget_bias=3.0,
-                input_bias=-3.0, forget_floor=forget_floor, **fields)  # fmt: skip
+    return _lm2(**{"memory_update": "delta", "memory_read_norm": True, "memory_gates": "hard", "forget_bias": 3.0,
+                   "input_bias": -3.0, "forget_floor": forget_floor, **fields})  # fmt: skip
 
 
 # Name → the LM2Config fields that define the variant (applied over the backbone).
@@ -64,6 +64,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
         for penalty in (0.1, 0.3)
     },
     "lm2-hard-floor-input": _hard(0.999, memory_candidate="input"),
+    # Stage 14: the default with the bank read as it is (no RMS normalisation), the part that slowed qa1 at 0k
+    # most in the reproduction study's amendment 5 (docs/reproduction.md).
+    "lm2-hard-floor-write0.1-warm-raw": _hard(0.999, write_penalty=0.1, write_penalty_warmup=19_200,
+                                              memory_read_norm=False),  # fmt: skip
     "rmt": {"arch": "rmt"},  # memory tokens (DESIGN §4); their number is a backbone setting
     "armt": {"arch": "armt"},  # memory tokens writing an associative memory per block (DESIGN §4)
     "armt-paper": {"arch": "armt", "armt_feature_norm": False},  # φ = DPFP-ν as the paper's equations state it
