@@ -136,6 +136,20 @@ def test_memory_preset_sets_the_paper_equations_and_refuses_a_conflict():
         LM2Config(memory_preset="stable-ish")
 
 
+
+def test_memory_preset_refuses_a_conflicting_field_given_with_its_default_value():
+    """A field passed explicitly conflicts with the preset even when it equals LM2Config's default (True is the
+    default read norm): the preset must not silently replace what the caller wrote."""
+    assert LM2Config().memory_read_norm is True and LM2Config().forget_floor == 0.999
+    with pytest.raises(ValueError, match=r"sets memory_read_norm=False, but memory_read_norm=True was given"):
+        LM2Config(memory_preset="paper", memory_read_norm=True)
+    with pytest.raises(ValueError, match=r"sets forget_floor=0.0, but forget_floor=0.999 was given"):
+        LM2Config(memory_preset="paper", forget_floor=0.999)
+    # the preset's own values, given explicitly, agree; a saved preset config reloads as it was
+    agree = LM2Config(memory_preset="paper", memory_read_norm=False, forget_floor=0.0)
+    assert LM2Config.from_dict(agree.to_dict()).to_dict() == agree.to_dict()
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [

@@ -7,6 +7,8 @@ allowed (DESIGN §5), never later inside a matmul.
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import math
 from typing import Any
 
@@ -225,9 +227,10 @@ class LM2Config(PreTrainedConfig):
 
     def _apply_memory_preset(self) -> None:
         _choice("memory_preset", self.memory_preset, tuple(MEMORY_PRESETS))
+        passed = _PASSED_FIELDS.get()
         for field, value in MEMORY_PRESETS[self.memory_preset].items():
-            given, default = getattr(self, field), getattr(type(self), field)
-            if given not in (value, default):
+            given = getattr(self, field)
+            if given != value and (passed is None or field in passed):
                 raise ValueError(
                     f"memory_preset={self.memory_preset!r} sets {field}={value!r}, but {field}={given!r} was "
                     "given; drop one of them"
@@ -390,3 +393,24 @@ def _choice(field: str, value: Any, allowed: tuple[str, ...]) -> None:
 def _positive(field: str, value: Any) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise ValueError(f"{field}={value!r} must be a positive integer")
+
+
+# The fields a caller passed to `LM2Config(...)`, so that a preset can tell a field given with its default value
+# (a conflict: `memory_preset="paper", memory_read_norm=True` raises) from one left out. The dataclass that
+# transformers makes of the class takes keyword arguments only; `None` outside a construction.
+_PASSED_FIELDS: contextvars.ContextVar[frozenset[str] | None] = contextvars.ContextVar("passed", default=None)
+
+
+def _record_passed_fields(init):
+    @functools.wraps(init)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        token = _PASSED_FIELDS.set(frozenset(kwargs))
+        try:
+            init(self, *args, **kwargs)
+        finally:
+            _PASSED_FIELDS.reset(token)
+
+    return __init__
+
+
+LM2Config.__init__ = _record_passed_fields(LM2Config.__init__)
