@@ -113,6 +113,19 @@ def test_run_segment_checkpointing_is_the_one_switch():
         TrainConfig(model={"segment_checkpointing": True})
 
 
+def test_memory_preset_in_a_run_file_and_its_resolved_config_yaml():
+    """A run's resolved config.yaml writes every model field, the preset's included, at ModelConfig's defaults:
+    it must rebuild the paper's model, and resume; a field that differs from both raises, naming it."""
+    config = parse_config(["--model.memory_preset", "paper"])
+    paper = config.model_config(vocab_size=100)
+    assert (paper.memory_read_norm, paper.forget_floor, paper.memory_update) == (False, 0.0, "paper")
+    resolved = TrainConfig(model=dataclasses.asdict(config.model))  # every field written out
+    assert resolved.model.memory_read_norm is True  # LM2Config's default, as config.yaml writes it
+    assert resolved.model_config(vocab_size=100).to_dict() == paper.to_dict()
+    with pytest.raises(ValueError, match=r"sets forget_bias=1.0, but forget_bias=2.0 was given"):
+        parse_config(["--model.memory_preset", "paper", "--model.forget_bias", "2.0"]).model_config(vocab_size=100)
+
+
 def test_a_mapping_becomes_the_typed_section_and_vocab_size_defaults_to_the_tokenizers():
     config = TrainConfig(model={"arch": "rmt", "num_memory_tokens": 4})
     assert config.model == ModelConfig(arch="rmt", num_memory_tokens=4)

@@ -253,9 +253,15 @@ class TrainConfig:
             self.model = model_section(self.model)
 
     def model_config(self, vocab_size: int) -> LM2Config:
-        """The LM2Config of this run (`vocab_size`: the tokenizer's, unless `model.vocab_size` is given)."""
-        fields = dataclasses.asdict(self.model)
-        if fields["vocab_size"] is None:
+        """The LM2Config of this run (`vocab_size`: the tokenizer's, unless `model.vocab_size` is given).
+
+        Only the fields that differ from their defaults are passed: a run file cannot tell a field written with
+        its default value from one left out (a resolved `config.yaml` writes every field), so neither conflicts
+        with `memory_preset` here, where `LM2Config(...)` in Python refuses both."""
+        defaults = {f.name: f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
+                    for f in dataclasses.fields(self.model)}  # fmt: skip
+        fields = {name: value for name, value in dataclasses.asdict(self.model).items() if value != defaults[name]}
+        if fields.get("vocab_size") is None:
             fields["vocab_size"] = vocab_size
         return LM2Config(**fields, segment_checkpointing=self.run.segment_checkpointing)
 
