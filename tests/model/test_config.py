@@ -136,7 +136,6 @@ def test_memory_preset_sets_the_paper_equations_and_refuses_a_conflict():
         LM2Config(memory_preset="stable-ish")
 
 
-
 def test_memory_preset_refuses_a_conflicting_field_given_with_its_default_value():
     """A field passed explicitly conflicts with the preset even when it equals LM2Config's default (True is the
     default read norm): the preset must not silently replace what the caller wrote."""

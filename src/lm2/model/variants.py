@@ -66,11 +66,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lm2-hard-floor-input": _hard(0.999, memory_candidate="input"),
     # Stage 14: the default with the bank read as it is (no RMS normalisation), the part that slowed qa1 at 0k
     # most in the reproduction study's amendment 5 (docs/reproduction.md).
-    "lm2-hard-floor-write0.1-warm-raw": _hard(0.999, write_penalty=0.1, write_penalty_warmup=19_200,
-                                              memory_read_norm=False),  # fmt: skip
+    "lm2-hard-floor-write0.1-warm-raw": _hard(
+        0.999, write_penalty=0.1, write_penalty_warmup=19_200, memory_read_norm=False
+    ),
     # and the default with the paper's gate biases and no forget floor: gates that start half open, as the paper's.
-    "lm2-hard-write0.1-warm-open": _hard(write_penalty=0.1, write_penalty_warmup=19_200, forget_bias=1.0,
-                                         input_bias=0.0),  # fmt: skip
+    "lm2-hard-write0.1-warm-open": _hard(
+        write_penalty=0.1, write_penalty_warmup=19_200, forget_bias=1.0, input_bias=0.0
+    ),
     "rmt": {"arch": "rmt"},  # memory tokens (DESIGN §4); their number is a backbone setting
     "armt": {"arch": "armt"},  # memory tokens writing an associative memory per block (DESIGN §4)
     "armt-paper": {"arch": "armt", "armt_feature_norm": False},  # φ = DPFP-ν as the paper's equations state it
