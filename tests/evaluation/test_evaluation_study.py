@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from lm2 import LM2Config
 from lm2.cli.main import main
 from lm2.cli.train import build_parser
 from lm2.data.paths import data_dir
 from lm2.evaluation import study
 from lm2.model.variants import variant_config
+from lm2.training.config import TrainConfig
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "reproduction"
 
@@ -31,7 +31,7 @@ def test_the_run_files_make_the_variant_and_fine_tune_the_model_they_pretrain(na
     pretrain = model_section("--config", str(CONFIGS / "pretrain.yaml"), *study.variant_args(name))
     finetune = model_section("--config", str(CONFIGS / f"{round_}-qa1.yaml"), *study.variant_args(name))
     assert finetune == pretrain  # `--init-from` needs the same shapes, and the same memory
-    built = LM2Config(**{k: v for k, v in pretrain.items() if v is not None})
+    built = TrainConfig(model=pretrain).model_config(vocab_size=1024)  # as `lm2 train` builds it
     backbone = {k: pretrain[k] for k in ("hidden_size", "num_hidden_layers", "segment_length", "num_memory_tokens")}
     expected = variant_config(name, backbone)
     for field in ("arch", "vanilla_mode", "memory_update", "memory_gates", "write_penalty", "forget_floor"):
