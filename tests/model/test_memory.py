@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lm2.model.config import MEMORY_PRESETS
-from lm2.model.memory import initial_bank
+from lm2.model.memory import initial_bank, reopening_hardsigmoid
 from tests.conftest import random_ids, tiny_model
 
 
@@ -174,3 +174,39 @@ def test_hard_gates_leave_a_row_exactly_as_it_was(update):
     m0 = hard.model.initial_state(2, torch.device("cpu")).memory
     assert torch.equal(hard(ids).memory.memory, m0)
     assert (tiny_model("lm2", **shut)(ids).memory.memory - m0).abs().max() > 1e-4
+
+
+def test_reopening_hard_sigmoid_is_the_hard_sigmoid_forward_and_passes_only_gradients_that_reopen():
+    """`memory_gate_grad="reopen"`: the forward is `hardsigmoid` itself (the same call, so the same bits); the
+    backward is its slope 1/6 inside (−3, 3) and, past an edge, 1/6 only where the gradient points back in."""
+    x = torch.tensor([-5.0, -5.0, -3.0, -1.0, 0.0, 2.5, 3.0, 5.0, 5.0], dtype=torch.float64, requires_grad=True)
+    grad = torch.tensor([-1.0, 1.0, -2.0, 1.0, -1.0, 3.0, 1.0, 1.0, -1.0], dtype=torch.float64)
+    y = reopening_hardsigmoid(x)
+    assert torch.equal(y, torch.nn.functional.hardsigmoid(x))
+    y.backward(grad)
+    # below −3: only the negative gradient (descent raises x) passes; above +3 only the positive one
+    expected = torch.tensor([-1.0, 0.0, -2.0, 1.0, -1.0, 3.0, 1.0, 1.0, 0.0], dtype=torch.float64) / 6
+    torch.testing.assert_close(x.grad, expected, rtol=0, atol=1e-15)
+    exact = x.detach().clone().requires_grad_()
+    torch.nn.functional.hardsigmoid(exact).backward(grad)
+    inside = (x > -3) & (x < 3)
+    # PyTorch's own kernel multiplies by 1/6 in single precision (a relative 3e-8 off in float64)
+    torch.testing.assert_close(x.grad[inside], exact.grad[inside], rtol=1e-7, atol=0)
+    assert (exact.grad[~inside] == 0).all()
+
+
+def test_shut_input_gates_get_a_gradient_towards_writing_only_with_reopen():
+    """Input gates all past −3 (bias −6): the same model, float64. Logits are equal — `memory_gate_grad` changes
+    no forward — but with the hard sigmoid's own gradient the input gates get none at all, while `reopen` gives
+    them the part of the loss's gradient that would open them (every bias gradient ≤ 0), and some."""
+    ids = random_ids(2, 40 * 3, seed=3)
+    grads, logits = {}, {}
+    for rule in ("exact", "reopen"):
+        model = tiny_model("lm2", input_bias=-6.0, write_penalty=0.0, memory_gate_grad=rule)
+        out = model(ids, labels=ids)
+        out.loss.backward()
+        logits[rule] = out.logits.detach()
+        grads[rule] = torch.stack([layer.memory.in_gate.bias.grad for layer in model.model.layers if layer.memory])
+    torch.testing.assert_close(logits["reopen"], logits["exact"], rtol=0, atol=0)
+    assert (grads["exact"] == 0).all()
+    assert (grads["reopen"] <= 0).all() and (grads["reopen"] < 0).any()

@@ -46,3 +46,25 @@ def test_a_write_penalty_shuts_input_gates_that_training_alone_leaves_open():
         with torch.no_grad():
             costs.append(float(write_cost(model.model(ids, return_writes=True)[2])))
     assert costs[1] < 0.5 * costs[0], f"write cost with the penalty {costs[1]:.3f}, without {costs[0]:.3f}"
+
+
+def test_a_memory_whose_input_gates_are_shut_learns_recall_only_when_they_can_reopen():
+    """Hard input gates that start past their edge (bias −4, as a write price leaves them after training that
+    never needed the memory: docs/memory.md "Stage 15") get no gradient from the hard sigmoid, so the bank is
+    never written and recall stays at chance; `memory_gate_grad="reopen"` lets the loss open them, and the same
+    model learns recall in the same steps."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    ids, _ = TASK.batch(64, torch.Generator().manual_seed(7))
+    accuracy, writes = {}, {}
+    try:
+        for rule in ("exact", "reopen"):
+            model = train_recall(config("lm2", input_bias=-4.0, memory_gate_grad=rule), TASK, steps=160).model
+            accuracy[rule] = recall_accuracy(model, TASK)
+            with torch.no_grad():
+                writes[rule] = float(write_cost(model.model(ids, return_writes=True)[2]))
+    finally:
+        torch.set_num_threads(threads)
+    assert writes["exact"] == 0.0, f"shut gates wrote {writes['exact']}"
+    assert accuracy["exact"] <= TASK.chance + 0.08, f"exact gradient reached {accuracy['exact']:.2f}"
+    assert writes["reopen"] > 0.0 and accuracy["reopen"] >= 0.8, (accuracy, writes)

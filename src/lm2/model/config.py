@@ -20,6 +20,7 @@ MEMORY_OUTPUTS = ("bank", "read")
 MEMORY_INITS = ("identity", "learned")
 MEMORY_UPDATES = ("paper", "mean", "delta")
 MEMORY_GATES = ("sigmoid", "hard")
+MEMORY_GATE_GRADS = ("exact", "reopen")
 MEMORY_CANDIDATES = ("read", "input")
 # Named settings of the memory-variant fields (DESIGN §2, "Memory at length"; docs/memory.md).
 MEMORY_PRESETS = {
@@ -30,6 +31,7 @@ MEMORY_PRESETS = {
         "input_bias": 0.0,
         "forget_floor": 0.0,
         "memory_gates": "sigmoid",
+        "memory_gate_grad": "exact",
         "write_penalty": 0.0,
         "write_penalty_warmup": 0,
         "memory_candidate": "read",
@@ -80,6 +82,12 @@ class LM2Config(PreTrainedConfig):
     memory_gates: the squashing of the input and forget gates: `"sigmoid"` (the paper's σ) or `"hard"`
         (default), the hard sigmoid clamp(x / 6 + 1/2, 0, 1), exactly 0 below −3 and exactly 1 above +3, so a
         token can leave a row exactly as it was over any number of segments (docs/memory.md "Stage 7").
+    memory_gate_grad: the backward pass of hard gates (`memory_gates="hard"` only; the forward pass is the same):
+        `"exact"` (default), the hard sigmoid's own gradient, zero past ±3, so a gate that training pushes past
+        its edge (a shut input gate, a keeping forget gate) gets no gradient again and stays there; or
+        `"reopen"`, where a gate past its edge passes the gradient at the linear range's slope (1/6) when, and
+        only when, the gradient would bring it back (a shut gate that the loss wants open) — never one that
+        would push it further out, so nothing drifts past the edge (docs/memory.md "Stage 15").
     memory_candidate: what a write moves a row towards: `"read"` (the paper's eq. 6, c = tanh(E_mem), the read
         of the bank itself, so a token's content reaches the bank only through which rows it attended to) or
         `"input"`, c = tanh(E_t W_C), a projection of the token's own block input, the same E_t the input gate
@@ -167,6 +175,7 @@ class LM2Config(PreTrainedConfig):
     memory_update: str = "delta"
     forget_floor: float = 0.999
     memory_gates: str = "hard"
+    memory_gate_grad: str = "exact"
     memory_candidate: str = "read"
     write_penalty: float = 0.1
     write_penalty_warmup: int = 19_200
@@ -246,6 +255,12 @@ class LM2Config(PreTrainedConfig):
         _choice("memory_init", self.memory_init, MEMORY_INITS)
         _choice("memory_update", self.memory_update, MEMORY_UPDATES)
         _choice("memory_gates", self.memory_gates, MEMORY_GATES)
+        _choice("memory_gate_grad", self.memory_gate_grad, MEMORY_GATE_GRADS)
+        if self.memory_gate_grad == "reopen" and self.memory_gates != "hard":
+            raise ValueError(
+                f"memory_gate_grad='reopen' acts on hard gates only, but memory_gates={self.memory_gates!r}; "
+                "use memory_gates='hard' or memory_gate_grad='exact'"
+            )
         _choice("memory_candidate", self.memory_candidate, MEMORY_CANDIDATES)
         if not isinstance(self.memory_read_norm, bool):
             raise ValueError(f"memory_read_norm={self.memory_read_norm!r} must be true or false")

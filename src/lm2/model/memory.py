@@ -59,6 +59,29 @@ def rms_rows(rows: Tensor, eps: float = 1e-6) -> Tensor:
     return rows * torch.rsqrt(rows.pow(2).mean(-1, keepdim=True) + eps)
 
 
+class _ReopeningHardSigmoid(torch.autograd.Function):
+    """The hard sigmoid clamp(x / 6 + 1/2, 0, 1) forward; backward its slope 1/6 inside (−3, 3) and, past an
+    edge, 1/6 only for the part of the gradient that points back inside (`LM2Config.memory_gate_grad="reopen"`):
+    below −3 a negative gradient (descent raises x), above +3 a positive one. Everything else gets 0, as the
+    exact hard sigmoid gives."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:
+        ctx.save_for_backward(x)
+        return nn.functional.hardsigmoid(x)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        (x,) = ctx.saved_tensors
+        passes = ((x > -3.0) & (x < 3.0)) | ((x <= -3.0) & (grad < 0)) | ((x >= 3.0) & (grad > 0))
+        return torch.where(passes, grad / 6.0, torch.zeros_like(grad))
+
+
+def reopening_hardsigmoid(x: Tensor) -> Tensor:
+    """The hard sigmoid whose gates can come back from past their edges (`_ReopeningHardSigmoid`)."""
+    return _ReopeningHardSigmoid.apply(x)
+
+
 def gate_and_update(
     pre_out: Tensor,
     pre_in: Tensor,
@@ -69,14 +92,19 @@ def gate_and_update(
     rule: str,
     floor: float = 0.0,
     hard: bool = False,
+    reopen: bool = False,
 ) -> tuple[Tensor, ...]:
     """Eqs. 3–6 after the projections, all `(b, n, d)` in the bank's precision: the gates' pre-activations,
     the candidate's (`pre_candidate`: E_mem in the paper, E_t W_C with `memory_candidate="input"`), the rows
     M_t[i] and what the output gate lets through (`source`: M_t[i], normalised or not, or E_mem); `floor` the
     forget gate's least value (`LM2Config.forget_floor`, 0 in the paper); `hard` the hard sigmoid for the input
-    and forget gates (`LM2Config.memory_gates`). Elementwise only, so `torch.compile` fuses it into one kernel.
+    and forget gates (`LM2Config.memory_gates`), `reopen` its gradient past the edges
+    (`LM2Config.memory_gate_grad`). Elementwise only, so `torch.compile` fuses it into one kernel.
     Returns (E_gated, M_{t+1}[i], g_out, g_in, g_f, candidate)."""
-    squash = nn.functional.hardsigmoid if hard else torch.sigmoid
+    if hard:
+        squash = reopening_hardsigmoid if reopen else nn.functional.hardsigmoid
+    else:
+        squash = torch.sigmoid
     g_out, g_in, g_f = torch.sigmoid(pre_out), squash(pre_in), squash(pre_forget)  # eqs. 3–5
     if floor:
         g_f = floor + (1.0 - floor) * g_f
@@ -132,6 +160,7 @@ class LM2Memory(nn.Module):
         self.update = config.memory_update
         self.forget_floor = float(config.forget_floor)
         self.hard_gates = config.memory_gates == "hard"
+        self.reopen_gates = config.memory_gate_grad == "reopen"
         self.candidate = config.memory_candidate
         self.reads_whole_bank = reads_whole_bank  # the first memory block: its bank holds earlier segments only
         self.q_proj = nn.Linear(d, d, bias=False)  # W_Q
@@ -215,6 +244,7 @@ class LM2Memory(nn.Module):
             self.update,
             self.forget_floor,
             self.hard_gates,
+            self.reopen_gates,
         )
         if self.gain is not None:
             gated = self.gain.to(dtype) * gated

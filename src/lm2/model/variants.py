@@ -73,6 +73,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lm2-hard-write0.1-warm-open": _hard(
         write_penalty=0.1, write_penalty_warmup=19_200, forget_bias=1.0, input_bias=0.0
     ),
+    # Stage 15: the default whose hard gates get the gradient that would bring them back from past their edges
+    # (LM2Config.memory_gate_grad): the same forward pass, so the same model at inference.
+    "lm2-hard-floor-write0.1-warm-reopen": _hard(
+        0.999, write_penalty=0.1, write_penalty_warmup=19_200, memory_gate_grad="reopen"
+    ),
     "rmt": {"arch": "rmt"},  # memory tokens (DESIGN §4); their number is a backbone setting
     "armt": {"arch": "armt"},  # memory tokens writing an associative memory per block (DESIGN §4)
     "armt-paper": {"arch": "armt", "armt_feature_norm": False},  # φ = DPFP-ν as the paper's equations state it
