@@ -231,7 +231,7 @@ def test_an_armt_config_saved_before_unit_features_loads_the_raw_features(tmp_pa
 def test_reopen_is_for_hard_gates_and_not_in_the_paper_preset():
     with pytest.raises(ValueError, match=r"memory_gate_grad='back' is not allowed; choose one of 'exact', 'reopen'"):
         LM2Config(memory_gate_grad="back")
-    with pytest.raises(ValueError, match=r"memory_gate_grad='reopen' acts on hard gates only, but memory_gates='sigmoid'"):
+    with pytest.raises(ValueError, match=r"memory_gate_grad='reopen' acts on hard gates only, but memory_gates="):
         LM2Config(memory_gates="sigmoid", memory_gate_grad="reopen")
     with pytest.raises(ValueError, match=r"memory_preset='paper' sets memory_gate_grad='exact'"):
         LM2Config(memory_preset="paper", memory_gate_grad="reopen")

@@ -101,10 +101,7 @@ def gate_and_update(
     and forget gates (`LM2Config.memory_gates`), `reopen` its gradient past the edges
     (`LM2Config.memory_gate_grad`). Elementwise only, so `torch.compile` fuses it into one kernel.
     Returns (E_gated, M_{t+1}[i], g_out, g_in, g_f, candidate)."""
-    if hard:
-        squash = reopening_hardsigmoid if reopen else nn.functional.hardsigmoid
-    else:
-        squash = torch.sigmoid
+    squash = (reopening_hardsigmoid if reopen else nn.functional.hardsigmoid) if hard else torch.sigmoid
     g_out, g_in, g_f = torch.sigmoid(pre_out), squash(pre_in), squash(pre_forget)  # eqs. 3–5
     if floor:
         g_f = floor + (1.0 - floor) * g_f
