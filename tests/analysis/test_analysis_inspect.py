@@ -109,3 +109,17 @@ def test_what_cannot_be_inspected_is_named():
         record_memory(tiny_model("lm2", memory_layers=[1]), random_ids(1, 8), blocks=[0])
     with pytest.raises(ValueError, match="sample=3"):
         plot_trace(record_memory(tiny_model("lm2"), random_ids(1, 8)), "unused", sample=3)
+
+
+def test_the_trace_counts_input_gate_channels_that_are_exactly_shut():
+    """`gate_in_shut`: the fraction of g_in's channels exactly 0 — every one for hard gates far past −3, none
+    for σ gates at the same bias (never exactly 0) — and it loads from a saved trace (None from an older one)."""
+    ids = random_ids(1, 20)
+    shut = record_memory(tiny_model("lm2", memory_gates="hard", input_bias=-10.0), ids)
+    assert torch.equal(shut.gate_in_shut, torch.ones_like(shut.gate_in_shut)) and (shut.gate_in == 0).all()
+    smooth = record_memory(tiny_model("lm2", memory_gates="sigmoid", input_bias=-10.0), ids)
+    assert (smooth.gate_in_shut == 0).all()
+    partly = record_memory(tiny_model("lm2", memory_gates="hard", input_bias=-3.0), ids)
+    assert 0 < partly.gate_in_shut.mean() < 1  # at the edge: the token's own W_in E_t decides
+    older = {k: v for k, v in vars(shut).items() if k != "gate_in_shut"}
+    assert MemoryTrace(**older).gate_in_shut is None

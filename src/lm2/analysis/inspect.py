@@ -41,6 +41,9 @@ class MemoryTrace:
     gate_out: Tensor  # (k, b, L) channel mean of g_out
     row_norm: Tensor  # (k, b, L) |M_{t+1}[i]|, the norm of the row token i leaves after the block
     bank_norm: Tensor  # (b, S + 1, m) row norms of the bank entering the input (M_0), then after each segment
+    # (k, b, L) fraction of g_in's channels exactly 0: hard gates past −3, which the hard sigmoid's own gradient
+    # never brings back (LM2Config.memory_gate_grad); None in traces saved before it was recorded
+    gate_in_shut: Tensor | None = None
 
     @property
     def segments(self) -> int:
@@ -72,6 +75,7 @@ class _Recorder:
                 {
                     "read": weights.float().cpu(),
                     "gate_in": step.gate_in.mean(-1).float().cpu(),
+                    "gate_in_shut": (step.gate_in == 0).float().mean(-1).cpu(),
                     "gate_forget": step.gate_forget.mean(-1).float().cpu(),
                     "gate_out": step.gate_out.mean(-1).float().cpu(),
                     "row_norm": output.rows.norm(dim=-1).float().cpu(),
@@ -124,6 +128,7 @@ def record_memory(
         gate_out=recorder.stacked("gate_out", blocks),
         row_norm=recorder.stacked("row_norm", blocks),
         bank_norm=torch.stack(bank_norms, 1),
+        gate_in_shut=recorder.stacked("gate_in_shut", blocks),
     )
 
 

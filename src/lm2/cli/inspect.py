@@ -57,11 +57,13 @@ def run(args: argparse.Namespace) -> int:
     entropy = read_entropy(trace)[:, 0].mean(-1)  # (k,) bits
     segments, rows = f"{trace.segments} segments of {trace.segment_length}", trace.read.shape[-1]
     print(f"recorded {len(trace.blocks)} memory blocks over {len(ids)} tokens ({segments}, {rows} bank rows)")
-    print("| block | g_in | g_f | g_out | read entropy (bits) | written row norm |")
-    print("|---|---|---|---|---|---|")
+    print("| block | g_in | g_in exactly shut | g_f | g_out | read entropy (bits) | written row norm |")
+    print("|---|---|---|---|---|---|---|")
     for j, block in enumerate(trace.blocks):
-        gates = " | ".join(f"{g[j, 0].mean().item():.3f}" for g in (trace.gate_in, trace.gate_forget, trace.gate_out))
-        print(f"| {block} | {gates} | {entropy[j].item():.2f} | {trace.row_norm[j, 0].mean().item():.3f} |")
+        gates = [f"{g[j, 0].mean().item():.3f}" for g in (trace.gate_in, trace.gate_forget, trace.gate_out)]
+        gates.insert(1, f"{100 * trace.gate_in_shut[j, 0].mean().item():.1f} %")
+        row = f"{entropy[j].item():.2f} | {trace.row_norm[j, 0].mean().item():.3f}"
+        print(f"| {block} | {' | '.join(gates)} | {row} |")
     first, last = trace.bank_norm[0, 0], trace.bank_norm[0, -1]
     print(
         f"bank row norm: mean {first.mean().item():.3f} (M_0) -> {last.mean().item():.3f} after segment "
