@@ -160,6 +160,12 @@ def test_max_tokens_guards_full_attention_models_only(model_dir, vanilla_dir, da
     assert results["cells"]["qa1"]["0k"]["status"] == "done"
     assert results["cells"]["qa1"]["60"]["status"] == "oom"
     assert "over max_tokens" in results["cells"]["qa1"]["60"]["error"]
+    # run again with the same guard, the left-out cell stays left out without its samples being built again;
+    # with a larger one it runs
+    again = evaluate(vanilla, tokenizer, source, tmp_path / "vanilla", max_tokens=longest_0k)
+    assert again["sessions"][-1]["cells"] == [] and again["cells"]["qa1"]["60"]["status"] == "oom"
+    wider = evaluate(vanilla, tokenizer, source, tmp_path / "vanilla", max_tokens=10 * longest_0k)
+    assert wider["sessions"][-1]["cells"] == ["qa1/60"] and wider["cells"]["qa1"]["60"]["status"] == "done"
     lm2_model, _ = load_pretrained(model_dir)  # segments: any length runs in bounded memory
     results = evaluate(lm2_model, tokenizer, source, tmp_path / "lm2", max_tokens=longest_0k)
     assert results["cells"]["qa1"]["60"]["status"] == "done"

@@ -5,6 +5,7 @@ the whole study end to end at a smoke-test size, run twice: the second run adds 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,37 @@ def test_command_names_bad_stages_and_ends_an_interrupt_in_one_line(tmp_path, mo
     monkeypatch.setattr(study, "run_study", interrupted)
     assert main(argv) == 130
     assert "interrupted; finished work is kept under" in caplog.text and "the same command continues" in caplog.text
+
+
+def test_an_evaluation_is_finished_when_its_cells_are_scored_or_left_out_by_the_full_attention_guard(tmp_path):
+    """Resuming the study does not run `lm2 eval` again for full attention whose long cells were left out by the
+    plan's own `full_attention_tokens` (they would be left out again); a cell left out under another limit, or
+    missing, runs."""
+    plan = study.StudyPlan(configs=CONFIGS, results=tmp_path, lengths=("0k", "32k"))
+    calls = []
+
+    class Log:
+        def run(self, stage, command, log, **keys):
+            calls.append(command)
+
+    out = plan.evaluation("qa1", "vanilla", 0)
+    out.mkdir(parents=True)
+    (out / "qa1_0k.csv").write_text("target,output,question\n")
+    done = {"status": "done", "csv": "qa1_0k.csv"}
+
+    def write(limit):
+        over = {"status": "oom", "over_max_tokens": limit, "csv": "qa1_32k.csv"}
+        (out / "results.json").write_text(json.dumps({"cells": {"qa1": {"0k": done, "32k": over}}}))
+
+    write(plan.full_attention_tokens)
+    study.evaluate(plan, Log(), "qa1", "vanilla", 0)
+    assert calls == []
+    write(plan.full_attention_tokens // 2)  # left out under a smaller limit: run with the plan's
+    study.evaluate(plan, Log(), "qa1", "vanilla", 0)
+    assert len(calls) == 1 and "--max-tokens" in calls[0]
+    write(plan.full_attention_tokens)  # the same file for a segmented model: the guard is not its own
+    lm2_out = plan.evaluation("qa1", "lm2", 0)
+    lm2_out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(out, lm2_out)
+    study.evaluate(plan, Log(), "qa1", "lm2", 0)
+    assert len(calls) == 2 and "--max-tokens" not in calls[1]

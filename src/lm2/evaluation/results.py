@@ -108,10 +108,13 @@ def record_cell(results: dict, task: str, length: str, record: dict) -> None:
     }
 
 
-def is_done(results: dict | None, out: Path, task: str, length: str) -> bool:
-    """A cell counts as finished when it was scored and its CSV is still there (out-of-memory cells are
-    tried again: the guard costs nothing, a real OOM shows on the first batch)."""
+def is_done(results: dict | None, out: Path, task: str, length: str, max_tokens: int | None = None) -> bool:
+    """A cell counts as finished when it was scored and its CSV is still there, or when it was left out for
+    prompts over the same `max_tokens` (a full-attention guard: the same samples would be left out again).
+    Out-of-memory cells are tried again: a real OOM shows on the first batch."""
     record = (results or {}).get("cells", {}).get(task, {}).get(length)
+    if record and max_tokens is not None and record.get("over_max_tokens") == max_tokens:
+        return True
     return bool(record) and record["status"] == DONE and (out / record["csv"]).is_file()
 
 

@@ -99,7 +99,7 @@ def evaluate(
     try:
         for task in source.tasks:
             for length in source.lengths:
-                skipped = is_done(results, out, task, length)
+                skipped = is_done(results, out, task, length, settings["max_tokens"])
                 if not skipped:
                     record, rows = run_cell(model, tokenizer, source, task, length, metric, settings, on_batch)
                     if rows is not None:
@@ -180,7 +180,7 @@ def run_cell(
     limit = settings["max_tokens"]
     if limit is not None and is_full_attention(model) and max(sizes) > limit:
         error = f"prompt of {max(sizes)} tokens is over max_tokens={limit} for a full-attention model; not run"
-        return {**record, "status": OOM, "error": error, "seconds": 0.0}, None
+        return {**record, "status": OOM, "error": error, "over_max_tokens": limit, "seconds": 0.0}, None
     try:
         outputs, used = answer_in_batches(
             model, tokenizer, prompts, settings["batch_size"], settings["max_new_tokens"],

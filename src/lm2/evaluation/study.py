@@ -42,6 +42,7 @@ from pathlib import Path
 
 from lm2.bench.common import machine
 from lm2.data.babilong import length_name, parse_lengths
+from lm2.evaluation.results import is_done
 from lm2.files import save_atomic, write_atomic
 from lm2.model.variants import VARIANTS
 
@@ -237,9 +238,10 @@ def evaluate(plan: StudyPlan, log: Log, task: str, model: str, seed: int) -> Non
     words = ["--max-tokens", plan.full_attention_tokens] if VARIANTS[model].get("vanilla_mode") == "full" else []
     out = plan.evaluation(task, model, seed)
     results = out / "results.json"
-    if results.is_file():  # skipped when every cell is done; `lm2 eval` runs the others (and OOM cells again)
-        cells = json.loads(results.read_text())["cells"].get(task, {})
-        if all(cells.get(length_name(n), {}).get("status") == "done" for n in parse_lengths(lengths)):
+    if results.is_file():  # skipped when every cell is finished; `lm2 eval` runs the others (and OOM cells again)
+        previous = json.loads(results.read_text())
+        limit = plan.full_attention_tokens if words else None
+        if all(is_done(previous, out, task, length_name(n), limit) for n in parse_lengths(lengths)):
             return
     log.run("eval", lm2("eval", plan.finetuned(task, model, seed) / "model", "--out", out, "--tasks", task,
                         "--lengths", ",".join(lengths), "--samples", plan.samples, "--seed", 0, "--babi",
