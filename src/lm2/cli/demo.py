@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from lm2.cli.common import add_command, resumable
+from lm2.cli.common import UsageError, add_command, resumable
 from lm2.cli.jobs import quiet_transformers, run_jobs
 from lm2.files import save_atomic
 from lm2.model.variants import DEFAULT_MODELS, VARIANTS, parse_variants
@@ -53,12 +53,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--recall-steps", type=int, default=600, help="act 1: training steps per model (batch 32)")
     p.add_argument("--babilong-steps", type=int, default=2400, help="act 2: training steps per model (batch 16)")
     p.add_argument("--segment-length", type=int, default=32, help="act 2: tokens per segment")
+    p.add_argument("--train-segments", type=int, default=4,
+                   help="act 2: longest training input in segments (lengths drawn from 1..this); evaluated at "
+                        "0k and 1x, 2x, 4x, 8x its tokens")  # fmt: skip
     p.add_argument("--samples", type=int, default=100, help="act 2: test samples per task and length")
     p.add_argument("--checkpoints", type=Path, metavar="DIR", help="act 3: folder of shipped models (<arch>/model/); "
                    f"default: ${CHECKPOINTS_ENV}, else ./results/repro when it exists")  # fmt: skip
     p.add_argument("--workers", type=int, default=2, help="models trained at once (one CPU thread each)")
     p.add_argument("--device", default="auto", help="auto (cuda when available), cpu or cuda (workers share the GPU)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--acts", default="1,2,3", help="the acts to run, comma-separated (1 recall, 2 BABILong, "
+                   "3 shipped checkpoints)")  # fmt: skip
     p.add_argument("--quick", action="store_true", help="a one-minute smoke run of all three acts")
 
 
@@ -67,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
     from lm2.device import resolve_device
 
     names = parse_variants(args.models, "--models")
+    acts = parse_acts(args.acts)
+    for option in ("segment_length", "train_segments", "babilong_steps", "recall_steps", "samples", "workers"):
+        if getattr(args, option) < 1:
+            raise UsageError(f"--{option.replace('_', '-')}={getattr(args, option)} must be at least 1")
     args.device = str(resolve_device(args.device))
     if args.quick:
         args.recall_steps, args.babilong_steps, args.samples = 40, 30, 8
@@ -74,18 +83,29 @@ def run(args: argparse.Namespace) -> int:
     quiet_transformers()
     start = time.time()
     summary = {"settings": {k: str(v) for k, v in vars(args).items() if k != "func"}}
-    print(f"[1/3] cross-segment recall: {', '.join(names)}, {args.recall_steps} steps each", flush=True)
-    if args.device != "cpu":
-        print("(act 1 trains on the CPU: its models are too small to gain from a GPU)", flush=True)
-    summary["recall"] = recall_act(args, names)
-    print(f"\n[2/3] BABILong qa1: {', '.join(names)}, {args.babilong_steps} steps each", flush=True)
-    summary["babilong"] = babilong_act(args, names)
-    print("\n[3/3] shipped checkpoints", flush=True)
-    summary["checkpoints"] = checkpoints_act(args)
+    if 1 in acts:
+        print(f"[1/3] cross-segment recall: {', '.join(names)}, {args.recall_steps} steps each", flush=True)
+        if args.device != "cpu":
+            print("(act 1 trains on the CPU: its models are too small to gain from a GPU)", flush=True)
+        summary["recall"] = recall_act(args, names)
+    if 2 in acts:
+        print(f"\n[2/3] BABILong qa1: {', '.join(names)}, {args.babilong_steps} steps each", flush=True)
+        summary["babilong"] = babilong_act(args, names)
+    if 3 in acts:
+        print("\n[3/3] shipped checkpoints", flush=True)
+        summary["checkpoints"] = checkpoints_act(args)
     summary["wall_seconds"] = round(time.time() - start, 1)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"\ndemo finished in {summary['wall_seconds'] / 60:.1f} min; everything is in {args.out}/", flush=True)
     return 0
+
+
+def parse_acts(text: str) -> set[int]:
+    """`"1,3"` → {1, 3}; `UsageError` naming --acts for anything but a non-empty list drawn from 1, 2, 3."""
+    parts = [part.strip() for part in text.split(",")]
+    if not parts or not all(part in ("1", "2", "3") for part in parts):
+        raise UsageError(f"--acts={text!r} must be a comma-separated list drawn from 1, 2 and 3")
+    return {int(part) for part in parts}
 
 
 # -- act 1: recall on the memory ladder -------------------------------------------------------------------
@@ -114,8 +134,8 @@ def recall_act(args: argparse.Namespace, names: list[str]) -> dict:
 
 # -- act 2: BABILong --------------------------------------------------------------------------------------
 def babilong_plan(args: argparse.Namespace) -> dict:
-    """Training and evaluation lengths (tokens) of act 2: 0k, then 1..4 segments drawn; evaluated 0k, 1x .. 8x."""
-    train_segments = 4
+    """Training and evaluation lengths (tokens) of act 2: 0k, then 1..n segments drawn; evaluated 0k, 1x .. 8x."""
+    train_segments = args.train_segments
     train_tokens = train_segments * args.segment_length
     lengths = [0, train_tokens, 2 * train_tokens, 4 * train_tokens, 8 * train_tokens]
     if args.quick:
@@ -148,6 +168,7 @@ def babilong_act(args: argparse.Namespace, names: list[str]) -> dict:
     jobs = {}
     for name in names:
         config = babilong_config(args, name, out / "train")
+        drop_other_settings(config, out / "eval" / name)
         eval_spec = {"lengths": plan["lengths"], "samples": args.samples, "seed": args.seed}
         jobs[name] = (babilong_job, {"config": config, "eval_spec": eval_spec, "eval_out": str(out / "eval" / name)})
     run_jobs(jobs, {name: args.babilong_steps for name in names}, args.workers, "lm2 demo")
@@ -162,6 +183,28 @@ def babilong_act(args: argparse.Namespace, names: list[str]) -> dict:
     curves = plot_curves({name: out / "train" / name / "metrics.jsonl" for name in names}, out / "training_curves.png")
     print(f"table: {out / 'comparison.md'}, heatmaps: {out / 'comparison.png'}, curves: {curves}")
     return {"plan": plan, "results": {name: str(p) for name, p in zip(names, paths, strict=True)}}
+
+
+def drop_other_settings(config, eval_out: Path) -> None:
+    """Remove a training in `config.run.out` made with other settings (its saved configuration is one that
+    `config` would not continue: another seed, recipe or model) and its evaluation, so that the demo trains it
+    again, as act 1 does with its cells; a training of the same settings is left to resume or be reused."""
+    import shutil
+
+    import yaml
+
+    from lm2.training.resume import CONFIG_FILE, trajectory_changes
+
+    saved = Path(config.run.out) / CONFIG_FILE
+    if not saved.exists():
+        return
+    changes = trajectory_changes(yaml.safe_load(saved.read_text()), config)
+    if changes:
+        fields = ", ".join(field for field, _, _ in changes[:5]) + (", ..." if len(changes) > 5 else "")
+        print(f"act 2: {config.run.out} holds a training with other settings ({fields}); training it again",
+              flush=True)  # fmt: skip
+        shutil.rmtree(config.run.out)
+        shutil.rmtree(eval_out, ignore_errors=True)
 
 
 def babilong_job(config, eval_spec: dict, eval_out: str, on_step: Callable) -> str:
