@@ -86,6 +86,35 @@ def test_act3_finds_the_checkpoints_or_says_why_it_is_skipped(tmp_path, monkeypa
 def test_bad_options_are_refused(caplog):
     assert main(["demo", "--models", "lm2,transformer-xl"]) == 2
     assert "lm2 demo: --models='lm2,transformer-xl' has unknown names ['transformer-xl']" in caplog.text
+    assert main(["demo", "--acts", "2,4"]) == 2
+    assert "lm2 demo: --acts='2,4' must be a comma-separated list drawn from 1, 2 and 3" in caplog.text
+    assert main(["demo", "--train-segments", "0"]) == 2
+    assert "lm2 demo: --train-segments=0 must be at least 1" in caplog.text
+
+
+def test_one_act_alone_and_a_training_of_other_settings_is_not_reused(tmp_path, capsys):
+    """`--acts 2` runs act 2 only, on `--train-segments` segments; started again in the same folder with another
+    seed or recipe, the demo trains and evaluates again instead of reusing the model of the earlier settings."""
+    out = tmp_path / "demo"
+    argv = ["demo", "--quick", "--acts", "2", "--models", "lm2", "--segment-length", "16", "--train-segments", "2",
+            "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "[2/3] BABILong" in printed and "[1/3]" not in printed and "[3/3]" not in printed
+    assert "trained on qa1 at 32 tokens (2 segments of 16)" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    assert "babilong" in summary and "recall" not in summary and "checkpoints" not in summary
+    results = out / "babilong" / "eval" / "lm2" / "results.json"
+    assert list(json.loads(results.read_text())["cells"]["qa1"]) == ["0k", "32", "64"]
+    weights = out / "babilong" / "train" / "lm2" / "model" / "model.safetensors"
+    first = weights.read_bytes()
+    assert main(argv) == 0  # the same settings: reused, nothing trained
+    assert "training it again" not in capsys.readouterr().out and weights.read_bytes() == first
+    assert main([*argv, "--seed", "1", "--train-segments", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert "holds a training with other settings (curriculum.segments, run.seed); training it again" in printed
+    assert weights.read_bytes() != first
+    assert list(json.loads(results.read_text())["cells"]["qa1"]) == ["0k", "48", "96"]
 
 
 def test_ctrl_c_ends_the_demo_with_one_line_and_exit_130(tmp_path):

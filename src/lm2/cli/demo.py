@@ -7,7 +7,7 @@ training length and 4x, 16x and 64x beyond it, with the norm of the memory each 
 
 Act 2, BABILong: the offline tokenizer, bAbI stories from the offline generator and generated prose as
 background text; the same architectures trained on qa1 by the reproduction study's recipe at demo scale
-(token embeddings at std 1.0, stories of at most 4 facts at 0k first, then lengths drawn from 1..4 segments;
+(token embeddings at std 1.0, stories of at most 4 facts at 0k first, then lengths drawn from 1..8 segments of 16 tokens;
 docs/training.md, docs/reproduction.md), then evaluated with `lm2 eval` on the bAbI test split at lengths up to
 8x the training length, beside chance and shortcut baselines, and compared with `lm2 compare`.
 
@@ -41,7 +41,8 @@ BACKBONE = {"hidden_size": 64, "intermediate_size": 256, "num_hidden_layers": 2,
             "num_memory_tokens": 8, "initializer_range": 0.07, "embedding_init_std": 1.0,
             "tie_word_embeddings": False}  # fmt: skip
 # Act 2's curriculum: the first sixth of the steps at 0k on stories of at most 4 facts (where the last-location
-# shortcut is often wrong), the rest on lengths drawn from 1..4 segments (the RMT/ARMT BABILong curriculum).
+# shortcut is often wrong), the rest on lengths drawn from 1..8 segments of 16 tokens (the RMT/ARMT BABILong
+# curriculum; 8 segments of 16, not 4 of 32, by docs/memory.md "Stage 16").
 BABILONG_ZERO_K_SHARE, BABILONG_MAX_FACTS = 6, 4
 CHECKPOINTS_ENV = "LM2_CHECKPOINTS"
 
@@ -52,8 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--models", default=",".join(DEFAULT_MODELS), help=f"comma-separated, from {', '.join(VARIANTS)}")
     p.add_argument("--recall-steps", type=int, default=600, help="act 1: training steps per model (batch 32)")
     p.add_argument("--babilong-steps", type=int, default=2400, help="act 2: training steps per model (batch 16)")
-    p.add_argument("--segment-length", type=int, default=32, help="act 2: tokens per segment")
-    p.add_argument("--train-segments", type=int, default=4,
+    p.add_argument("--segment-length", type=int, default=16, help="act 2: tokens per segment")
+    p.add_argument("--train-segments", type=int, default=8,
                    help="act 2: longest training input in segments (lengths drawn from 1..this); evaluated at "
                         "0k and 1x, 2x, 4x, 8x its tokens")  # fmt: skip
     p.add_argument("--samples", type=int, default=100, help="act 2: test samples per task and length")
