@@ -115,6 +115,11 @@ def test_one_act_alone_and_a_training_of_other_settings_is_not_reused(tmp_path, 
     assert "holds a training with other settings (curriculum.segments, run.seed); training it again" in printed
     assert weights.read_bytes() != first
     assert list(json.loads(results.read_text())["cells"]["qa1"]) == ["0k", "48", "96"]
+    # Another act alone adds its entry to summary.json and leaves act 2's.
+    act2 = json.loads((out / "summary.json").read_text())["babilong"]
+    assert main(["demo", "--quick", "--acts", "3", "--out", str(out), "--checkpoints", str(tmp_path / "none")]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["babilong"] == act2 and summary["checkpoints"] == {} and summary["settings"]["acts"] == "3"
 
 
 def test_ctrl_c_ends_the_demo_with_one_line_and_exit_130(tmp_path):

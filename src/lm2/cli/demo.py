@@ -7,9 +7,10 @@ training length and 4x, 16x and 64x beyond it, with the norm of the memory each 
 
 Act 2, BABILong: the offline tokenizer, bAbI stories from the offline generator and generated prose as
 background text; the same architectures trained on qa1 by the reproduction study's recipe at demo scale
-(token embeddings at std 1.0, stories of at most 4 facts at 0k first, then lengths drawn from 1..8 segments of 16 tokens;
-docs/training.md, docs/reproduction.md), then evaluated with `lm2 eval` on the bAbI test split at lengths up to
-8x the training length, beside chance and shortcut baselines, and compared with `lm2 compare`.
+(token embeddings at std 1.0, stories of at most 4 facts at 0k first, then lengths drawn from 1..8 segments of
+16 tokens; docs/training.md, docs/reproduction.md, docs/memory.md "Stage 16"), then evaluated with `lm2 eval`
+on the bAbI test split at lengths up to 8x the training length, beside chance and shortcut baselines, and
+compared with `lm2 compare`.
 
 Act 3, shipped checkpoints: the reproduction study's models (`<arch>/model/` folders, docs/reproduction.md)
 are evaluated on a few BABILong cells. They are found in `--checkpoints DIR`, else in $LM2_CHECKPOINTS, else
@@ -17,7 +18,8 @@ in `results/repro` under the current folder (a checkout's); without them act 3 i
 
 Everything goes to `--out` (default `runs/demo/`): results, tables, heatmaps and training curves. Models
 train two at a time in worker processes (one thread each). Killed and started again with the same command,
-the demo resumes: finished trainings and evaluation cells are reused.
+the demo resumes: finished trainings and evaluation cells are reused. `--acts` runs some of the acts alone;
+`summary.json` keeps each act's latest results.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from pathlib import Path
 
 from lm2.cli.common import UsageError, add_command, resumable
 from lm2.cli.jobs import quiet_transformers, run_jobs
-from lm2.files import save_atomic
+from lm2.files import save_atomic, write_atomic
 from lm2.model.variants import DEFAULT_MODELS, VARIANTS, parse_variants
 
 # Act 2's backbone for every model variant (`lm2.model.variants`); act 1 uses `lm2 recall`'s. Untied token
@@ -83,7 +85,10 @@ def run(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     quiet_transformers()
     start = time.time()
-    summary = {"settings": {k: str(v) for k, v in vars(args).items() if k != "func"}}
+    # summary.json keeps each act's latest results: running some acts again leaves the others' entries.
+    summary_file = args.out / "summary.json"
+    summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
+    summary["settings"] = {k: str(v) for k, v in vars(args).items() if k != "func"}
     if 1 in acts:
         print(f"[1/3] cross-segment recall: {', '.join(names)}, {args.recall_steps} steps each", flush=True)
         if args.device != "cpu":
@@ -96,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         print("\n[3/3] shipped checkpoints", flush=True)
         summary["checkpoints"] = checkpoints_act(args)
     summary["wall_seconds"] = round(time.time() - start, 1)
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_atomic(summary_file, json.dumps(summary, indent=2))
     print(f"\ndemo finished in {summary['wall_seconds'] / 60:.1f} min; everything is in {args.out}/", flush=True)
     return 0
 
@@ -104,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
 def parse_acts(text: str) -> set[int]:
     """`"1,3"` → {1, 3}; `UsageError` naming --acts for anything but a non-empty list drawn from 1, 2, 3."""
     parts = [part.strip() for part in text.split(",")]
-    if not parts or not all(part in ("1", "2", "3") for part in parts):
+    if not all(part in ("1", "2", "3") for part in parts):
         raise UsageError(f"--acts={text!r} must be a comma-separated list drawn from 1, 2 and 3")
     return {int(part) for part in parts}
 
