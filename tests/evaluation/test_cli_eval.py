@@ -52,6 +52,10 @@ def test_eval_with_a_generation_spec(model_dir, tmp_path, capsys):
     assert results["data"]["source"] == "generated" and results["data"]["babi"] == "generate"
     assert results["data"]["haystack"] == "prose" and results["data"]["split"] == "test"
     assert results["cells"]["qa1"]["100"]["prompt_tokens"]["min"] > 100
+    # `--babi generate` (the spelling `lm2 ablate` takes) is the same evaluation as --generate: the run resumes it.
+    spelled = [*argv[:4], "--babi", "generate", *argv[5:]]
+    assert main([*spelled, "--samples", "3", "--seed", "1", "--metric", "official", "--max-new-tokens", "4"]) == 0
+    assert load_results(out)["cells"] == results["cells"] and len(load_results(out)["sessions"]) == 2
 
 
 @pytest.fixture
