@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from lm2.cli.common import UsageError, add_command, resumable
+from lm2.cli.common import UsageError, add_command, check_at_least_one, resumable
 from lm2.cli.jobs import quiet_transformers, run_jobs
 from lm2.files import save_atomic, write_atomic
 from lm2.model.variants import DEFAULT_MODELS, VARIANTS, parse_variants
@@ -76,9 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
     names = parse_variants(args.models, "--models")
     acts = parse_acts(args.acts)
-    for option in ("segment_length", "train_segments", "babilong_steps", "recall_steps", "samples", "workers"):
-        if getattr(args, option) < 1:
-            raise UsageError(f"--{option.replace('_', '-')}={getattr(args, option)} must be at least 1")
+    check_at_least_one(args, "segment_length", "train_segments", "babilong_steps", "recall_steps", "samples", "workers")
     args.device = str(resolve_device(args.device))
     if args.quick:
         args.recall_steps, args.babilong_steps, args.samples = 40, 30, 8

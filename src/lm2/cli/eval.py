@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     data.add_argument("--samples", type=int, help="samples per cell (default 100; with --data: all in the file)")
     data.add_argument("--seed", type=int, help="seed of the question choice and background (default 0)")
     babi = data.add_mutually_exclusive_group()
-    babi.add_argument("--babi", type=Path, metavar="DIR", help="bAbI v1.2 folder (default: <data dir>/babi); "
+    babi.add_argument("--babi", metavar="DIR", help="bAbI v1.2 folder (default: <data dir>/babi); "
                       "'generate' and 'download' mean --generate and --download, as in lm2 ablate")  # fmt: skip
     babi.add_argument("--download", action="store_true", help="the official bAbI archive, checksum-verified")
     babi.add_argument("--generate", action="store_true", help="the offline bAbI generator")
@@ -103,8 +103,6 @@ def _source(args: argparse.Namespace, tokenizer):
     if args.data is not None:
         return FolderSource(args.data, args.tasks, args.lengths, args.samples)
     babi = "generate" if args.generate else "download" if args.download else args.babi
-    if str(babi) in ("generate", "download"):  # `--babi generate`, as `lm2 ablate` takes it
-        babi = str(babi)
     haystack = args.haystack if args.pg19 is None else "pg19" if args.pg19 == "hub" else f"pg19:{args.pg19}"
     return GeneratedSource(
         tokenizer,
