@@ -43,6 +43,7 @@ COMMANDS = {
     "bench": "benchmarks: memory overhead, against transformers' Llama, long inputs, training memory, GPU",
     "convert": "add LM2, RMT or ARMT memory to a pretrained Llama checkpoint (identity-preserving for lm2, armt)",
     "inspect": "plot an LM2 model's memory reads, gates and bank norms on an input (PNG)",
+    "retention": "how far back a model's BABILong answers reach, and how long a fact lasts in its memory",
 }
 
 

@@ -25,6 +25,7 @@ from lm2.data import (
     parse_tasks,
     question_pool,
 )
+from lm2.data.babilong import BabilongSample
 from lm2.data.tokenizer import tokenizer_fingerprint
 
 DEFAULT_TASKS = ("qa1", "qa2", "qa3", "qa4", "qa5")
@@ -152,12 +153,15 @@ class GeneratedSource:
         }
 
     def load(self, task: str, length: str) -> list[dict[str, str]]:
+        return [sample.to_dict() for sample in self.build(task, length)]
+
+    def build(self, task: str, length: str) -> list[BabilongSample]:
+        """The cell's samples with their metadata (facts, supporting facts, where each fact stands)."""
         if task not in self._pools:
             self._pools[task] = question_pool(task, self.split, self.babi, self.seed, self.samples)
         tokens = parse_length(length)
         haystack = self._load_haystack() if tokens > 0 else None
-        built = build_babilong(self._pools[task], tokens, self.tokenizer, haystack, self.samples, self.seed)
-        return [sample.to_dict() for sample in built]
+        return build_babilong(self._pools[task], tokens, self.tokenizer, haystack, self.samples, self.seed)
 
     def _load_haystack(self):
         if self._haystack is None:  # as `lm2 data babilong` loads it (prose of the same seed, PG19's test split)
