@@ -12,3 +12,12 @@ one() {
 one 0 &
 one 1
 wait
+# The check: where R6 loses the facts at 2,048 tokens (4x its training input), whole inputs and the last 128 tokens.
+for seed in 0 1; do
+  for keep in "" 128; do
+    lm2 retention runs/stage17b/lm2-seed$seed/model --out results/memory/stage17b/retention/seed$seed${keep:+-keep$keep} \
+        --task qa1 --length 2048 --samples 300 --seed $seed --babi generate --haystack prose --bins 128,256,512,1024 \
+        --threads 1 ${keep:+--keep-last $keep} &
+  done
+  wait
+done
