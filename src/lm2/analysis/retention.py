@@ -230,11 +230,11 @@ def measure(
     distance_bins(edges)  # the edges' check, before the answers are decoded
     if last is not None and last < 1:
         raise ValueError(f"last={last} must be at least 1 (None: the whole input)")
-    kept = [len(_encode(tokenizer, s.input)) for s in samples]  # input tokens of each sample
-    kept = [0 if last is None else max(0, n - last) for n in kept]  # ... now those dropped
+    inputs = [len(_encode(tokenizer, s.input)) for s in samples]  # input tokens of each sample
+    dropped = [0 if last is None else max(0, n - last) for n in inputs]  # the first ones `keep_last` drops
     prompts = [
         keep_last(encode_sample(tokenizer, s, with_answer=False)["input_ids"], d)
-        for s, d in zip(samples, kept, strict=True)
+        for s, d in zip(samples, dropped, strict=True)
     ]
     outputs, _ = answer_in_batches(model, tokenizer, prompts, batch_size, max_new_tokens)
     records = []
@@ -258,15 +258,15 @@ def measure(
     if length is None or not memory_tensors(model.model.initial_state(1, model.device)):
         return {**result, "records": records}
     curves, shares, skipped = {k: [] for k in steps}, {k: [] for k in steps}, 0
-    for sample, record, dropped in zip(samples, records, kept, strict=True):
+    for sample, record, cut in zip(samples, records, dropped, strict=True):
         swap = counterfactual(sample, tokenizer)
-        if swap is None or swap.position - dropped < 1:  # no label fits, or the swapped word was dropped
+        if swap is None or swap.position - cut < 1:  # no label fits, or the swapped word was dropped
             skipped += 1
             continue
-        ids = torch.tensor(keep_last(swap.ids, dropped), device=model.device)
-        other = torch.tensor(keep_last(swap.other_ids, dropped), device=model.device)
+        ids = torch.tensor(keep_last(swap.ids, cut), device=model.device)
+        other = torch.tensor(keep_last(swap.other_ids, cut), device=model.device)
         totals, rows = memory_difference(model, ids, other)
-        position = swap.position - dropped
+        position = swap.position - cut
         curve = trace_after(totals, position, length, steps)
         record["trace"] = {"position": position, "swapped_for": swap.other_target, "after": curve}
         first = position // length
