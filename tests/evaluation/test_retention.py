@@ -13,9 +13,11 @@ from lm2.analysis.retention import (
     accuracy_by_distance,
     counterfactual,
     fact_spans,
+    format_report,
     keep_last,
     measure,
     memory_difference,
+    plot_retention,
     supporting_distance,
     trace_after,
 )
@@ -113,7 +115,9 @@ def test_accuracy_by_distance_bins_every_answer_once():
         accuracy_by_distance([1], [True], [256, 128])
 
 
-def test_measure_scores_each_sample_and_traces_each_counterfactual(samples, tokenizer, model_dir, vanilla_dir):
+def test_measure_scores_each_sample_and_traces_each_counterfactual(
+    samples, tokenizer, model_dir, vanilla_dir, tmp_path
+):
     from lm2.integrations.pretrained import load_pretrained
 
     model, _ = load_pretrained(model_dir, "cpu", "auto")
@@ -128,7 +132,9 @@ def test_measure_scores_each_sample_and_traces_each_counterfactual(samples, toke
     assert result["trace"]["skipped"] == 0 and steps["0"]["inputs"] == len(samples) and steps["0"]["median"] == 1.0
     assert all(row["inputs"] <= len(samples) for row in steps.values())
     vanilla, _ = load_pretrained(vanilla_dir, "cpu", "auto")
-    assert measure(vanilla, tokenizer, samples[:2], [64])["trace"] is None
+    no_trace = measure(vanilla, tokenizer, samples[:2], [64])
+    assert no_trace["trace"] is None and "No memory crosses segments" in format_report(no_trace, "vanilla")
+    assert plot_retention(no_trace, tmp_path / "vanilla.png", "vanilla").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_cli_writes_the_tables_and_refuses_bad_options(model_dir, tmp_path, capsys, caplog):
@@ -138,6 +144,7 @@ def test_cli_writes_the_tables_and_refuses_bad_options(model_dir, tmp_path, caps
     record = json.loads((out / "retention.json").read_text())
     assert record["bins"] == [50, 100] and record["samples"] == 3 and record["data"]["babi"] == "generate"
     assert "tokens after the supporting fact" in (out / "retention.md").read_text()
+    assert (out / "retention.png").read_bytes()[:4] == b"\x89PNG"
     assert "later segments" in capsys.readouterr().out
     assert main([*argv, "--bins", "100,50"]) == 2
     assert "--bins='100,50' must be increasing" in caplog.text

@@ -9,7 +9,11 @@ Two measurements on BABILong samples of one task at one length (docs/memory.md, 
   the task (`counterfactual`: one word swapped for one of the same token count, so both inputs have the same
   tokens everywhere else and the same segments). Both run through the model one segment at a time; the norm of
   the difference between their memory states (`memory_difference`) after each later segment, relative to
-  the norm after the segment holding the swapped word, is how much of the fact is left (`trace_curves`).
+  the norm after the segment holding the swapped word, is how much of the fact is left (`trace_after`).
+
+Both can read only the end of each input (`keep_last`): the question after its last N tokens alone, from a fresh
+memory. A model that answers recent facts better that way is disturbed by what came before them, not by what
+followed them. `measure` runs everything; `format_report` and `plot_retention` show it.
 
 Notation: `S` full segments of an input, `m` bank rows, `b` batch.
 """
@@ -18,8 +22,10 @@ from __future__ import annotations
 
 import math
 import re
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -27,6 +33,7 @@ from torch import Tensor
 from lm2.data.babilong import BabilongSample, encode_sample
 from lm2.data.metric import task_labels
 from lm2.evaluation.study import wilson
+from lm2.files import save_atomic
 
 TRACE_STEPS = (0, 1, 2, 4, 8, 16, 32)  # later segments at which the trace is reported
 
@@ -125,6 +132,11 @@ def counterfactual(sample: BabilongSample, tokenizer) -> Counterfactual | None:
     return None
 
 
+def carries_memory(model) -> bool:
+    """True for a model whose memory crosses segments (lm2, rmt, armt); not for full attention or vanilla segments."""
+    return model.config.segment_length is not None and bool(memory_tensors(model.model.initial_state(1, model.device)))
+
+
 def memory_tensors(state) -> list[Tensor]:
     """What crosses a segment boundary in a `MemoryState`, as `(b, …)` tensors: LM2's bank, RMT's (and recurrent
     ARMT's) memory tokens, ARMT's associative matrices and normalisers."""
@@ -139,7 +151,7 @@ def memory_difference(model, ids: Tensor, other: Tensor) -> tuple[Tensor, Tensor
 
     Raises ValueError for a model without memory crossing segments (full attention, vanilla segments)."""
     length = model.config.segment_length
-    if length is None or not memory_tensors(model.model.initial_state(1, ids.device)):
+    if not carries_memory(model):
         raise ValueError(f"arch={model.config.arch!r} carries no memory across segments; nothing to compare")
     if ids.shape != other.shape or ids.ndim != 1:
         raise ValueError(f"ids and other must be two (length,) tensors of one length, got {ids.shape}, {other.shape}")
@@ -196,14 +208,6 @@ def accuracy_by_distance(
     return table
 
 
-def median(values: Sequence[float]) -> float | None:
-    values = sorted(v for v in values if v is not None)
-    if not values:
-        return None
-    mid = len(values) // 2
-    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
-
-
 def measure(
     model,
     tokenizer,
@@ -255,7 +259,7 @@ def measure(
         "trace": None,
     }
     length = model.config.segment_length
-    if length is None or not memory_tensors(model.model.initial_state(1, model.device)):
+    if not carries_memory(model):
         return {**result, "records": records}
     curves, shares, skipped = {k: [] for k in steps}, {k: [] for k in steps}, 0
     for sample, record, cut in zip(samples, records, dropped, strict=True):
@@ -271,14 +275,16 @@ def measure(
         record["trace"] = {"position": position, "swapped_for": swap.other_target, "after": curve}
         first = position // length
         for k, value in curve.items():
+            if value is None:  # the memory did not take the swapped word: nothing to follow
+                continue
             curves[k].append(value)
             if rows is not None and totals[first + k] > 0:
                 shares[k].append(float((rows[first + k, position % length] / totals[first + k]) ** 2))
     result["trace"] = {
         "skipped": skipped,
         "steps": {
-            str(k): {"inputs": len(curves[k]), "median": median(curves[k]),
-                     "own_row_share": median(shares[k]) if rows_kept(model) else None}
+            str(k): {"inputs": len(curves[k]), "median": statistics.median(curves[k]),
+                     "own_row_share": statistics.median(shares[k]) if shares[k] else None}
             for k in steps if curves[k]
         },
     }  # fmt: skip
@@ -289,11 +295,6 @@ def keep_last(ids: list[int], dropped: int) -> list[int]:
     """A prompt (`encode_sample`'s ids: BOS, input, question, `<ans>`) without the first `dropped` input tokens:
     the same question read after the rest of the input alone, from a fresh memory with BOS in front."""
     return ids[:1] + ids[1 + dropped :]
-
-
-def rows_kept(model) -> bool:
-    """True when the memory has one bank row per segment token (LM2), so a token's own row is defined."""
-    return model.config.arch == "lm2"
 
 
 def format_report(result: dict, name: str) -> str:
@@ -330,3 +331,41 @@ def format_report(result: dict, name: str) -> str:
     cut = "" if result.get("keep_last") is None else " or lost the swapped word to --keep-last"
     lines.append(f"\n{trace['skipped']} inputs had no counterfactual (no label of the same token count fits){cut}.")
     return "\n".join(lines) + "\n"
+
+
+def plot_retention(result: dict, path: str | Path, name: str) -> Path:
+    """retention.png: the accuracy per distance bin with its 95 % interval beside the last-label shortcut (left),
+    and the fact's trace and its share in the swapped token's row against later segments (right; absent without a
+    trace)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 3.8), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    rows = [r for r in result["by_distance"] if r["samples"]]
+    labels = [f"{r['from']}–{r['to'] - 1}" if r["to"] is not None else f"≥ {r['from']}" for r in rows]
+    x = range(len(rows))
+    accuracy = [100 * r["accuracy"] for r in rows]
+    errors = [[a - 100 * r["interval"][0] for a, r in zip(accuracy, rows, strict=True)],
+              [100 * r["interval"][1] - a for a, r in zip(accuracy, rows, strict=True)]]  # fmt: skip
+    left.bar(x, accuracy, yerr=errors, capsize=3, color="tab:blue", label="model (95 % interval)")
+    shortcut = [None if r.get("last_label") is None else 100 * r["last_label"] for r in rows]
+    if any(s is not None for s in shortcut):
+        left.plot(x, shortcut, "k_", markersize=18, markeredgewidth=2, label="last-label shortcut")
+    left.set_xticks(list(x), labels)
+    left.set(xlabel="tokens after the supporting fact", ylabel="accuracy %", ylim=(0, 100), title=name)
+    left.legend(fontsize="small")
+    trace = result["trace"]
+    if trace is None or not trace["steps"]:
+        right.set_visible(False)
+    else:
+        steps = [int(k) for k in trace["steps"]]
+        right.plot(steps, [trace["steps"][str(k)]["median"] for k in steps], marker="o", label="trace left (median)")
+        shares = [trace["steps"][str(k)]["own_row_share"] for k in steps]
+        if all(s is not None for s in shares):
+            right.plot(steps, shares, marker=".", label="share in the swapped token's row")
+        right.set_xscale("symlog", base=2)
+        right.set_xticks(steps, [str(k) for k in steps])
+        right.axhline(1.0, color="grey", linewidth=0.6)
+        right.set(xlabel="later segments", title="the fact's trace in the memory")
+        right.legend(fontsize="small")
+    return save_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110))

@@ -10,9 +10,10 @@ text, the model's tokenizer), two measurements (docs/memory.md, stage 17):
   memories after each later segment, relative to its norm after the segment holding the swapped word (median
   over the inputs), and for LM2 the share of that difference in the bank row the swapped word wrote.
 
-Writes retention.json (every sample's distance, answer and trace) and retention.md into --out, and prints the
-tables. --keep-last N reads only the input's last N tokens (the question after them alone, from a fresh memory):
-whether the tokens before them are what disturbs the answer. A folder of another run is refused unless --overwrite.
+Writes retention.json (every sample's distance, answer and trace), retention.md and retention.png (both
+measurements as pictures) into --out, and prints the tables. --keep-last N reads only the input's last N tokens (the
+question after them alone, from a fresh memory): whether the tokens before them are what disturbs the answer. A
+folder of another run is refused unless --overwrite.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from lm2.analysis.retention import format_report, measure
+    from lm2.analysis.retention import format_report, measure, plot_retention
     from lm2.evaluation.sources import GeneratedSource
     from lm2.files import write_atomic
     from lm2.integrations.pretrained import load_pretrained
@@ -82,8 +83,9 @@ def run(args: argparse.Namespace) -> int:
               "data": source.describe(), "bins": edges, **result}  # fmt: skip
     write_atomic(args.out / "retention.json", json.dumps(record, indent=1) + "\n")
     write_atomic(args.out / "retention.md", report)
+    plot_retention(result, args.out / "retention.png", f"{source.tasks[0]} at {source.lengths[0]} tokens")
     print(report)
-    print(f"wrote {args.out / 'retention.json'} and {args.out / 'retention.md'}")
+    print(f"wrote {args.out / 'retention.json'}, {args.out / 'retention.md'} and {args.out / 'retention.png'}")
     return 0
 
 
