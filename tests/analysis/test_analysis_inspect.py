@@ -74,6 +74,11 @@ def test_trace_shapes_masks_and_bank_norms():
         for s in range(1, 4):
             bank = model(ids[:, : 6 * s]).memory.memory
             torch.testing.assert_close(trace.bank_norm[:, s], bank.norm(dim=-1).float())
+            cosine = [
+                torch.cosine_similarity(bank[:, i], bank[:, j], dim=-1) for i in range(6) for j in range(6) if i != j
+            ]
+            torch.testing.assert_close(trace.bank_similarity[:, s], torch.stack(cosine).mean(0).float())
+    torch.testing.assert_close(trace.bank_similarity[:, 0], torch.zeros(2))  # M_0's rows are orthogonal
     heads = record_memory(model, ids, blocks=[2], keep_heads=True)
     assert heads.read.shape == (1, 2, 2, 20, 6) and read_entropy(heads).shape == (1, 2, 20)
     torch.testing.assert_close(heads.read.mean(2), trace.read[2:])

@@ -44,6 +44,10 @@ class MemoryTrace:
     # (k, b, L) fraction of g_in's channels exactly 0: hard gates past −3, which the hard sigmoid's own gradient
     # never brings back (LM2Config.memory_gate_grad); None in traces saved before it was recorded
     gate_in_shut: Tensor | None = None
+    # (b, S + 1) mean cosine between two different bank rows, entering the input and after each segment (M_0's
+    # rows are orthogonal: 0); near 1 the rows point one way and the read's keys cannot tell them apart. None in
+    # traces saved before it was recorded
+    bank_similarity: Tensor | None = None
 
     @property
     def segments(self) -> int:
@@ -111,10 +115,12 @@ def record_memory(
     handles = [model.model.layers[i].memory.register_forward_hook(recorder.hook(i), with_kwargs=True) for i in blocks]
     state = model.model.initial_state(input_ids.shape[0], input_ids.device)
     bank_norms = [state.memory.norm(dim=-1).float().cpu()]  # (b, m) M_0
+    similarity = [row_similarity(state.memory)]
     try:
         for segment in input_ids.split(cfg.segment_length, dim=1):
             state = model(segment, memory=state, logits_to_keep=1).memory
             bank_norms.append(state.memory.norm(dim=-1).float().cpu())
+            similarity.append(row_similarity(state.memory))
     finally:
         for handle in handles:
             handle.remove()
@@ -129,7 +135,17 @@ def record_memory(
         row_norm=recorder.stacked("row_norm", blocks),
         bank_norm=torch.stack(bank_norms, 1),
         gate_in_shut=recorder.stacked("gate_in_shut", blocks),
+        bank_similarity=torch.stack(similarity, 1),
     )
+
+
+def row_similarity(bank: Tensor) -> Tensor:
+    """Mean cosine between two different rows of each sample's bank `(b, m, d)` → `(b,)` (fp32, CPU)."""
+    rows = torch.nn.functional.normalize(bank.double(), dim=-1)
+    cosine = rows @ rows.transpose(-1, -2)  # (b, m, m)
+    m = bank.shape[1]
+    off_diagonal = cosine.sum((-1, -2)) - cosine.diagonal(dim1=-2, dim2=-1).sum(-1)
+    return (off_diagonal / (m * (m - 1))).float().cpu() if m > 1 else torch.zeros(bank.shape[0])
 
 
 def read_entropy(trace: MemoryTrace) -> Tensor:

@@ -69,5 +69,7 @@ def run(args: argparse.Namespace) -> int:
         f"bank row norm: mean {first.mean().item():.3f} (M_0) -> {last.mean().item():.3f} after segment "
         f"{trace.segments} (min {last.min().item():.3f}, max {last.max().item():.3f})"
     )
+    similar = trace.bank_similarity[0]
+    print(f"bank row similarity (mean cosine of two rows): {similar[0].item():.3f} (M_0) -> {similar[-1].item():.3f}")
     print(f"wrote {args.out}: trace.pt, {', '.join(p.name for p in pictures)}")
     return 0
