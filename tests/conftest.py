@@ -40,6 +40,7 @@ VARIANTS = [
             "input_bias": -4.0,
             "forget_floor": 0.999,
             "memory_candidate": "input",
+            "memory_read_center": True,
         },
     ),
     ("rmt", {}),

@@ -154,6 +154,7 @@ def test_memory_preset_refuses_a_conflicting_field_given_with_its_default_value(
     [
         ("memory_update", "sum", r"memory_update='sum' is not allowed; choose one of 'paper', 'mean', 'delta'"),
         ("memory_read_norm", "yes", r"memory_read_norm='yes' must be true or false"),
+        ("memory_read_center", 1, r"memory_read_center=1 must be true or false"),
         ("input_bias", "low", r"input_bias='low' must be a finite number"),
         ("forget_bias", float("nan"), r"forget_bias=nan must be a finite number"),
         ("memory_gates", "relu", r"memory_gates='relu' is not allowed; choose one of 'sigmoid', 'hard'"),

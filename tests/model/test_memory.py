@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -146,6 +148,25 @@ def test_normalised_read_does_not_depend_on_the_bank_scale():
         scaled = state.apply(lambda t: t * 100 if t.is_floating_point() else t)
         gaps[read_norm] = (model(ids, memory=state).logits - model(ids, memory=scaled).logits).abs().max()
     assert gaps[True] < 1e-4 and gaps[False] > 1e-2
+
+
+@torch.no_grad()
+def test_a_centred_read_does_not_see_what_every_row_shares():
+    """memory_read_center: the first memory block reads the entering bank's rows minus their mean, so a vector
+    added to every row changes nothing it reads. With the read as the output (memory_output="read") and one memory
+    block, a segment's logits depend on the entering bank only through that read: the same logits (float64)."""
+    gaps = {}
+    for center in (True, False):
+        model = tiny_model("lm2", memory_layers=[1], memory_output="read", memory_read_center=center)
+        assert model.model.layers[1].memory.read_center is center
+        ids = random_ids(2, 6, seed=7)
+        state = model.model.initial_state(2, torch.device("cpu"))
+        shared = torch.randn(32, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+        shifted = replace(state, memory=state.memory + shared)
+        gaps[center] = (model(ids, memory=state).logits - model(ids, memory=shifted).logits).abs().max()
+    assert gaps[True] < 1e-10 and gaps[False] > 1e-3
+    later = tiny_model("lm2", memory_read_center=True)  # three memory blocks: only the first reads a whole bank
+    assert [layer.memory.read_center for layer in later.model.layers] == [True, False, False]
 
 
 @torch.no_grad()

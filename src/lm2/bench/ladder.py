@@ -114,10 +114,11 @@ MODEL_FIELDS = ("arch", "forget_bias", "input_bias", "forget_floor", "write_pena
 
 # Fields added after cells began recording their model, with the value every model had before: a cell that
 # does not record one was trained with that value.
-LATER_FIELDS = {"memory_candidate": "read", "write_penalty_warmup": 0, "memory_gate_grad": "exact"}
+LATER_FIELDS = {"memory_candidate": "read", "write_penalty_warmup": 0, "memory_gate_grad": "exact",
+                "memory_read_center": False}  # fmt: skip
 # Fields that act only in the LM2 bank: a change of their defaults does not change an RMT, ARMT or vanilla model.
 LM2_ONLY_FIELDS = ("forget_bias", "input_bias", "forget_floor", "write_penalty", "write_penalty_warmup",
-                   "memory_read_norm", "memory_update", "memory_gates", "memory_gate_grad",
+                   "memory_read_norm", "memory_read_center", "memory_update", "memory_gates", "memory_gate_grad",
                    "memory_candidate", "memory_preset")  # fmt: skip
 
 

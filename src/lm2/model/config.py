@@ -26,6 +26,7 @@ MEMORY_CANDIDATES = ("read", "input")
 MEMORY_PRESETS = {
     "paper": {
         "memory_read_norm": False,
+        "memory_read_center": False,
         "memory_update": "paper",
         "forget_bias": 1.0,
         "input_bias": 0.0,
@@ -73,6 +74,10 @@ class LM2Config(PreTrainedConfig):
         a write; the paper's 0).
     memory_read_norm: RMS-normalise bank rows where they are read (before W_K and W_V, and in
         g_out * M_t[i]), so the read does not depend on the bank's scale (default; not in the paper).
+    memory_read_center: the first memory block, which reads the whole bank entering the segment, reads each row
+        minus the mean of the rows (before the normalisation, W_K and W_V), so that a part every row shares —
+        what many segments of writes leave in all of them — does not hide how the rows differ (default False;
+        not in the paper; docs/memory.md "Stage 19"). Later memory blocks and g_out * M_t[i] are unchanged.
     memory_update: eq. 6 as `"paper"` (g_in * c + g_f * M); `"mean"`, the gates' weighted mean
         (g_in * c + g_f * M) / (g_in + g_f); or `"delta"` (default), g_f * M + g_in * (c - g_f * M), which moves
         the kept row towards the candidate c = tanh(E_mem). Both alternatives keep rows within [-1, 1] once there.
@@ -172,6 +177,7 @@ class LM2Config(PreTrainedConfig):
     forget_bias: float = 3.0
     input_bias: float = -3.0
     memory_read_norm: bool = True
+    memory_read_center: bool = False
     memory_update: str = "delta"
     forget_floor: float = 0.999
     memory_gates: str = "hard"
@@ -262,8 +268,9 @@ class LM2Config(PreTrainedConfig):
                 "use memory_gates='hard' or memory_gate_grad='exact'"
             )
         _choice("memory_candidate", self.memory_candidate, MEMORY_CANDIDATES)
-        if not isinstance(self.memory_read_norm, bool):
-            raise ValueError(f"memory_read_norm={self.memory_read_norm!r} must be true or false")
+        for name in ("memory_read_norm", "memory_read_center"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name}={getattr(self, name)!r} must be true or false")
         for name in ("forget_bias", "input_bias", "forget_floor", "write_penalty"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):

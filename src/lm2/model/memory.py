@@ -154,6 +154,7 @@ class LM2Memory(nn.Module):
         self.query = config.memory_query
         self.output = config.memory_output
         self.read_norm = config.memory_read_norm
+        self.read_center = config.memory_read_center and reads_whole_bank  # the first memory block only
         self.update = config.memory_update
         self.forget_floor = float(config.forget_floor)
         self.hard_gates = config.memory_gates == "hard"
@@ -175,9 +176,11 @@ class LM2Memory(nn.Module):
         b, r, _ = x.shape
         return x.view(b, r, self.heads, self.head_dim).transpose(1, 2)  # (b, h, r, e)
 
-    def keys_values(self, rows: Tensor) -> tuple[Tensor, Tensor]:
-        """Bank rows `(b, r, d)` → K, V `(b, h, r, e)` (eq. 1)."""
+    def keys_values(self, rows: Tensor, center: bool = False) -> tuple[Tensor, Tensor]:
+        """Bank rows `(b, r, d)` → K, V `(b, h, r, e)` (eq. 1); `center`: the rows minus their mean first
+        (`LM2Config.memory_read_center`, for a whole bank)."""
         dtype = rows.dtype
+        rows = rows - rows.mean(1, keepdim=True) if center else rows
         rows = rms_rows(rows) if self.read_norm else rows
         k, v = state_projection(self.k_proj, rows, dtype), state_projection(self.v_proj, rows, dtype)
         return self._heads(k), self._heads(v)
@@ -190,7 +193,7 @@ class LM2Memory(nn.Module):
         """
         if key is not None and bool((offset > 0).all()):
             return key, value
-        fresh_key, fresh_value = self.keys_values(bank)
+        fresh_key, fresh_value = self.keys_values(bank, self.read_center)
         if key is None:
             return fresh_key, fresh_value
         cached = (offset > 0)[:, None, None, None]

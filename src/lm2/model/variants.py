@@ -78,6 +78,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lm2-hard-floor-write0.1-warm-reopen": _hard(
         0.999, write_penalty=0.1, write_penalty_warmup=19_200, memory_gate_grad="reopen"
     ),
+    # Stage 19: the default whose first memory block reads the entering bank's rows minus their mean, so the part
+    # that long inputs write into every row (stage 18b: rows at cosine 0.9 after 1,024 tokens) is not read.
+    "lm2-hard-floor-write0.1-warm-center": _hard(
+        0.999, write_penalty=0.1, write_penalty_warmup=19_200, memory_read_center=True
+    ),
     "rmt": {"arch": "rmt"},  # memory tokens (DESIGN §4); their number is a backbone setting
     "armt": {"arch": "armt"},  # memory tokens writing an associative memory per block (DESIGN §4)
     "armt-paper": {"arch": "armt", "armt_feature_norm": False},  # φ = DPFP-ν as the paper's equations state it
