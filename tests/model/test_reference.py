@@ -52,8 +52,10 @@ def reference(model, ids):
             else:  # eqs. 1-6; the first memory block reads every row, later ones rows j <= i
                 first = layer is net.layers[cfg.memory_layer_ids[0]]
                 mq = heads(mem.q_proj(x if cfg.memory_query == "input" else a), mem.heads)
-                read = rows * (rows.pow(2).mean(-1, keepdim=True) + 1e-6).rsqrt() if cfg.memory_read_norm else rows
-                mk, mv = heads(mem.k_proj(read), mem.heads), heads(mem.v_proj(read), mem.heads)
+                normed = lambda r: r * (r.pow(2).mean(-1, keepdim=True) + 1e-6).rsqrt() if cfg.memory_read_norm else r  # noqa: E731
+                read = normed(rows)
+                keyed = normed(rows - rows.mean(0)) if first and cfg.memory_read_center else read  # the centred read
+                mk, mv = heads(mem.k_proj(keyed), mem.heads), heads(mem.v_proj(keyed), mem.heads)
                 e_mem = torch.stack(
                     [softmax_read(mq[:, i], mk, mv, len(rows) if first else i + 1).reshape(-1) for i in range(T)]
                 )
