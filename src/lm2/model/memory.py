@@ -7,7 +7,8 @@ segment ("row-aligned").
 A memory block receives `rows`, the bank rows of its new columns as they enter the block, `(b, n, d)`. It
 reads the bank by cross-attention, returns the gated memory for the residual stream and the rewritten rows
 for the next block; `write_rows` puts the last block's rows back into the bank. Reading uses keys/values of
-- the whole bank entering the segment, in the first memory block (those rows hold only earlier segments),
+- the whole bank entering the segment, in the first memory block (those rows hold only earlier segments; with
+  `memory_read_center`, each minus the rows' mean),
 - rows j <= i only, in every later memory block (row j there already carries token j of this segment).
 Which of the two a block does is fixed at construction (`reads_whole_bank`).
 
