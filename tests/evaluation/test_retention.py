@@ -166,9 +166,10 @@ def test_keep_last_reads_only_the_inputs_end(samples, tokenizer, model_dir):
     assert measure(model, tokenizer, samples, [64], last=10_000) == {**whole, "keep_last": 10_000}
     cut = measure(model, tokenizer, samples, [64], last=60)
     assert [r["distance"] for r in cut["records"]] == [r["distance"] for r in whole["records"]]
-    for record in cut["records"]:  # the trace needs the swapped word, which sits inside the supporting fact
-        if record["distance"] >= 60:
+    for sample, record in zip(samples, cut["records"], strict=True):  # the trace needs the swapped word
+        inputs = len(tokenizer.encode(" " + sample.input, add_special_tokens=False))
+        position = counterfactual(sample, tokenizer).position - max(0, inputs - 60)  # after BOS and the kept tokens
+        assert ("trace" not in record) if position < 1 else record["trace"]["position"] == position
+        if record["distance"] >= 60:  # the whole supporting fact was dropped
             assert "trace" not in record
-        elif record["distance"] < 50:
-            assert record["trace"]["position"] < 1 + 60  # the kept input is at most 60 tokens after BOS
     assert cut["trace"]["skipped"] == sum("trace" not in r for r in cut["records"])

@@ -60,19 +60,21 @@ def fact_spans(sample: BabilongSample, tokenizer) -> list[tuple[int, int]]:
     """Per fact of `sample`, its tokens `[start, end)` among the input's tokens (`" " + sample.input`, as
     `encode_sample` encodes it; add 1 for the BOS token in front). Facts stand in the input in their order, each
     before a background sentence, so each is searched after the previous one."""
-    if not sample.facts:
-        raise ValueError("the sample has no facts (metadata): build it with lm2.data.build_babilong")
-    text, full = sample.input, _encode(tokenizer, sample.input)
-    spans = []
-    for fact, start in zip(sample.facts, _fact_starts(sample), strict=True):
-        end = start + len(fact)
-        stop = len(full) if end == len(text) else _tokens_before(tokenizer, text, full, end + 1)
-        spans.append((_tokens_before(tokenizer, text, full, start), stop))
-    return spans
+    full, starts = _encode(tokenizer, sample.input), _fact_starts(sample)
+    return [_fact_span(sample, tokenizer, full, starts, index) for index in range(len(sample.facts))]
+
+
+def _fact_span(sample: BabilongSample, tokenizer, full: list[int], starts: list[int], index: int) -> tuple[int, int]:
+    """Fact `index`'s tokens `[start, end)` among `full`, the input's tokens; `starts`: `_fact_starts(sample)`."""
+    start, end = starts[index], starts[index] + len(sample.facts[index])
+    stop = len(full) if end == len(sample.input) else _tokens_before(tokenizer, sample.input, full, end + 1)
+    return _tokens_before(tokenizer, sample.input, full, start), stop
 
 
 def _fact_starts(sample: BabilongSample) -> list[int]:
     """The character where each fact starts in the input, each searched after the one before."""
+    if not sample.facts:
+        raise ValueError("the sample has no facts (metadata): build it with lm2.data.build_babilong")
     starts, at = [], 0
     for fact in sample.facts:
         start = sample.input.find(fact, at)
@@ -87,8 +89,8 @@ def supporting_distance(sample: BabilongSample, tokenizer) -> int:
     """Input tokens after the end of the last supporting fact: how far back the answer lies from the question."""
     if not sample.supporting:
         raise ValueError("the sample names no supporting fact")
-    spans = fact_spans(sample, tokenizer)
-    return len(_encode(tokenizer, sample.input)) - spans[max(sample.supporting)][1]
+    full = _encode(tokenizer, sample.input)
+    return len(full) - _fact_span(sample, tokenizer, full, _fact_starts(sample), max(sample.supporting))[1]
 
 
 @dataclass(frozen=True)
@@ -111,11 +113,10 @@ def counterfactual(sample: BabilongSample, tokenizer) -> Counterfactual | None:
     supporting = [i for i in sorted(sample.supporting) if word.search(sample.facts[i])]
     if not supporting:
         return None
-    index = supporting[-1]
-    start, end = fact_spans(sample, tokenizer)[index]
+    index, starts = supporting[-1], _fact_starts(sample)
+    start, end = _fact_span(sample, tokenizer, _encode(tokenizer, sample.input), starts, index)
     ids = encode_sample(tokenizer, sample, with_answer=False)["input_ids"]
-    fact = sample.facts[index]
-    at = _fact_starts(sample)[index]
+    fact, at = sample.facts[index], starts[index]
     hit = list(word.finditer(fact))[-1]
     for label in task_labels(sample.task):
         if label.lower() == sample.target.lower():
@@ -234,12 +235,11 @@ def measure(
     distance_bins(edges)  # the edges' check, before the answers are decoded
     if last is not None and last < 1:
         raise ValueError(f"last={last} must be at least 1 (None: the whole input)")
-    inputs = [len(_encode(tokenizer, s.input)) for s in samples]  # input tokens of each sample
-    dropped = [0 if last is None else max(0, n - last) for n in inputs]  # the first ones `keep_last` drops
-    prompts = [
-        keep_last(encode_sample(tokenizer, s, with_answer=False)["input_ids"], d)
-        for s, d in zip(samples, dropped, strict=True)
-    ]
+    whole = [encode_sample(tokenizer, s, with_answer=False)["input_ids"] for s in samples]
+    # Input tokens of each prompt (BOS, input, question, <ans>), then the first ones `keep_last` drops.
+    inputs = [len(ids) - 2 - len(_encode(tokenizer, s.question)) for s, ids in zip(samples, whole, strict=True)]
+    dropped = [0 if last is None else max(0, n - last) for n in inputs]
+    prompts = [keep_last(ids, d) for ids, d in zip(whole, dropped, strict=True)]
     outputs, _ = answer_in_batches(model, tokenizer, prompts, batch_size, max_new_tokens)
     records = []
     for s, out in zip(samples, outputs, strict=True):
@@ -297,6 +297,11 @@ def keep_last(ids: list[int], dropped: int) -> list[int]:
     return ids[:1] + ids[1 + dropped :]
 
 
+def bin_label(row: dict) -> str:
+    """`0–127` or `≥ 512`: a distance bin of `accuracy_by_distance`."""
+    return f"{row['from']}–{row['to'] - 1}" if row["to"] is not None else f"≥ {row['from']}"
+
+
 def format_report(result: dict, name: str) -> str:
     """Markdown: the accuracy by distance and the fact's trace of one `measure` result."""
     lines = [f"### {name}: {result['samples']} samples, accuracy {100 * result['accuracy']:.1f} %", ""]
@@ -308,7 +313,7 @@ def format_report(result: dict, name: str) -> str:
     lines += ["| tokens after the supporting fact | samples | accuracy % | 95 % interval | last-label shortcut % |"]
     lines += ["|---|---:|---:|---|---:|"]
     for row in result["by_distance"]:
-        span = f"{row['from']}–{row['to'] - 1}" if row["to"] is not None else f"≥ {row['from']}"
+        span = bin_label(row)
         if row["samples"]:
             low, high = row["interval"]
             shortcut = "–" if row.get("last_label") is None else f"{100 * row['last_label']:.1f}"
@@ -342,7 +347,7 @@ def plot_retention(result: dict, path: str | Path, name: str) -> Path:
     fig = Figure(figsize=(10, 3.8), layout="constrained")
     left, right = fig.subplots(1, 2)
     rows = [r for r in result["by_distance"] if r["samples"]]
-    labels = [f"{r['from']}–{r['to'] - 1}" if r["to"] is not None else f"≥ {r['from']}" for r in rows]
+    labels = [bin_label(r) for r in rows]
     x = range(len(rows))
     accuracy = [100 * r["accuracy"] for r in rows]
     errors = [[a - 100 * r["interval"][0] for a, r in zip(accuracy, rows, strict=True)],

@@ -90,10 +90,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _edges(text: str) -> list[int]:
+    from lm2.analysis.retention import distance_bins
+
     try:
         edges = [int(item) for item in text.split(",") if item.strip()]
+        distance_bins(edges)
     except ValueError:
-        raise UsageError(f"--bins={text!r} must be increasing token counts like 128,256,512") from None
-    if not edges or any(e <= 0 for e in edges) or edges != sorted(set(edges)):
-        raise UsageError(f"--bins={text!r} must be increasing positive token counts like 128,256,512")
+        raise UsageError(f"--bins={text!r} must be increasing positive token counts like 128,256,512") from None
     return edges

@@ -177,11 +177,11 @@ class LM2Memory(nn.Module):
         b, r, _ = x.shape
         return x.view(b, r, self.heads, self.head_dim).transpose(1, 2)  # (b, h, r, e)
 
-    def keys_values(self, rows: Tensor, center: bool = False) -> tuple[Tensor, Tensor]:
-        """Bank rows `(b, r, d)` → K, V `(b, h, r, e)` (eq. 1); `center`: the rows minus their mean first
-        (`LM2Config.memory_read_center`, for a whole bank)."""
+    def keys_values(self, rows: Tensor) -> tuple[Tensor, Tensor]:
+        """Bank rows `(b, r, d)` → K, V `(b, h, r, e)` (eq. 1); in a block that centres its read (the first memory
+        block, which reads the whole bank, `LM2Config.memory_read_center`), the rows minus their mean first."""
         dtype = rows.dtype
-        rows = rows - rows.mean(1, keepdim=True) if center else rows
+        rows = rows - rows.mean(1, keepdim=True) if self.read_center else rows
         rows = rms_rows(rows) if self.read_norm else rows
         k, v = state_projection(self.k_proj, rows, dtype), state_projection(self.v_proj, rows, dtype)
         return self._heads(k), self._heads(v)
@@ -194,7 +194,7 @@ class LM2Memory(nn.Module):
         """
         if key is not None and bool((offset > 0).all()):
             return key, value
-        fresh_key, fresh_value = self.keys_values(bank, self.read_center)
+        fresh_key, fresh_value = self.keys_values(bank)
         if key is None:
             return fresh_key, fresh_value
         cached = (offset > 0)[:, None, None, None]
