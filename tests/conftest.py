@@ -25,11 +25,21 @@ TINY = dict(
 # at 0.2 it changes the logits by O(1).
 VARIANTS = [
     ("lm2", {}),
-    ("lm2", {"memory_layers": [1]}),
-    ("lm2", {"memory_layers": [0, 2], "memory_query": "attention", "memory_output": "read"}),
+    ("lm2", {"memory_layers": [1], "memory_read_center": "keys"}),
     (
         "lm2",
-        {"memory_init": "learned", "memory_heads": 2, "memory_gates": "hard", "input_bias": 0.0, "write_penalty": 0.5},
+        {"memory_layers": [0, 2], "memory_query": "attention", "memory_output": "read", "memory_read_center": "split"},
+    ),
+    (
+        "lm2",
+        {
+            "memory_init": "learned",
+            "memory_heads": 2,
+            "memory_gates": "hard",
+            "input_bias": 0.0,
+            "write_penalty": 0.5,
+            "memory_read_center_fraction": 0.5,
+        },
     ),
     (
         "lm2",

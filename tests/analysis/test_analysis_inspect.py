@@ -14,12 +14,12 @@ from tests.conftest import random_ids, tiny_model
 LM2_VARIANTS = [
     {},
     {"memory_preset": "paper"},
-    {"memory_layers": [0, 2], "memory_query": "attention", "memory_output": "read"},
+    {"memory_layers": [0, 2], "memory_query": "attention", "memory_output": "read", "memory_read_center": "split"},
     {"memory_heads": 2, "memory_init": "learned", "memory_gain": 0.5},
 ]
 
 
-@pytest.mark.parametrize("overrides", LM2_VARIANTS, ids=["default", "paper", "attention-read", "heads2-gain"])
+@pytest.mark.parametrize("overrides", LM2_VARIANTS, ids=["default", "paper", "attention-read-split", "heads2-gain"])
 def test_memory_intermediates_reproduce_what_the_model_returns(overrides):
     model = tiny_model("lm2", **overrides)
     steps = []
@@ -54,6 +54,15 @@ def test_memory_intermediates_reproduce_what_the_model_returns(overrides):
         source = kept if module.output == "bank" else step.read
         torch.testing.assert_close(output.gated, gain * step.gate_out * source, rtol=0, atol=1e-12)  # eq. 3
         torch.testing.assert_close(step.weights.sum(-1), torch.ones_like(step.weights[..., 0]))
+
+
+def test_a_split_read_records_the_mean_as_one_more_column():
+    """memory_read_center="split": the first memory block also reads the rows' mean, the trace's last column;
+    a later block cannot (weight 0), and every token's read still sums to 1 over what it can see."""
+    trace = record_memory(tiny_model("lm2", memory_read_center="split"), random_ids(2, 15))
+    assert trace.read.shape == (3, 2, 15, 7) and trace.bank_norm.shape[-1] == 6
+    torch.testing.assert_close(trace.read.sum(-1), torch.ones(3, 2, 15))
+    assert trace.read[0, ..., 6].min() > 0 and trace.read[1:, ..., 6].abs().max() == 0
 
 
 def test_trace_shapes_masks_and_bank_norms():

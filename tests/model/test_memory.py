@@ -154,19 +154,47 @@ def test_normalised_read_does_not_depend_on_the_bank_scale():
 def test_a_centred_read_does_not_see_what_every_row_shares():
     """memory_read_center: the first memory block reads the entering bank's rows minus their mean, so a vector
     added to every row changes nothing it reads. With the read as the output (memory_output="read") and one memory
-    block, a segment's logits depend on the entering bank only through that read: the same logits (float64)."""
-    gaps = {}
-    for center in (True, False):
+    block, a segment's logits depend on the entering bank only through that read: the same logits (float64).
+    With "keys", only its keys are centred: the same keys, other values and logits; with "split", the rows' mean is
+    read as one more row, whose key alone moves."""
+    gaps, keys = {}, {}
+    for center in (True, False, "keys", "split"):
         model = tiny_model("lm2", memory_layers=[1], memory_output="read", memory_read_center=center)
-        assert model.model.layers[1].memory.read_center is center
+        assert model.model.layers[1].memory.read_center == center
         ids = random_ids(2, 6, seed=7)
         state = model.model.initial_state(2, torch.device("cpu"))
         shared = torch.randn(32, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
         shifted = replace(state, memory=state.memory + shared)
         gaps[center] = (model(ids, memory=state).logits - model(ids, memory=shifted).logits).abs().max()
+        keys[center] = [model.model.layers[1].memory.keys_values(bank) for bank in (state.memory, shifted.memory)]
     assert gaps[True] < 1e-10 and gaps[False] > 1e-3
+    # "keys": which rows are read (the keys) does not see the shared part; what is read (the values) does.
+    (key, value), (key_shifted, value_shifted) = keys["keys"]
+    assert (key - key_shifted).abs().max() < 1e-10 and (value - value_shifted).abs().max() > 1e-3
+    assert gaps["keys"] > 1e-3 and (keys[False][0][0] - keys[False][1][0]).abs().max() > 1e-3
+    # "split": the centred rows are read as with True, and the rows' mean as one more row, which sees the shift.
+    (key, value), (key_shifted, value_shifted) = keys["split"]
+    assert key.shape[-2] == 7 and (key[..., :6, :] - key_shifted[..., :6, :]).abs().max() < 1e-10
+    assert (key[..., 6, :] - key_shifted[..., 6, :]).abs().max() > 1e-3 and gaps["split"] > 1e-3
     later = tiny_model("lm2", memory_read_center=True)  # three memory blocks: only the first reads a whole bank
     assert [layer.memory.read_center for layer in later.model.layers] == [True, False, False]
+
+
+def test_a_learned_centring_starts_where_it_is_told_and_learns():
+    """memory_read_center_fraction: α = 0 is the default read exactly (the same weights, the same logits: rows minus
+    0 times their mean are the rows, bit for bit), α = 1 is memory_read_center; α gets gradient from the loss,
+    different per channel, in the first memory block only."""
+    ids = random_ids(2, 3 * 6 + 2, seed=4)
+    default, zero = tiny_model("lm2"), tiny_model("lm2", memory_read_center_fraction=0.0)
+    with torch.no_grad():
+        assert torch.equal(zero(ids).logits, default(ids).logits)
+        one, fixed = tiny_model("lm2", memory_read_center_fraction=1.0), tiny_model("lm2", memory_read_center=True)
+        torch.testing.assert_close(one(ids).logits, fixed(ids).logits, rtol=1e-12, atol=1e-12)
+        assert (one(ids).logits - default(ids).logits).abs().max() > 1e-3
+    assert [layer.memory.center_fraction is not None for layer in zero.model.layers] == [True, False, False]
+    zero.train()(ids, labels=ids).loss.backward()
+    grad = zero.model.layers[0].memory.center_fraction.grad
+    assert grad.abs().min() > 0 and grad.std() > 0
 
 
 @torch.no_grad()

@@ -54,10 +54,14 @@ def reference(model, ids):
                 mq = heads(mem.q_proj(x if cfg.memory_query == "input" else a), mem.heads)
                 normed = lambda r: r * (r.pow(2).mean(-1, keepdim=True) + 1e-6).rsqrt() if cfg.memory_read_norm else r  # noqa: E731
                 read = normed(rows)
-                keyed = normed(rows - rows.mean(0)) if first and cfg.memory_read_center else read  # the centred read
-                mk, mv = heads(mem.k_proj(keyed), mem.heads), heads(mem.v_proj(keyed), mem.heads)
+                share = 1.0 if cfg.memory_read_center else mem.center_fraction  # α: the share of the mean not read
+                keyed = normed(rows - share * rows.mean(0)) if first and share is not None else read  # centred read
+                valued = read if cfg.memory_read_center == "keys" else keyed  # "keys": W_V reads the rows as they are
+                if first and cfg.memory_read_center == "split":  # the centred rows, then their mean as one more row
+                    keyed = valued = normed(torch.cat([rows - rows.mean(0), rows.mean(0, keepdim=True)]))
+                mk, mv = heads(mem.k_proj(keyed), mem.heads), heads(mem.v_proj(valued), mem.heads)
                 e_mem = torch.stack(
-                    [softmax_read(mq[:, i], mk, mv, len(rows) if first else i + 1).reshape(-1) for i in range(T)]
+                    [softmax_read(mq[:, i], mk, mv, len(keyed) if first else i + 1).reshape(-1) for i in range(T)]
                 )
                 gated = torch.sigmoid(mem.out_gate(e_mem)) * (read[:T] if cfg.memory_output == "bank" else e_mem)
                 h = h + a + (gated if mem.gain is None else mem.gain * gated)

@@ -35,7 +35,8 @@ class MemoryTrace:
     segment_length: int
     input_ids: Tensor  # (b, L)
     read: Tensor  # (k, b, L, m) read attention of each token over the bank rows (heads averaged),
-    # or (k, b, h, L, m) with keep_heads; rows a token cannot see have weight 0
+    # or (k, b, h, L, m) with keep_heads; rows a token cannot see have weight 0. With
+    # memory_read_center="split" m + 1 columns: the last is the rows' mean, which the first memory block reads too
     gate_in: Tensor  # (k, b, L) channel mean of g_in
     gate_forget: Tensor  # (k, b, L) channel mean of g_f
     gate_out: Tensor  # (k, b, L) channel mean of g_out
@@ -111,7 +112,7 @@ def record_memory(
     bad = sorted(set(blocks) - set(cfg.memory_layer_ids))
     if bad:
         raise ValueError(f"blocks={blocks} has {bad} without memory; memory blocks: {cfg.memory_layer_ids}")
-    recorder = _Recorder(keep_heads, cfg.memory_slots)
+    recorder = _Recorder(keep_heads, cfg.memory_slots + (cfg.memory_read_center == "split"))  # the mean's column
     handles = [model.model.layers[i].memory.register_forward_hook(recorder.hook(i), with_kwargs=True) for i in blocks]
     state = model.model.initial_state(input_ids.shape[0], input_ids.device)
     bank_norms = [state.memory.norm(dim=-1).float().cpu()]  # (b, m) M_0

@@ -55,8 +55,9 @@ def run(args: argparse.Namespace) -> int:
     trace.save(args.out / "trace.pt")
     pictures = plot_trace(trace, args.out)
     entropy = read_entropy(trace)[:, 0].mean(-1)  # (k,) bits
-    segments, rows = f"{trace.segments} segments of {trace.segment_length}", trace.read.shape[-1]
-    print(f"recorded {len(trace.blocks)} memory blocks over {len(ids)} tokens ({segments}, {rows} bank rows)")
+    segments, rows = f"{trace.segments} segments of {trace.segment_length}", trace.bank_norm.shape[-1]
+    mean = " and their mean" if trace.read.shape[-1] > rows else ""  # memory_read_center="split"
+    print(f"recorded {len(trace.blocks)} memory blocks over {len(ids)} tokens ({segments}, {rows} bank rows{mean})")
     print("| block | g_in | g_in exactly shut | g_f | g_out | read entropy (bits) | written row norm |")
     print("|---|---|---|---|---|---|---|")
     for j, block in enumerate(trace.blocks):

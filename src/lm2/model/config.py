@@ -27,6 +27,7 @@ MEMORY_PRESETS = {
     "paper": {
         "memory_read_norm": False,
         "memory_read_center": False,
+        "memory_read_center_fraction": None,
         "memory_update": "paper",
         "forget_bias": 1.0,
         "input_bias": 0.0,
@@ -77,7 +78,17 @@ class LM2Config(PreTrainedConfig):
     memory_read_center: the first memory block, which reads the whole bank entering the segment, reads each row
         minus the mean of the rows (before the normalisation, W_K and W_V), so that a part every row shares —
         what many segments of writes leave in all of them — does not hide how the rows differ (default False;
-        not in the paper; docs/memory.md "Stage 19"). Later memory blocks and g_out * M_t[i] are unchanged.
+        not in the paper; docs/memory.md "Stage 19"); `"keys"`: its keys only (W_K), so which rows it reads is
+        decided on how they differ while what it reads (W_V) is the rows as they are (docs/memory.md "Stage 22");
+        `"split"`: the centred rows and, as one more row, their mean, so that the read takes how the rows differ
+        and what they share apart, each at the scale of a row (docs/memory.md "Stage 23").
+        Later memory blocks and g_out * M_t[i] are unchanged.
+    memory_read_center_fraction: `None` (default: no such parameter) or the initial value of a learnable
+        per-channel fraction α of the rows' mean that the first memory block subtracts where it reads the bank,
+        rows − α ⊙ mean (before the normalisation, W_K and W_V), so that training decides, channel by channel,
+        how much of what every row shares the read sees (`0.0`: the default read exactly at the start; `1.0`:
+        `memory_read_center` at the start; docs/memory.md "Stage 21"). Not with `memory_read_center` (True is
+        α = 1 fixed).
     memory_update: eq. 6 as `"paper"` (g_in * c + g_f * M); `"mean"`, the gates' weighted mean
         (g_in * c + g_f * M) / (g_in + g_f); or `"delta"` (default), g_f * M + g_in * (c - g_f * M), which moves
         the kept row towards the candidate c = tanh(E_mem). Both alternatives keep rows within [-1, 1] once there.
@@ -177,7 +188,8 @@ class LM2Config(PreTrainedConfig):
     forget_bias: float = 3.0
     input_bias: float = -3.0
     memory_read_norm: bool = True
-    memory_read_center: bool = False
+    memory_read_center: bool | str = False
+    memory_read_center_fraction: float | None = None
     memory_update: str = "delta"
     forget_floor: float = 0.999
     memory_gates: str = "hard"
@@ -268,9 +280,24 @@ class LM2Config(PreTrainedConfig):
                 "use memory_gates='hard' or memory_gate_grad='exact'"
             )
         _choice("memory_candidate", self.memory_candidate, MEMORY_CANDIDATES)
-        for name in ("memory_read_norm", "memory_read_center"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name}={getattr(self, name)!r} must be true or false")
+        if not isinstance(self.memory_read_norm, bool):
+            raise ValueError(f"memory_read_norm={self.memory_read_norm!r} must be true or false")
+        if not (isinstance(self.memory_read_center, bool) or self.memory_read_center in ("keys", "split")):
+            raise ValueError(
+                f"memory_read_center={self.memory_read_center!r} must be true, false, 'keys' (the keys only) or "
+                "'split' (the centred rows and their mean as one more row)"
+            )
+        fraction = self.memory_read_center_fraction
+        number = isinstance(fraction, (int, float)) and not isinstance(fraction, bool)
+        if fraction is not None and not (number and math.isfinite(fraction)):
+            raise ValueError(
+                f"memory_read_center_fraction={fraction!r} must be a finite number or None (no learned centring)"
+            )
+        if fraction is not None and self.memory_read_center is not False:
+            raise ValueError(
+                f"memory_read_center_fraction={fraction!r} learns a centring, but memory_read_center="
+                f"{self.memory_read_center!r} fixes one; give one of them"
+            )
         for name in ("forget_bias", "input_bias", "forget_floor", "write_penalty"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):

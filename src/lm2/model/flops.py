@@ -23,6 +23,8 @@ def parameter_counts(config: LM2Config) -> dict[str, int]:
     if config.memory_candidate == "input":
         per_block += d * d  # W_C
     memory = len(config.memory_layer_ids) * per_block
+    if config.memory_read_center_fraction is not None and config.memory_layer_ids:
+        memory += d  # α of the first memory block, the one that reads the whole bank
     if config.arch == "lm2" and config.memory_init == "learned":
         memory += config.memory_slots * d
     if config.arch in ("rmt", "armt"):
@@ -65,7 +67,8 @@ def forward_flops_per_token(config: LM2Config, length: int) -> float:
     per_token = layers * (block_linear + attention) + 2 * d * config.vocab_size
     if config.arch == "lm2":
         ids = config.memory_layer_ids
-        rows = [config.memory_slots if i == ids[0] else (span + 1) / 2 for i in ids]
+        first = config.memory_slots + (config.memory_read_center == "split")  # "split" reads the rows' mean too
+        rows = [first if i == ids[0] else (span + 1) / 2 for i in ids]
         projections = 7 if config.memory_candidate == "input" else 6  # W_Q, W_K, W_V, 3 gates (and W_C)
         per_token += len(ids) * 2 * projections * d * d + sum(2 * 2 * d * r for r in rows)
     elif config.arch == "rmt":

@@ -8,7 +8,8 @@ A memory block receives `rows`, the bank rows of its new columns as they enter t
 reads the bank by cross-attention, returns the gated memory for the residual stream and the rewritten rows
 for the next block; `write_rows` puts the last block's rows back into the bank. Reading uses keys/values of
 - the whole bank entering the segment, in the first memory block (those rows hold only earlier segments; with
-  `memory_read_center`, each minus the rows' mean),
+  `memory_read_center`, each minus the rows' mean, for keys and values or for keys alone, or followed by the
+  mean as one more row; with `memory_read_center_fraction`, minus a learned per-channel fraction of it),
 - rows j <= i only, in every later memory block (row j there already carries token j of this segment).
 Which of the two a block does is fixed at construction (`reads_whole_bank`).
 
@@ -155,7 +156,12 @@ class LM2Memory(nn.Module):
         self.query = config.memory_query
         self.output = config.memory_output
         self.read_norm = config.memory_read_norm
-        self.read_center = config.memory_read_center and reads_whole_bank  # the first memory block only
+        # The first memory block only: False, True (keys and values from the centred rows), "keys" or "split".
+        self.read_center = config.memory_read_center if reads_whole_bank else False
+        # α of `memory_read_center_fraction`: the learned share of the rows' mean the first memory block does not read.
+        fraction = config.memory_read_center_fraction
+        learned = fraction is not None and reads_whole_bank
+        self.center_fraction = nn.Parameter(torch.full((d,), float(fraction))) if learned else None
         self.update = config.memory_update
         self.forget_floor = float(config.forget_floor)
         self.hard_gates = config.memory_gates == "hard"
@@ -179,11 +185,24 @@ class LM2Memory(nn.Module):
 
     def keys_values(self, rows: Tensor) -> tuple[Tensor, Tensor]:
         """Bank rows `(b, r, d)` → K, V `(b, h, r, e)` (eq. 1); in a block that centres its read (the first memory
-        block, which reads the whole bank, `LM2Config.memory_read_center`), the rows minus their mean first."""
+        block, which reads the whole bank, `LM2Config.memory_read_center`), the rows minus their mean first (for
+        K alone with `"keys"`; with `"split"` followed by the mean as row r + 1, so K, V are `(b, h, r + 1, e)`), or
+        minus the learned fraction α ⊙ mean (`memory_read_center_fraction`)."""
         dtype = rows.dtype
-        rows = rows - rows.mean(1, keepdim=True) if self.read_center else rows
-        rows = rms_rows(rows) if self.read_norm else rows
-        k, v = state_projection(self.k_proj, rows, dtype), state_projection(self.v_proj, rows, dtype)
+        keyed = rows
+        if self.read_center == "split":
+            mean = rows.mean(1, keepdim=True)
+            keyed = rows = torch.cat([rows - mean, mean], 1)  # (b, r + 1, d): how the rows differ, what they share
+        elif self.read_center is not False:
+            keyed = rows - rows.mean(1, keepdim=True)
+        elif self.center_fraction is not None:
+            keyed = rows - self.center_fraction.to(dtype) * rows.mean(1, keepdim=True)
+        valued = rows if self.read_center == "keys" else keyed
+        if self.read_norm:
+            shared = valued is keyed
+            keyed = rms_rows(keyed)
+            valued = keyed if shared else rms_rows(valued)
+        k, v = state_projection(self.k_proj, keyed, dtype), state_projection(self.v_proj, valued, dtype)
         return self._heads(k), self._heads(v)
 
     def _bank_keys(self, bank: Tensor, offset: Tensor, key: Tensor | None, value: Tensor | None):

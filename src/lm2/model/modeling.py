@@ -44,8 +44,11 @@ class LM2PreTrainedModel(PreTrainedModel):
         std = self.config.initializer_range
         if isinstance(module, Gate):
             init.constant_(module.bias, module.bias_init)
-        elif isinstance(module, LM2Memory) and module.gain is not None:
-            init.constant_(module.gain, self.config.memory_gain)
+        elif isinstance(module, LM2Memory):
+            if module.gain is not None:
+                init.constant_(module.gain, self.config.memory_gain)
+            if module.center_fraction is not None:
+                init.constant_(module.center_fraction, self.config.memory_read_center_fraction)
         elif isinstance(module, AssociativeMemory) and module.gain is not None:
             init.constant_(module.gain, self.config.armt_read_gain)
         elif isinstance(module, RotaryEmbedding):

@@ -83,6 +83,21 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lm2-hard-floor-write0.1-warm-center": _hard(
         0.999, write_penalty=0.1, write_penalty_warmup=19_200, memory_read_center=True
     ),
+    # Stage 21: the default whose first memory block reads the rows minus a learned per-channel fraction of their
+    # mean, starting at 0 (the default's read), so that training weighs what stage 19 removed.
+    "lm2-hard-floor-write0.1-warm-center-learned": _hard(
+        0.999, write_penalty=0.1, write_penalty_warmup=19_200, memory_read_center_fraction=0.0
+    ),
+    # Stage 22: the default whose first memory block centres the keys only: which rows it reads is decided on how
+    # they differ (stage 19's gain), what it reads is the rows as they are (what stage 20's recall lost, perhaps).
+    "lm2-hard-floor-write0.1-warm-center-keys": _hard(
+        0.999, write_penalty=0.1, write_penalty_warmup=19_200, memory_read_center="keys"
+    ),
+    # Stage 23: the default whose first memory block reads the centred rows and, as one more row, their mean: how the
+    # rows differ (what stage 19's centring kept) and what they share (what stage 20's recall lost), apart.
+    "lm2-hard-floor-write0.1-warm-center-split": _hard(
+        0.999, write_penalty=0.1, write_penalty_warmup=19_200, memory_read_center="split"
+    ),
     "rmt": {"arch": "rmt"},  # memory tokens (DESIGN §4); their number is a backbone setting
     "armt": {"arch": "armt"},  # memory tokens writing an associative memory per block (DESIGN §4)
     "armt-paper": {"arch": "armt", "armt_feature_norm": False},  # φ = DPFP-ν as the paper's equations state it
