@@ -38,6 +38,7 @@ VARIANTS = [
             "memory_gates": "hard",
             "input_bias": 0.0,
             "write_penalty": 0.5,
+            "memory_read_center": False,  # stated: the learned fraction excludes a fixed centring, whatever the default
             "memory_read_center_fraction": 0.5,
         },
     ),

@@ -179,7 +179,7 @@ def test_a_learned_centring_refuses_the_fixed_one_and_the_paper_preset():
         with pytest.raises(ValueError, match=rf"memory_read_center_fraction=0.0 learns a centring, but .*={fixed!r}"):
             LM2Config(memory_read_center_fraction=0.0, memory_read_center=fixed)
     with pytest.raises(ValueError, match=r"sets memory_read_center_fraction=None, but memory_read_center_fraction=0"):
-        LM2Config(memory_preset="paper", memory_read_center_fraction=0.0)
+        LM2Config(memory_preset="paper", memory_read_center=False, memory_read_center_fraction=0.0)
 
 
 def test_the_paper_preset_has_no_write_penalty():

@@ -185,10 +185,12 @@ def test_a_learned_centring_starts_where_it_is_told_and_learns():
     0 times their mean are the rows, bit for bit), α = 1 is memory_read_center; α gets gradient from the loss,
     different per channel, in the first memory block only."""
     ids = random_ids(2, 3 * 6 + 2, seed=4)
-    default, zero = tiny_model("lm2"), tiny_model("lm2", memory_read_center_fraction=0.0)
+    plain = dict(memory_read_center=False)  # the uncentred read, stated whatever LM2Config's default is
+    default, zero = tiny_model("lm2", **plain), tiny_model("lm2", **plain, memory_read_center_fraction=0.0)
     with torch.no_grad():
         assert torch.equal(zero(ids).logits, default(ids).logits)
-        one, fixed = tiny_model("lm2", memory_read_center_fraction=1.0), tiny_model("lm2", memory_read_center=True)
+        one = tiny_model("lm2", **plain, memory_read_center_fraction=1.0)
+        fixed = tiny_model("lm2", memory_read_center=True)
         torch.testing.assert_close(one(ids).logits, fixed(ids).logits, rtol=1e-12, atol=1e-12)
         assert (one(ids).logits - default(ids).logits).abs().max() > 1e-3
     assert [layer.memory.center_fraction is not None for layer in zero.model.layers] == [True, False, False]
