@@ -154,6 +154,8 @@ def test_encode_sample_layout(tokenizer):
     assert ids[0] == BOS_ID and ids[start - 1] == ANSWER_ID and ids[-1] == EOS_ID
     assert tokenizer.decode(ids[start:-1]).strip() == "office"
     assert tokenizer.decode(ids[1 : start - 1]) == " Mary went to the office. Where is Mary?"
+    assert tokenizer.decode(ids[1 : full["question_start"]]) == " Mary went to the office."
+    assert tokenizer.decode(ids[full["question_start"] : start - 1]) == " Where is Mary?"
     assert ids[1] == tokenizer.encode(" Mary")[0]  # the first word gets the same token as elsewhere
     prompt = encode_sample(tokenizer, sample.to_dict(), with_answer=False)
     assert prompt["input_ids"] == ids[:start] and prompt["answer_start"] == start

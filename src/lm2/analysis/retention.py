@@ -114,8 +114,9 @@ def counterfactual(sample: BabilongSample, tokenizer) -> Counterfactual | None:
     if not supporting:
         return None
     index, starts = supporting[-1], _fact_starts(sample)
-    start, end = _fact_span(sample, tokenizer, _encode(tokenizer, sample.input), starts, index)
-    ids = encode_sample(tokenizer, sample, with_answer=False)["input_ids"]
+    prompt = encode_sample(tokenizer, sample, with_answer=False)
+    ids = prompt["input_ids"]
+    start, end = _fact_span(sample, tokenizer, ids[1 : prompt["question_start"]], starts, index)
     fact, at = sample.facts[index], starts[index]
     hit = list(word.finditer(fact))[-1]
     for label in task_labels(sample.task):
@@ -235,11 +236,10 @@ def measure(
     distance_bins(edges)  # the edges' check, before the answers are decoded
     if last is not None and last < 1:
         raise ValueError(f"last={last} must be at least 1 (None: the whole input)")
-    whole = [encode_sample(tokenizer, s, with_answer=False)["input_ids"] for s in samples]
-    # Input tokens of each prompt (BOS, input, question, <ans>), then the first ones `keep_last` drops.
-    inputs = [len(ids) - 2 - len(_encode(tokenizer, s.question)) for s, ids in zip(samples, whole, strict=True)]
-    dropped = [0 if last is None else max(0, n - last) for n in inputs]
-    prompts = [keep_last(ids, d) for ids, d in zip(whole, dropped, strict=True)]
+    whole = [encode_sample(tokenizer, s, with_answer=False) for s in samples]
+    # The first input tokens `keep_last` drops: all but the last `last` of input_ids[1:question_start].
+    dropped = [0 if last is None else max(0, p["question_start"] - 1 - last) for p in whole]
+    prompts = [keep_last(p["input_ids"], d) for p, d in zip(whole, dropped, strict=True)]
     outputs, _ = answer_in_batches(model, tokenizer, prompts, batch_size, max_new_tokens)
     records = []
     for s, out in zip(samples, outputs, strict=True):

@@ -253,7 +253,8 @@ def load_babilong_hub(
 def encode_sample(tokenizer, sample: BabilongSample | Mapping, with_answer: bool = True) -> dict:
     """Model tokens for one sample: `<s> {input} {question} <ans> {target} </s>`; without the answer,
     the ids end with `<ans>` (where generation starts). `answer_start` is the index of the first answer
-    token (= len(input_ids) when `with_answer` is False). Input, question and target are each encoded
+    token (= len(input_ids) when `with_answer` is False), `question_start` that of the first question token
+    (so the input's tokens are `input_ids[1:question_start]`). Input, question and target are each encoded
     with a leading space, so a word has the same token wherever it stands (" Mary", " office")."""
     record = sample.to_dict() if isinstance(sample, BabilongSample) else sample
     answer_id = getattr(tokenizer, "answer_token_id", None)
@@ -261,10 +262,11 @@ def encode_sample(tokenizer, sample: BabilongSample | Mapping, with_answer: bool
         raise ValueError("the tokenizer needs bos, eos and answer (<ans>) tokens; use lm2.data.tokenizer")
     ids = [tokenizer.bos_token_id]
     ids += tokenizer.encode(" " + record["input"], add_special_tokens=False)
+    question_start = len(ids)
     ids += tokenizer.encode(" " + record["question"], add_special_tokens=False)
     ids.append(answer_id)
     answer_start = len(ids)
     if with_answer:
         ids += tokenizer.encode(" " + record["target"], add_special_tokens=False)
         ids.append(tokenizer.eos_token_id)
-    return {"input_ids": ids, "answer_start": answer_start}
+    return {"input_ids": ids, "answer_start": answer_start, "question_start": question_start}

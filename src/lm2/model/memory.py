@@ -189,19 +189,18 @@ class LM2Memory(nn.Module):
         K alone with `"keys"`; with `"split"` followed by the mean as row r + 1, so K, V are `(b, h, r + 1, e)`), or
         minus the learned fraction α ⊙ mean (`memory_read_center_fraction`)."""
         dtype = rows.dtype
-        keyed = rows
+        norm = rms_rows if self.read_norm else (lambda r: r)
         if self.read_center == "split":
             mean = rows.mean(1, keepdim=True)
-            keyed = rows = torch.cat([rows - mean, mean], 1)  # (b, r + 1, d): how the rows differ, what they share
+            keyed = torch.cat([rows - mean, mean], 1)  # (b, r + 1, d): how the rows differ, what they share
         elif self.read_center is not False:
             keyed = rows - rows.mean(1, keepdim=True)
         elif self.center_fraction is not None:
             keyed = rows - self.center_fraction.to(dtype) * rows.mean(1, keepdim=True)
-        valued = rows if self.read_center == "keys" else keyed
-        if self.read_norm:
-            shared = valued is keyed
-            keyed = rms_rows(keyed)
-            valued = keyed if shared else rms_rows(valued)
+        else:
+            keyed = rows
+        keyed = norm(keyed)
+        valued = norm(rows) if self.read_center == "keys" else keyed  # "keys": W_V reads the rows as they are
         k, v = state_projection(self.k_proj, keyed, dtype), state_projection(self.v_proj, valued, dtype)
         return self._heads(k), self._heads(v)
 
