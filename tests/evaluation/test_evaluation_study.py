@@ -14,6 +14,7 @@ from lm2.cli.main import main
 from lm2.cli.train import build_parser
 from lm2.data.paths import data_dir
 from lm2.evaluation import study
+from lm2.model.config import MEMORY_FIELDS
 from lm2.model.variants import variant_config
 from lm2.training.config import TrainConfig
 
@@ -37,6 +38,23 @@ def test_the_run_files_make_the_variant_and_fine_tune_the_model_they_pretrain(na
     expected = variant_config(name, backbone)
     for field in ("arch", "vanilla_mode", "memory_update", "memory_gates", "write_penalty", "forget_floor"):
         assert getattr(built, field) == getattr(expected, field), field
+
+
+@pytest.mark.parametrize("name", ["lm2", "lm2-paper", "armt"])
+def test_a_fine_tune_trains_the_memory_its_pretrained_model_has_whatever_the_defaults_are_now(name, tmp_path):
+    """A model pretrained before a default moved (here: `lm2` before the split read, ARMT before unit features)
+    is fine-tuned as it was pretrained: its saved fields win over what its registry name means today."""
+    before = {"lm2": {"memory_read_center": False}, "lm2-paper": {}, "armt": {"armt_feature_norm": False}}[name]
+    saved = TrainConfig(model=model_section("--config", str(CONFIGS / "pretrain.yaml"), *study.variant_args(name)))
+    pretrained = saved.model_config(vocab_size=1024)
+    for field, value in before.items():
+        setattr(pretrained, field, value)
+    pretrained.save_pretrained(tmp_path)
+    args = [*study.variant_args(name), *study.memory_args(tmp_path)]
+    built = TrainConfig(model=model_section("--config", str(CONFIGS / "round2-qa1.yaml"), *args)).model_config(1024)
+    for field in MEMORY_FIELDS:
+        assert getattr(built, field) == getattr(pretrained, field), field
+    assert built.memory_read_center == (False if name != "armt" else "split")
 
 
 def test_the_plan_names_bad_input(tmp_path):

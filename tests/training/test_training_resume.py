@@ -5,6 +5,7 @@ run's configuration; `--init-from` starts a new run from weights; SIGINT/SIGTERM
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -100,7 +101,7 @@ def test_config_yaml_is_the_resolved_configuration_and_resumes_the_run(finished_
     assert Trainer(parse_config(["--config", str(finished_run / CONFIG_FILE)])).step == 4
 
 
-def test_init_from_starts_a_new_run_from_the_weights(finished_run, tmp_path):
+def test_init_from_starts_a_new_run_from_the_weights(finished_run, tmp_path, caplog):
     source = finished_run / "model"
     trainer = Trainer(tiny_config(tmp_path / "new", run={"init_from": str(source)}, optim={"lr": 0.3}))
     assert trainer.step == 0 and trainer.scheduler.last_epoch == 0  # a new run: step 0, fresh schedule
@@ -110,6 +111,13 @@ def test_init_from_starts_a_new_run_from_the_weights(finished_run, tmp_path):
         torch.testing.assert_close(state[name], tensor, rtol=0, atol=1e-7)
     with pytest.raises(ValueError, match=r"do not match its config.json: \d+ of another shape"):
         Trainer(tiny_config(tmp_path / "wider", model={"hidden_size": 64}, run={"init_from": str(source)}))
+    assert "other memory fields" not in caplog.text
+    # Other memory fields on the same weights: allowed (a variant from pretrained weights), and said.
+    with caplog.at_level(logging.WARNING, logger="lm2.training.trainer"):
+        Trainer(tiny_config(tmp_path / "raw", model={"memory_read_center": False}, run={"init_from": str(source)}))
+    assert "was trained with other memory fields than this run's: memory_read_center='split' there, False here" in (
+        caplog.text
+    )
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

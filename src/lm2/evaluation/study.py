@@ -39,11 +39,13 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lm2.bench.common import machine
 from lm2.data.babilong import length_name, parse_lengths
 from lm2.evaluation.results import is_done
 from lm2.files import save_atomic, write_atomic
+from lm2.model.config import MEMORY_FIELDS, LM2Config
 from lm2.model.variants import VARIANTS
 
 HELDOUT_BOOKS = ("dracula", "frankenstein", "picture_of_dorian_gray")  # authors with no other dev book
@@ -123,6 +125,19 @@ class StudyPlan:
 def variant_args(name: str) -> list[str]:
     """`lm2 train` options that make the study's run file train variant `name` (its memory fields)."""
     return [word for key, value in VARIANTS[name].items() for word in (f"--model.{key}", str(value))]
+
+
+def memory_args(model_dir: Path) -> list[str]:
+    """`lm2 train` options stating the memory fields of the model saved in `model_dir` (as it loads: a config
+    saved before a field existed gives the value it was trained with), so that fine-tuning it trains the model
+    that was pretrained, whatever a registry name means today (`lm2` after a default moved)."""
+    config = LM2Config.from_pretrained(model_dir)
+    return [word for field in MEMORY_FIELDS for word in (f"--model.{field}", _yaml_word(getattr(config, field)))]
+
+
+def _yaml_word(value: Any) -> str:
+    """A command-line value as the run-file parser reads it back: null, true / false, or the text."""
+    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 class Log:
@@ -224,10 +239,11 @@ def perplexity(plan: StudyPlan, log: Log, model: str) -> None:
 def finetune(plan: StudyPlan, log: Log, task: str, model: str, seed: int) -> None:
     out = plan.finetuned(task, model, seed)
     if not _done(out):
+        pretrained = plan.pretrained(model) / "model"
         log.run("finetune", lm2("train", "--config", plan.finetune_config(task), *variant_args(model),
-                                "--data.haystack", plan.books("pretrain"), "--data.tokenizer", plan.tokenizer,
-                                "--init-from", plan.pretrained(model) / "model", "--run.seed", seed, "--run.out", out,
-                                *plan.train_args),
+                                *memory_args(pretrained), "--data.haystack", plan.books("pretrain"),
+                                "--data.tokenizer", plan.tokenizer, "--init-from", pretrained, "--run.seed", seed,
+                                "--run.out", out, *plan.train_args),
                 plan.runs / "logs" / f"{plan.finetune}-{task}-{model}-seed{seed}.log", model=model, seed=seed,
                 task=task)  # fmt: skip
     keep(out, plan.results / "models" / task / f"{model}-seed{seed}")

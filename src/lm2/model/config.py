@@ -39,6 +39,9 @@ MEMORY_PRESETS = {
         "memory_candidate": "read",
     },
 }
+# The fields whose defaults have moved (docs/memory.md, "`lm2` is the default of its time"): what a saved model
+# must state so that a run from its weights computes what it was trained to compute.
+MEMORY_FIELDS = (*MEMORY_PRESETS["paper"], "armt_feature_norm")
 VANILLA_MODES = ("full", "segmented")
 ARMT_MEMORY_TOKENS = ("write", "recurrent")
 
@@ -66,29 +69,29 @@ class LM2Config(PreTrainedConfig):
     memory_output: `"bank"` (add g_out * M_t[i], eq. 3) or `"read"` (add g_out * E_mem).
     memory_init: `"identity"` (fixed M_0: identity / orthonormal rows / unit-norm random rows) or
         `"learned"` (a parameter initialised the same way).
-    The memory fields below default to the memory ladder's choice (docs/memory.md "Stage 11", registry name
-    `lm2-hard-floor-write0.1-warm`): read norm, delta update, hard gates at +3 / −3, forget floor 0.999, write
-    penalty 0.1 rising over the first 19,200 training sequences. `memory_preset="paper"` restores the paper's
-    equations (and loss).
+    The memory fields below default to the memory ladder's choice (docs/memory.md "Stage 24", registry name
+    `lm2-hard-floor-write0.1-warm-center-split`): read norm, delta update, hard gates at +3 / −3, forget floor
+    0.999, write penalty 0.1 rising over the first 19,200 training sequences, and the first memory block's split
+    read of the bank. `memory_preset="paper"` restores the paper's equations (and loss).
     forget_bias: initial bias of the forget gate (default +3: the edge of a hard gate's "keep"; the paper's +1).
     input_bias: initial bias of the input gate (default −3: the edge of a hard gate's "shut", a row must earn
         a write; the paper's 0).
     memory_read_norm: RMS-normalise bank rows where they are read (before W_K and W_V, and in
         g_out * M_t[i]), so the read does not depend on the bank's scale (default; not in the paper).
-    memory_read_center: the first memory block, which reads the whole bank entering the segment, reads each row
-        minus the mean of the rows (before the normalisation, W_K and W_V), so that a part every row shares —
-        what many segments of writes leave in all of them — does not hide how the rows differ (default False;
-        not in the paper; docs/memory.md "Stage 19"); `"keys"`: its keys only (W_K), so which rows it reads is
-        decided on how they differ while what it reads (W_V) is the rows as they are (docs/memory.md "Stage 22");
-        `"split"`: the centred rows and, as one more row, their mean, so that the read takes how the rows differ
-        and what they share apart, each at the scale of a row (docs/memory.md "Stage 23").
-        Later memory blocks and g_out * M_t[i] are unchanged.
+    memory_read_center: how the first memory block, which reads the whole bank entering the segment, reads its
+        rows (before the normalisation, W_K and W_V); later memory blocks and g_out * M_t[i] are unchanged.
+        `"split"` (default since docs/memory.md "Stage 24"; "Stage 23"): the centred rows (each row minus the
+        mean of the rows) and, as one more row, their mean, so that the read takes how the rows differ and what
+        they share — what many segments of writes leave in all of them — apart, each at the scale of a row;
+        `False`: the rows as they are (the paper's read); `True`: the centred rows only (docs/memory.md
+        "Stage 19"); `"keys"`: centred keys (W_K) only, so which rows it reads is decided on how they differ while
+        what it reads (W_V) is the rows as they are (docs/memory.md "Stage 22"). None of them is in the paper.
     memory_read_center_fraction: `None` (default: no such parameter) or the initial value of a learnable
         per-channel fraction α of the rows' mean that the first memory block subtracts where it reads the bank,
         rows − α ⊙ mean (before the normalisation, W_K and W_V), so that training decides, channel by channel,
-        how much of what every row shares the read sees (`0.0`: the default read exactly at the start; `1.0`:
-        `memory_read_center` at the start; docs/memory.md "Stage 21"). Not with `memory_read_center` (True is
-        α = 1 fixed).
+        how much of what every row shares the read sees (`0.0`: the uncentred read exactly at the start; `1.0`:
+        `memory_read_center=True` at the start; docs/memory.md "Stage 21"). It replaces the fixed centring:
+        given without `memory_read_center`, that is `False`; given with any other value, an error.
     memory_update: eq. 6 as `"paper"` (g_in * c + g_f * M); `"mean"`, the gates' weighted mean
         (g_in * c + g_f * M) / (g_in + g_f); or `"delta"` (default), g_f * M + g_in * (c - g_f * M), which moves
         the kept row towards the candidate c = tanh(E_mem). Both alternatives keep rows within [-1, 1] once there.
@@ -188,7 +191,7 @@ class LM2Config(PreTrainedConfig):
     forget_bias: float = 3.0
     input_bias: float = -3.0
     memory_read_norm: bool = True
-    memory_read_center: bool | str = False
+    memory_read_center: bool | str = "split"
     memory_read_center_fraction: float | None = None
     memory_update: str = "delta"
     forget_floor: float = 0.999
@@ -227,6 +230,9 @@ class LM2Config(PreTrainedConfig):
             self.memory_layers = sorted({int(i) for i in self.memory_layers})
         if self.memory_preset is not None:
             self._apply_memory_preset()
+        passed = _PASSED_FIELDS.get()
+        if self.memory_read_center_fraction is not None and passed is not None and "memory_read_center" not in passed:
+            self.memory_read_center = False  # a learned centring replaces the default's fixed one
         super().__post_init__(**kwargs)  # standardises rope_parameters with the stated maximum
         if self.segment_span is not None:
             # No maximum length: transformers' generate reads this field to warn past it and to cap its
@@ -239,14 +245,15 @@ class LM2Config(PreTrainedConfig):
         """As transformers', except that a config saved before a field that changed its meaning existed loads
         as it was trained, whatever today's defaults are: `lm2` without `memory_update` with the paper's memory
         fields; `lm2` without `forget_floor`, `memory_gates`, `write_penalty`, `write_penalty_warmup` or
-        `memory_candidate` (saved between stage 4 and stage 11 of docs/memory.md) with the value each field gave
-        every model before it existed (the paper's); `armt` without `armt_feature_norm` with the raw DPFP
-        features (`False`)."""
+        `memory_candidate` (saved between stage 4 and stage 11 of docs/memory.md), or without `memory_read_center`
+        (saved before stage 19), with the value each field gave every model before it existed (the paper's);
+        `armt` without `armt_feature_norm` with the raw DPFP features (`False`)."""
         arch = config_dict.get("arch", cls.arch)
         if arch == "lm2" and "memory_update" not in config_dict:
             config_dict = {**MEMORY_PRESETS["paper"], **config_dict}
         if arch == "lm2":
-            later = ("forget_floor", "memory_gates", "write_penalty", "write_penalty_warmup", "memory_candidate")
+            later = ("forget_floor", "memory_gates", "write_penalty", "write_penalty_warmup", "memory_candidate",
+                     "memory_read_center")  # fmt: skip
             config_dict = {**{k: MEMORY_PRESETS["paper"][k] for k in later}, **config_dict}
         if arch == "armt" and "armt_feature_norm" not in config_dict:
             config_dict = {"armt_feature_norm": False, **config_dict}
