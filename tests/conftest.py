@@ -28,7 +28,7 @@ VARIANTS = [
     ("lm2", {"memory_layers": [1], "memory_read_center": "keys"}),
     (
         "lm2",
-        {"memory_layers": [0, 2], "memory_query": "attention", "memory_output": "read", "memory_read_center": False},
+        {"memory_layers": [0, 2], "memory_query": "attention", "memory_output": "read", "memory_read_center": "split"},
     ),
     (
         "lm2",

@@ -70,14 +70,14 @@ def test_trace_shapes_masks_and_bank_norms():
     ids = random_ids(2, 20)
     trace = record_memory(model, ids)
     assert trace.blocks == [0, 1, 2] and trace.segments == 4
-    assert trace.read.shape == (3, 2, 20, 7)  # the default's split read: 6 rows and, last, their mean
+    assert trace.read.shape == (3, 2, 20, 6)
     for per_token in (trace.gate_in, trace.gate_forget, trace.gate_out, trace.row_norm):
         assert per_token.shape == (3, 2, 20)
     assert trace.bank_norm.shape == (2, 5, 6)
     torch.testing.assert_close(trace.bank_norm[:, 0], torch.ones(2, 6))  # M_0: orthonormal rows
     torch.testing.assert_close(trace.read.sum(-1), torch.ones(3, 2, 20))
     position = torch.arange(20) % 6  # later blocks read only rows j <= i of the segment
-    hidden = torch.arange(7)[None, :] > position[:, None]  # and never the mean
+    hidden = torch.arange(6)[None, :] > position[:, None]
     assert torch.all(trace.read[1:, :, hidden] == 0) and torch.all(trace.read[0] > 0)  # masked: exact zeros
     with torch.no_grad():  # the bank after each complete segment equals a plain forward's state
         for s in range(1, 4):
@@ -89,7 +89,7 @@ def test_trace_shapes_masks_and_bank_norms():
             torch.testing.assert_close(trace.bank_similarity[:, s], torch.stack(cosine).mean(0).float())
     torch.testing.assert_close(trace.bank_similarity[:, 0], torch.zeros(2))  # M_0's rows are orthogonal
     heads = record_memory(model, ids, blocks=[2], keep_heads=True)
-    assert heads.read.shape == (1, 2, 2, 20, 7) and read_entropy(heads).shape == (1, 2, 20)
+    assert heads.read.shape == (1, 2, 2, 20, 6) and read_entropy(heads).shape == (1, 2, 20)
     torch.testing.assert_close(heads.read.mean(2), trace.read[2:])
 
 

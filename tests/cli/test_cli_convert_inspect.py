@@ -45,10 +45,10 @@ def test_inspect_writes_the_trace_and_three_pictures(tmp_path, capsys):
     args = ["inspect", "--model", str(tmp_path / "model"), "--prompt", "Where is Mary? " * 10]
     assert main([*args, "--out", str(tmp_path / "out"), "--max-tokens", "30", "--blocks", "2"]) == 0
     printed = capsys.readouterr().out
-    assert "recorded 1 memory blocks over 30 tokens (4 segments of 8, 8 bank rows and their mean)" in printed
+    assert "recorded 1 memory blocks over 30 tokens (4 segments of 8, 8 bank rows)" in printed
     assert "bank row similarity (mean cosine of two rows): 0.000 (M_0) -> " in printed
     trace = MemoryTrace.load(tmp_path / "out" / "trace.pt")
-    assert trace.blocks == [2] and trace.read.shape == (1, 1, 30, 9)  # a column for the mean, 0 past block 0
+    assert trace.blocks == [2] and trace.read.shape == (1, 1, 30, 8)
     for name in ("read_attention.png", "gates.png", "bank_norms.png"):
         assert (tmp_path / "out" / name).stat().st_size > 5000
 

@@ -42,9 +42,10 @@ def test_the_run_files_make_the_variant_and_fine_tune_the_model_they_pretrain(na
 
 @pytest.mark.parametrize("name", ["lm2", "lm2-paper", "armt"])
 def test_a_fine_tune_trains_the_memory_its_pretrained_model_has_whatever_the_defaults_are_now(name, tmp_path):
-    """A model pretrained before a default moved (here: `lm2` before the split read, ARMT before unit features)
-    is fine-tuned as it was pretrained: its saved fields win over what its registry name means today."""
-    before = {"lm2": {"memory_read_center": False}, "lm2-paper": {}, "armt": {"armt_feature_norm": False}}[name]
+    """A model pretrained while its registry name meant another model (here: `lm2` while the split read was the
+    default, ARMT before unit features) is fine-tuned as it was pretrained: its saved fields win over what the
+    name means today."""
+    before = {"lm2": {"memory_read_center": "split"}, "lm2-paper": {}, "armt": {"armt_feature_norm": False}}[name]
     saved = TrainConfig(model=model_section("--config", str(CONFIGS / "pretrain.yaml"), *study.variant_args(name)))
     pretrained = saved.model_config(vocab_size=1024)
     for field, value in before.items():
@@ -54,7 +55,7 @@ def test_a_fine_tune_trains_the_memory_its_pretrained_model_has_whatever_the_def
     built = TrainConfig(model=model_section("--config", str(CONFIGS / "round2-qa1.yaml"), *args)).model_config(1024)
     for field in MEMORY_FIELDS:
         assert getattr(built, field) == getattr(pretrained, field), field
-    assert built.memory_read_center == (False if name != "armt" else "split")
+    assert built.memory_read_center == ("split" if name == "lm2" else False)
 
 
 def test_the_plan_names_bad_input(tmp_path):

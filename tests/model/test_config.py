@@ -175,7 +175,7 @@ def test_bad_memory_variant_fields_name_the_field(field, value, message):
 
 
 def test_a_learned_centring_replaces_the_default_read_and_refuses_a_stated_fixed_one_and_the_paper_preset():
-    assert LM2Config().memory_read_center == "split"
+    assert LM2Config().memory_read_center is False
     assert LM2Config(memory_read_center_fraction=0.5).memory_read_center is False  # not stated: replaced
     for fixed in (True, "keys", "split"):
         with pytest.raises(ValueError, match=rf"memory_read_center_fraction=0.0 learns a centring, but .*={fixed!r}"):
@@ -227,7 +227,7 @@ def test_a_config_saved_before_floors_hard_gates_and_write_costs_loads_without_t
     before_centring = LM2Config().to_dict()  # saved before stage 19: every first memory block read the raw rows
     before_centring.pop("memory_read_center")
     assert LM2Config.from_dict(before_centring).memory_read_center is False
-    assert today.memory_read_center == "split"
+    assert today.memory_read_center is False
     stage9 = LM2Config(write_penalty_warmup=0).to_dict()  # the default of stages 9-10: priced from the start
     stage9.pop("write_penalty_warmup")
     loaded = LM2Config.from_dict(stage9)

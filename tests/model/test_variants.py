@@ -49,14 +49,11 @@ def test_an_unknown_variant_is_named():
 
 
 def test_lm2_is_the_variant_the_ladder_chose_and_lm2_paper_the_paper():
-    """docs/memory.md "Stage 24" made `lm2-hard-floor-write0.1-warm-center-split` LM2Config's default (stage 11's
-    `lm2-hard-floor-write0.1-warm` with the split read): `lm2` and that name are the same model field for field,
-    and `lm2-paper` states every memory field of the paper's preset."""
+    """docs/memory.md "Stage 11" made `lm2-hard-floor-write0.1-warm` LM2Config's default (stage 24 moved it to the
+    split read, stage 26 back): `lm2` and that name are the same model field for field, and `lm2-paper` states
+    every memory field of the paper's preset."""
     from lm2.model.config import MEMORY_PRESETS
 
-    chosen = variant_config("lm2-hard-floor-write0.1-warm-center-split", TINY).to_dict()
-    assert variant_config("lm2", TINY).to_dict() == chosen
-    stage11 = variant_config("lm2-hard-floor-write0.1-warm", TINY).to_dict()
-    assert {k for k in chosen if chosen[k] != stage11[k]} == {"memory_read_center"}
+    assert variant_config("lm2", TINY).to_dict() == variant_config("lm2-hard-floor-write0.1-warm", TINY).to_dict()
     paper = variant_config("lm2-paper", TINY)
     assert {field: getattr(paper, field) for field in MEMORY_PRESETS["paper"]} == MEMORY_PRESETS["paper"]

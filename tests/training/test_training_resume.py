@@ -114,8 +114,8 @@ def test_init_from_starts_a_new_run_from_the_weights(finished_run, tmp_path, cap
     assert "other memory fields" not in caplog.text
     # Other memory fields on the same weights: allowed (a variant from pretrained weights), and said.
     with caplog.at_level(logging.WARNING, logger="lm2.training.trainer"):
-        Trainer(tiny_config(tmp_path / "raw", model={"memory_read_center": False}, run={"init_from": str(source)}))
-    assert "was trained with other memory fields than this run's: memory_read_center='split' there, False here" in (
+        Trainer(tiny_config(tmp_path / "split", model={"memory_read_center": "split"}, run={"init_from": str(source)}))
+    assert "was trained with other memory fields than this run's: memory_read_center=False there, 'split' here" in (
         caplog.text
     )
 

@@ -69,10 +69,10 @@ class LM2Config(PreTrainedConfig):
     memory_output: `"bank"` (add g_out * M_t[i], eq. 3) or `"read"` (add g_out * E_mem).
     memory_init: `"identity"` (fixed M_0: identity / orthonormal rows / unit-norm random rows) or
         `"learned"` (a parameter initialised the same way).
-    The memory fields below default to the memory ladder's choice (docs/memory.md "Stage 24", registry name
-    `lm2-hard-floor-write0.1-warm-center-split`): read norm, delta update, hard gates at +3 / −3, forget floor
-    0.999, write penalty 0.1 rising over the first 19,200 training sequences, and the first memory block's split
-    read of the bank. `memory_preset="paper"` restores the paper's equations (and loss).
+    The memory fields below default to the memory ladder's choice (docs/memory.md "Stage 11", registry name
+    `lm2-hard-floor-write0.1-warm`; "Stage 26" kept it): read norm, delta update, hard gates at +3 / −3, forget
+    floor 0.999, write penalty 0.1 rising over the first 19,200 training sequences. `memory_preset="paper"`
+    restores the paper's equations (and loss).
     forget_bias: initial bias of the forget gate (default +3: the edge of a hard gate's "keep"; the paper's +1).
     input_bias: initial bias of the input gate (default −3: the edge of a hard gate's "shut", a row must earn
         a write; the paper's 0).
@@ -80,12 +80,13 @@ class LM2Config(PreTrainedConfig):
         g_out * M_t[i]), so the read does not depend on the bank's scale (default; not in the paper).
     memory_read_center: how the first memory block, which reads the whole bank entering the segment, reads its
         rows (before the normalisation, W_K and W_V); later memory blocks and g_out * M_t[i] are unchanged.
-        `"split"` (default since docs/memory.md "Stage 24"; "Stage 23"): the centred rows (each row minus the
-        mean of the rows) and, as one more row, their mean, so that the read takes how the rows differ and what
-        they share — what many segments of writes leave in all of them — apart, each at the scale of a row;
-        `False`: the rows as they are (the paper's read); `True`: the centred rows only (docs/memory.md
-        "Stage 19"); `"keys"`: centred keys (W_K) only, so which rows it reads is decided on how they differ while
-        what it reads (W_V) is the rows as they are (docs/memory.md "Stage 22"). None of them is in the paper.
+        `False` (default): the rows as they are (the paper's read); `"split"`: the centred rows (each row minus
+        the mean of the rows) and, as one more row, their mean, so that the read takes how the rows differ and
+        what they share — what many segments of writes leave in all of them — apart, each at the scale of a row
+        (docs/memory.md "Stage 23"; the default from stage 24 to stage 26, which found that it costs track
+        learned with the curriculum); `True`: the centred rows only (docs/memory.md "Stage 19"); `"keys"`:
+        centred keys (W_K) only, so which rows it reads is decided on how they differ while what it reads (W_V)
+        is the rows as they are (docs/memory.md "Stage 22"). None but `False` is in the paper.
     memory_read_center_fraction: `None` (default: no such parameter) or the initial value of a learnable
         per-channel fraction α of the rows' mean that the first memory block subtracts where it reads the bank,
         rows − α ⊙ mean (before the normalisation, W_K and W_V), so that training decides, channel by channel,
@@ -191,7 +192,7 @@ class LM2Config(PreTrainedConfig):
     forget_bias: float = 3.0
     input_bias: float = -3.0
     memory_read_norm: bool = True
-    memory_read_center: bool | str = "split"
+    memory_read_center: bool | str = False
     memory_read_center_fraction: float | None = None
     memory_update: str = "delta"
     forget_floor: float = 0.999
@@ -232,7 +233,7 @@ class LM2Config(PreTrainedConfig):
             self._apply_memory_preset()
         passed = _PASSED_FIELDS.get()
         if self.memory_read_center_fraction is not None and passed is not None and "memory_read_center" not in passed:
-            self.memory_read_center = False  # a learned centring replaces the default's fixed one
+            self.memory_read_center = False  # a learned centring replaces a fixed one that was not asked for
         super().__post_init__(**kwargs)  # standardises rope_parameters with the stated maximum
         if self.segment_span is not None:
             # No maximum length: transformers' generate reads this field to warn past it and to cap its

@@ -57,8 +57,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     **{f"lm2-hard-floor-write{penalty}": _hard(0.999, write_penalty=penalty) for penalty in (0.1, 0.01, 0.3, 1.0)},
     # Stage 11: the price rising over the first 19,200 training sequences (600 ladder steps of 32, half the
     # stage-9 plan), so that the read learns a task before writes cost anything (`lm2-hard-floor-write0.1-warm`
-    # was LM2Config's default from stage 11 to stage 24); and the candidate from the token's own input
-    # (c = tanh(E_t W_C)) instead of the read of the bank.
+    # is LM2Config's default since stage 11; stage 24 moved it to the split read and stage 26 back); and the
+    # candidate from the token's own input (c = tanh(E_t W_C)) instead of the read of the bank.
     **{
         f"lm2-hard-floor-write{penalty}-warm": _hard(0.999, write_penalty=penalty, write_penalty_warmup=19_200)
         for penalty in (0.1, 0.3)
@@ -95,7 +95,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     ),
     # Stage 23: the default whose first memory block reads the centred rows and, as one more row, their mean: how the
     # rows differ (what stage 19's centring kept) and what they share (what stage 20's recall lost), apart.
-    # LM2Config's default since stage 24.
+    # LM2Config's default from stage 24 to stage 26 (it costs track learned with the curriculum).
     "lm2-hard-floor-write0.1-warm-center-split": _hard(
         0.999, write_penalty=0.1, write_penalty_warmup=19_200, memory_read_center="split"
     ),
