@@ -14,7 +14,7 @@ from lm2.cli.main import main
 from lm2.cli.train import build_parser
 from lm2.data.paths import data_dir
 from lm2.evaluation import study
-from lm2.model.config import MEMORY_FIELDS
+from lm2.model.config import memory_fields
 from lm2.model.variants import variant_config
 from lm2.training.config import TrainConfig
 
@@ -28,7 +28,7 @@ def model_section(*argv: str) -> dict:
 
 
 @pytest.mark.parametrize("round_", ["finetune", "round2"])
-@pytest.mark.parametrize("name", study.MODELS)
+@pytest.mark.parametrize("name", [*study.MODELS, "lm2-hard-floor-write0.1-warm-center-split"])  # the last: every field
 def test_the_run_files_make_the_variant_and_fine_tune_the_model_they_pretrain(name, round_):
     pretrain = model_section("--config", str(CONFIGS / "pretrain.yaml"), *study.variant_args(name))
     finetune = model_section("--config", str(CONFIGS / f"{round_}-qa1.yaml"), *study.variant_args(name))
@@ -36,7 +36,15 @@ def test_the_run_files_make_the_variant_and_fine_tune_the_model_they_pretrain(na
     built = TrainConfig(model=pretrain).model_config(vocab_size=1024)  # as `lm2 train` builds it
     backbone = {k: pretrain[k] for k in ("hidden_size", "num_hidden_layers", "segment_length", "num_memory_tokens")}
     expected = variant_config(name, backbone)
-    for field in ("arch", "vanilla_mode", "memory_update", "memory_gates", "write_penalty", "forget_floor"):
+    for field in (
+        "arch",
+        "vanilla_mode",
+        "memory_update",
+        "memory_gates",
+        "write_penalty",
+        "forget_floor",
+        "memory_read_center",
+    ):
         assert getattr(built, field) == getattr(expected, field), field
 
 
@@ -53,7 +61,7 @@ def test_a_fine_tune_trains_the_memory_its_pretrained_model_has_whatever_the_def
     pretrained.save_pretrained(tmp_path)
     args = [*study.variant_args(name), *study.memory_args(tmp_path)]
     built = TrainConfig(model=model_section("--config", str(CONFIGS / "round2-qa1.yaml"), *args)).model_config(1024)
-    for field in MEMORY_FIELDS:
+    for field in memory_fields(pretrained.arch):
         assert getattr(built, field) == getattr(pretrained, field), field
     assert built.memory_read_center == ("split" if name == "lm2" else False)
 

@@ -174,9 +174,7 @@ def test_bad_memory_variant_fields_name_the_field(field, value, message):
         LM2Config(**{field: value})
 
 
-def test_a_learned_centring_replaces_the_default_read_and_refuses_a_stated_fixed_one_and_the_paper_preset():
-    assert LM2Config().memory_read_center is False
-    assert LM2Config(memory_read_center_fraction=0.5).memory_read_center is False  # not stated: replaced
+def test_a_learned_centring_refuses_the_fixed_one_and_the_paper_preset():
     for fixed in (True, "keys", "split"):
         with pytest.raises(ValueError, match=rf"memory_read_center_fraction=0.0 learns a centring, but .*={fixed!r}"):
             LM2Config(memory_read_center_fraction=0.0, memory_read_center=fixed)
@@ -206,10 +204,9 @@ def test_a_config_saved_before_the_memory_variants_loads_the_paper_equations(tmp
 
 def test_a_config_saved_before_floors_hard_gates_and_write_costs_loads_without_them(tmp_path):
     """Configs written between stage 4 and stage 11 of docs/memory.md state the memory update but not
-    `forget_floor`, `memory_gates`, `write_penalty`, `write_penalty_warmup` or `memory_candidate`, and those
-    before stage 19 not `memory_read_center`; every model then had σ gates, no floor, no write cost (or one
-    priced from the start), the read as candidate and the raw rows read, so they load with those, not with
-    today's defaults (which differ)."""
+    `forget_floor`, `memory_gates`, `write_penalty`, `write_penalty_warmup` or `memory_candidate`; every model
+    then had σ gates, no floor, no write cost (or one priced from the start) and the read as candidate, so they
+    load with those, not with today's defaults (which differ)."""
     saved = LM2Config(segment_length=8, memory_update="paper", forget_bias=4.0, input_bias=-4.0).to_dict()
     for key in ("forget_floor", "memory_gates", "write_penalty", "write_penalty_warmup", "memory_candidate"):
         saved.pop(key)
@@ -224,10 +221,6 @@ def test_a_config_saved_before_floors_hard_gates_and_write_costs_loads_without_t
     today = LM2Config.from_pretrained(tmp_path / "today")
     assert (today.forget_floor, today.memory_gates, today.write_penalty) == (0.999, "hard", 0.1)
     assert today.write_penalty_warmup == default.write_penalty_warmup == 19_200
-    before_centring = LM2Config().to_dict()  # saved before stage 19: every first memory block read the raw rows
-    before_centring.pop("memory_read_center")
-    assert LM2Config.from_dict(before_centring).memory_read_center is False
-    assert today.memory_read_center is False
     stage9 = LM2Config(write_penalty_warmup=0).to_dict()  # the default of stages 9-10: priced from the start
     stage9.pop("write_penalty_warmup")
     loaded = LM2Config.from_dict(stage9)

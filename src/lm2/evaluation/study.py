@@ -45,7 +45,7 @@ from lm2.bench.common import machine
 from lm2.data.babilong import length_name, parse_lengths
 from lm2.evaluation.results import is_done
 from lm2.files import save_atomic, write_atomic
-from lm2.model.config import MEMORY_FIELDS, LM2Config
+from lm2.model.config import LM2Config, memory_fields
 from lm2.model.variants import VARIANTS
 
 HELDOUT_BOOKS = ("dracula", "frankenstein", "picture_of_dorian_gray")  # authors with no other dev book
@@ -124,7 +124,7 @@ class StudyPlan:
 
 def variant_args(name: str) -> list[str]:
     """`lm2 train` options that make the study's run file train variant `name` (its memory fields)."""
-    return [word for key, value in VARIANTS[name].items() for word in (f"--model.{key}", str(value))]
+    return [word for key, value in VARIANTS[name].items() for word in (f"--model.{key}", _yaml_word(value))]
 
 
 def memory_args(model_dir: Path) -> list[str]:
@@ -132,7 +132,7 @@ def memory_args(model_dir: Path) -> list[str]:
     saved before a field existed gives the value it was trained with), so that fine-tuning it trains the model
     that was pretrained, whatever a registry name means today (`lm2` after a default moved)."""
     config = LM2Config.from_pretrained(model_dir)
-    return [word for field in MEMORY_FIELDS for word in (f"--model.{field}", _yaml_word(getattr(config, field)))]
+    return [word for k in memory_fields(config.arch) for word in (f"--model.{k}", _yaml_word(getattr(config, k)))]
 
 
 def _yaml_word(value: Any) -> str:

@@ -39,11 +39,15 @@ MEMORY_PRESETS = {
         "memory_candidate": "read",
     },
 }
-# The fields whose defaults have moved (docs/memory.md, "`lm2` is the default of its time"): what a saved model
-# must state so that a run from its weights computes what it was trained to compute.
-MEMORY_FIELDS = (*MEMORY_PRESETS["paper"], "armt_feature_norm")
 VANILLA_MODES = ("full", "segmented")
 ARMT_MEMORY_TOKENS = ("write", "recurrent")
+
+
+def memory_fields(arch: str) -> tuple[str, ...]:
+    """The memory-variant fields that act in a model of `arch` (`lm2`: every field of the paper's preset; `armt`:
+    its feature map; none for the others): those whose defaults have moved (docs/memory.md, "`lm2` is the
+    default of its time"), so what a run from saved weights must take from them to compute what they learned."""
+    return {"lm2": tuple(MEMORY_PRESETS["paper"]), "armt": ("armt_feature_norm",)}.get(arch, ())
 
 
 class LM2Config(PreTrainedConfig):
@@ -91,8 +95,8 @@ class LM2Config(PreTrainedConfig):
         per-channel fraction α of the rows' mean that the first memory block subtracts where it reads the bank,
         rows − α ⊙ mean (before the normalisation, W_K and W_V), so that training decides, channel by channel,
         how much of what every row shares the read sees (`0.0`: the uncentred read exactly at the start; `1.0`:
-        `memory_read_center=True` at the start; docs/memory.md "Stage 21"). It replaces the fixed centring:
-        given without `memory_read_center`, that is `False`; given with any other value, an error.
+        `memory_read_center=True` at the start; docs/memory.md "Stage 21"). Not with `memory_read_center` (True is
+        α = 1 fixed).
     memory_update: eq. 6 as `"paper"` (g_in * c + g_f * M); `"mean"`, the gates' weighted mean
         (g_in * c + g_f * M) / (g_in + g_f); or `"delta"` (default), g_f * M + g_in * (c - g_f * M), which moves
         the kept row towards the candidate c = tanh(E_mem). Both alternatives keep rows within [-1, 1] once there.
@@ -231,9 +235,6 @@ class LM2Config(PreTrainedConfig):
             self.memory_layers = sorted({int(i) for i in self.memory_layers})
         if self.memory_preset is not None:
             self._apply_memory_preset()
-        passed = _PASSED_FIELDS.get()
-        if self.memory_read_center_fraction is not None and passed is not None and "memory_read_center" not in passed:
-            self.memory_read_center = False  # a learned centring replaces a fixed one that was not asked for
         super().__post_init__(**kwargs)  # standardises rope_parameters with the stated maximum
         if self.segment_span is not None:
             # No maximum length: transformers' generate reads this field to warn past it and to cap its
@@ -246,15 +247,14 @@ class LM2Config(PreTrainedConfig):
         """As transformers', except that a config saved before a field that changed its meaning existed loads
         as it was trained, whatever today's defaults are: `lm2` without `memory_update` with the paper's memory
         fields; `lm2` without `forget_floor`, `memory_gates`, `write_penalty`, `write_penalty_warmup` or
-        `memory_candidate` (saved between stage 4 and stage 11 of docs/memory.md), or without `memory_read_center`
-        (saved before stage 19), with the value each field gave every model before it existed (the paper's);
-        `armt` without `armt_feature_norm` with the raw DPFP features (`False`)."""
+        `memory_candidate` (saved between stage 4 and stage 11 of docs/memory.md) with the value each field gave
+        every model before it existed (the paper's); `armt` without `armt_feature_norm` with the raw DPFP
+        features (`False`)."""
         arch = config_dict.get("arch", cls.arch)
         if arch == "lm2" and "memory_update" not in config_dict:
             config_dict = {**MEMORY_PRESETS["paper"], **config_dict}
         if arch == "lm2":
-            later = ("forget_floor", "memory_gates", "write_penalty", "write_penalty_warmup", "memory_candidate",
-                     "memory_read_center")  # fmt: skip
+            later = ("forget_floor", "memory_gates", "write_penalty", "write_penalty_warmup", "memory_candidate")
             config_dict = {**{k: MEMORY_PRESETS["paper"][k] for k in later}, **config_dict}
         if arch == "armt" and "armt_feature_norm" not in config_dict:
             config_dict = {"armt_feature_norm": False, **config_dict}

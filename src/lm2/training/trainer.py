@@ -25,7 +25,7 @@ from lm2.evaluation.answers import accuracy, generate_answers
 from lm2.files import atomic_folder
 from lm2.integrations.pretrained import load_weights, no_progress_bars
 from lm2.model import LM2ForCausalLM
-from lm2.model.config import MEMORY_PRESETS, LM2Config
+from lm2.model.config import LM2Config, memory_fields
 
 from . import distributed
 from .checkpoint import latest_checkpoint, load_trainer_state, rng_state, save_checkpoint, set_rng_state
@@ -112,10 +112,11 @@ class Trainer:
         if start is not None:
             model = load_weights(start, torch.float32, config=self.model_config)
             log.info("weights from %s", start)
+        if self.resume_from is None and start is not None:  # a resumed run was checked against its own config
             saved = LM2Config.from_pretrained(start)
-            acting = {"lm2": tuple(MEMORY_PRESETS["paper"]), "armt": ("armt_feature_norm",)}.get(saved.arch, ())
-            moved = [f"{k}={getattr(saved, k)!r} there, {getattr(self.model_config, k)!r} here" for k in acting
-                     if getattr(saved, k) != getattr(self.model_config, k)]  # fmt: skip
+            here = self.model_config
+            moved = [f"{k}={getattr(saved, k)!r} there, {getattr(here, k)!r} here" for k in memory_fields(saved.arch)
+                     if getattr(saved, k) != getattr(here, k)]  # fmt: skip
             if moved:  # allowed (a new variant from pretrained weights), but never by accident
                 log.warning("%s was trained with other memory fields than this run's: %s", start, "; ".join(moved))
         model.to(self.device).train()
