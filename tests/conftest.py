@@ -25,7 +25,7 @@ TINY = dict(
 # at 0.2 it changes the logits by O(1).
 VARIANTS = [
     ("lm2", {}),
-    ("lm2", {"memory_layers": [1], "memory_read_center": "keys"}),
+    ("lm2", {"memory_layers": [1], "memory_read_center": "gated"}),  # "keys": tests/model/test_reference.py
     (
         "lm2",
         {"memory_layers": [0, 2], "memory_query": "attention", "memory_output": "read", "memory_read_center": "split"},

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Shared by stages 17c, 19, 21, 22 and 23 (docs/memory.md): one LM2 variant on the demo's act 2 (R1) for one seed, its
+# Shared by stages 17c, 19, 21, 22, 23 and 28 (docs/memory.md): one LM2 variant on the demo's act 2 (R1) for one seed, its
 # evaluation and training log copied into results/memory/<stage>/seed<S>/, then `lm2 retention` at 1,024 tokens
 # (whole inputs and the last 128 tokens). Usage, from the repository root: act2_variant.sh STAGE MODEL SEED
 set -e

@@ -65,6 +65,20 @@ def test_a_split_read_records_the_mean_as_one_more_column():
     assert trace.read[0, ..., 6].min() > 0 and trace.read[1:, ..., 6].abs().max() == 0
 
 
+def test_a_gated_read_records_the_mean_s_gate_as_the_last_column(tmp_path):
+    """memory_read_center="gated": the trace's last column is the gate through which the first memory block adds the
+    rows' mean, in (0, 1); the rows' weights still sum to 1, the entropy is theirs alone, and the flag survives
+    save / load."""
+    trace = record_memory(tiny_model("lm2", memory_read_center="gated"), random_ids(2, 15))
+    assert trace.mean_gate and trace.read.shape == (3, 2, 15, 7)
+    torch.testing.assert_close(trace.read[..., :6].sum(-1), torch.ones(3, 2, 15))
+    assert 0 < trace.read[0, ..., 6].min() and trace.read[0, ..., 6].max() < 1 and trace.read[1:, ..., 6].abs().max() == 0
+    rows = trace.read[..., :6]
+    torch.testing.assert_close(read_entropy(trace), -(rows * rows.clamp_min(1e-30).log2()).sum(-1))
+    trace.save(tmp_path / "trace.pt")
+    assert MemoryTrace.load(tmp_path / "trace.pt").mean_gate
+
+
 def test_trace_shapes_masks_and_bank_norms():
     model = tiny_model("lm2", memory_heads=2)  # segment_length 6, 3 memory blocks, width 32
     ids = random_ids(2, 20)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lm2.model.config import MEMORY_PRESETS
-from lm2.model.memory import initial_bank, reopening_hardsigmoid
+from lm2.model.memory import initial_bank, read_gated_mean, read_rows, reopening_hardsigmoid
 from tests.conftest import random_ids, tiny_model
 
 
@@ -156,9 +156,9 @@ def test_a_centred_read_does_not_see_what_every_row_shares():
     added to every row changes nothing it reads. With the read as the output (memory_output="read") and one memory
     block, a segment's logits depend on the entering bank only through that read: the same logits (float64).
     With "keys", only its keys are centred: the same keys, other values and logits; with "split", the rows' mean is
-    read as one more row, whose key alone moves."""
+    read as one more row, whose key alone moves; so with "gated", which reads the same keys."""
     gaps, keys = {}, {}
-    for center in (True, False, "keys", "split"):
+    for center in (True, False, "keys", "split", "gated"):
         model = tiny_model("lm2", memory_layers=[1], memory_output="read", memory_read_center=center)
         assert model.model.layers[1].memory.read_center == center
         ids = random_ids(2, 6, seed=7)
@@ -173,11 +173,36 @@ def test_a_centred_read_does_not_see_what_every_row_shares():
     assert (key - key_shifted).abs().max() < 1e-10 and (value - value_shifted).abs().max() > 1e-3
     assert gaps["keys"] > 1e-3 and (keys[False][0][0] - keys[False][1][0]).abs().max() > 1e-3
     # "split": the centred rows are read as with True, and the rows' mean as one more row, which sees the shift.
-    (key, value), (key_shifted, value_shifted) = keys["split"]
-    assert key.shape[-2] == 7 and (key[..., :6, :] - key_shifted[..., :6, :]).abs().max() < 1e-10
-    assert (key[..., 6, :] - key_shifted[..., 6, :]).abs().max() > 1e-3 and gaps["split"] > 1e-3
+    for center in ("split", "gated"):
+        (key, value), (key_shifted, value_shifted) = keys[center]
+        assert key.shape[-2] == 7 and (key[..., :6, :] - key_shifted[..., :6, :]).abs().max() < 1e-10
+        assert (key[..., 6, :] - key_shifted[..., 6, :]).abs().max() > 1e-3 and gaps[center] > 1e-3
     later = tiny_model("lm2", memory_read_center=True)  # three memory blocks: only the first reads a whole bank
     assert [layer.memory.read_center for layer in later.model.layers] == [True, False, False]
+
+
+@torch.no_grad()
+def test_a_gated_mean_takes_no_read_from_the_rows():
+    """memory_read_center="gated": the first memory block reads the centred rows by the softmax and adds their mean
+    through a gate of its own, σ(q · k_mean / sqrt(e)). However large the mean's score, the rows' weights are those of
+    the softmax over the rows alone (with "split" the mean's column takes them); the read is the rows' read plus the
+    gate times the mean's value, and the gate moves with the mean's key."""
+    generator = torch.Generator().manual_seed(0)
+    q, key, value = (torch.randn(2, 2, 5, 8, generator=generator, dtype=torch.float64) for _ in range(3))
+    key, value = key[..., :4, :], value[..., :4, :]  # three rows and, last, their mean
+    loud = key.clone()
+    loud[..., -1, :] = 10 * q.mean(2)  # the mean's key along the queries: a large score
+    for k in (key, loud):
+        read, weights = read_gated_mean(q, k, value, explicit=True)
+        rows, alone = read_rows(q, k[..., :-1, :], value[..., :-1, :], None, explicit=True)
+        torch.testing.assert_close(weights[..., :-1], alone, rtol=0, atol=1e-12)  # the rows keep their mass
+        gate = weights[..., -1:]
+        torch.testing.assert_close(gate, torch.sigmoid(q @ k[..., -1:, :].transpose(-1, -2) / 8**0.5))
+        torch.testing.assert_close(read, rows + gate * value[..., -1:, :], rtol=0, atol=1e-12)
+        torch.testing.assert_close(read, read_gated_mean(q, k, value, explicit=False)[0])  # the fused kernel
+    assert read_gated_mean(q, loud, value, True)[1][..., -1].mean() > 0.9  # the loud mean's gate opens
+    split = read_rows(q, loud, value, None, explicit=True)[1]  # the same keys as one softmax: the mean takes the mass
+    assert split[..., -1].mean() > 0.5 and split[..., :-1].sum(-1).mean() < 0.5
 
 
 def test_a_learned_centring_starts_where_it_is_told_and_learns():

@@ -16,6 +16,7 @@ from tests.conftest import VARIANTS, random_ids, tiny_model
 LM2_VARIANTS = [kw for arch, kw in VARIANTS if arch == "lm2"] + [
     {"memory_gain": 0.5, "forget_bias": 3.0},
     {"memory_update": "mean", "memory_output": "read"},
+    {"memory_layers": [0, 2], "memory_read_center": "keys"},
 ]
 TOL = dict(rtol=1e-9, atol=1e-10)
 
@@ -59,10 +60,17 @@ def reference(model, ids):
                 valued = read if cfg.memory_read_center == "keys" else keyed  # "keys": W_V reads the rows as they are
                 if first and cfg.memory_read_center == "split":  # the centred rows, then their mean as one more row
                     keyed = valued = normed(torch.cat([rows - rows.mean(0), rows.mean(0, keepdim=True)]))
+                if first and cfg.memory_read_center == "gated":  # the centred rows, and apart from them their mean
+                    keyed = valued = normed(rows - rows.mean(0))
+                    mean = normed(rows.mean(0, keepdim=True))
                 mk, mv = heads(mem.k_proj(keyed), mem.heads), heads(mem.v_proj(valued), mem.heads)
                 e_mem = torch.stack(
                     [softmax_read(mq[:, i], mk, mv, len(keyed) if first else i + 1).reshape(-1) for i in range(T)]
                 )
+                if first and cfg.memory_read_center == "gated":  # + σ(q · k_mean / sqrt(e)) W_V mean, per head
+                    k_mean, v_mean = heads(mem.k_proj(mean), mem.heads), heads(mem.v_proj(mean), mem.heads)
+                    gate = torch.sigmoid((mq * k_mean).sum(-1, keepdim=True) / math.sqrt(mq.shape[-1]))  # (h, T, 1)
+                    e_mem = e_mem + (gate * v_mean).transpose(0, 1).reshape(T, -1)
                 gated = torch.sigmoid(mem.out_gate(e_mem)) * (read[:T] if cfg.memory_output == "bank" else e_mem)
                 h = h + a + (gated if mem.gain is None else mem.gain * gated)
                 squash = torch.sigmoid if cfg.memory_gates == "sigmoid" else lambda z: (z / 6 + 0.5).clamp(0, 1)

@@ -36,7 +36,8 @@ class MemoryTrace:
     input_ids: Tensor  # (b, L)
     read: Tensor  # (k, b, L, m) read attention of each token over the bank rows (heads averaged),
     # or (k, b, h, L, m) with keep_heads; rows a token cannot see have weight 0. With
-    # memory_read_center="split" m + 1 columns: the last is the rows' mean, which the first memory block reads too
+    # memory_read_center="split" or "gated" m + 1 columns: the last is the rows' mean, which the first memory block
+    # reads too (with "gated" the mean's gate, not a softmax weight: see `mean_gate`)
     gate_in: Tensor  # (k, b, L) channel mean of g_in
     gate_forget: Tensor  # (k, b, L) channel mean of g_f
     gate_out: Tensor  # (k, b, L) channel mean of g_out
@@ -49,6 +50,9 @@ class MemoryTrace:
     # rows are orthogonal: 0); near 1 the rows point one way and the read's keys cannot tell them apart. None in
     # traces saved before it was recorded
     bank_similarity: Tensor | None = None
+    # memory_read_center="gated": read's last column is the gate through which the first block adds the rows' mean,
+    # so a token's weights sum to 1 + that gate and `read_entropy` leaves the column out
+    mean_gate: bool = False
 
     @property
     def segments(self) -> int:
@@ -112,7 +116,7 @@ def record_memory(
     bad = sorted(set(blocks) - set(cfg.memory_layer_ids))
     if bad:
         raise ValueError(f"blocks={blocks} has {bad} without memory; memory blocks: {cfg.memory_layer_ids}")
-    recorder = _Recorder(keep_heads, cfg.memory_slots + (cfg.memory_read_center == "split"))  # the mean's column
+    recorder = _Recorder(keep_heads, cfg.memory_slots + (cfg.memory_read_center in ("split", "gated")))  # the mean
     handles = [model.model.layers[i].memory.register_forward_hook(recorder.hook(i), with_kwargs=True) for i in blocks]
     state = model.model.initial_state(input_ids.shape[0], input_ids.device)
     bank_norms = [state.memory.norm(dim=-1).float().cpu()]  # (b, m) M_0
@@ -137,6 +141,7 @@ def record_memory(
         bank_norm=torch.stack(bank_norms, 1),
         gate_in_shut=recorder.stacked("gate_in_shut", blocks),
         bank_similarity=torch.stack(similarity, 1),
+        mean_gate=cfg.memory_read_center == "gated",
     )
 
 
@@ -150,8 +155,10 @@ def row_similarity(bank: Tensor) -> Tensor:
 
 
 def read_entropy(trace: MemoryTrace) -> Tensor:
-    """Entropy in bits of each token's read attention `(k, b, L)` (heads averaged first)."""
+    """Entropy in bits of each token's read attention `(k, b, L)` (heads averaged first), over the softmax's
+    columns (without the mean's gate of a `mean_gate` trace)."""
     read = trace.read if trace.read.ndim == 4 else trace.read.mean(2)
+    read = read[..., :-1] if trace.mean_gate else read
     return -(read * read.clamp_min(1e-30).log2()).sum(-1)
 
 

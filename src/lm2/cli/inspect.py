@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     pictures = plot_trace(trace, args.out)
     entropy = read_entropy(trace)[:, 0].mean(-1)  # (k,) bits
     segments, rows = f"{trace.segments} segments of {trace.segment_length}", trace.bank_norm.shape[-1]
-    mean = " and their mean" if trace.read.shape[-1] > rows else ""  # memory_read_center="split"
+    mean = " and their mean" if trace.read.shape[-1] > rows else ""  # memory_read_center="split" or "gated"
+    mean += " through its gate" if trace.mean_gate else ""
     print(f"recorded {len(trace.blocks)} memory blocks over {len(ids)} tokens ({segments}, {rows} bank rows{mean})")
     print("| block | g_in | g_in exactly shut | g_f | g_out | read entropy (bits) | written row norm |")
     print("|---|---|---|---|---|---|---|")

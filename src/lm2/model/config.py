@@ -90,7 +90,10 @@ class LM2Config(PreTrainedConfig):
         (docs/memory.md "Stage 23"; the default from stage 24 to stage 26, which found that it costs track
         learned with the curriculum); `True`: the centred rows only (docs/memory.md "Stage 19"); `"keys"`:
         centred keys (W_K) only, so which rows it reads is decided on how they differ while what it reads (W_V)
-        is the rows as they are (docs/memory.md "Stage 22"). None but `False` is in the paper.
+        is the rows as they are (docs/memory.md "Stage 22"); `"gated"`: the centred rows by the softmax and their
+        mean added through a gate of its own, σ(q · k_mean / sqrt(e)) per token and head, so what the rows share
+        does not take the softmax's mass from the rows (docs/memory.md "Stage 28"). None but `False` is in the
+        paper.
     memory_read_center_fraction: `None` (default: no such parameter) or the initial value of a learnable
         per-channel fraction α of the rows' mean that the first memory block subtracts where it reads the bank,
         rows − α ⊙ mean (before the normalisation, W_K and W_V), so that training decides, channel by channel,
@@ -290,10 +293,11 @@ class LM2Config(PreTrainedConfig):
         _choice("memory_candidate", self.memory_candidate, MEMORY_CANDIDATES)
         if not isinstance(self.memory_read_norm, bool):
             raise ValueError(f"memory_read_norm={self.memory_read_norm!r} must be true or false")
-        if not (isinstance(self.memory_read_center, bool) or self.memory_read_center in ("keys", "split")):
+        if not (isinstance(self.memory_read_center, bool) or self.memory_read_center in ("keys", "split", "gated")):
             raise ValueError(
-                f"memory_read_center={self.memory_read_center!r} must be true, false, 'keys' (the keys only) or "
-                "'split' (the centred rows and their mean as one more row)"
+                f"memory_read_center={self.memory_read_center!r} must be true, false, 'keys' (the keys only), "
+                "'split' (the centred rows and their mean as one more row) or 'gated' (the centred rows and their "
+                "mean through a gate of its own)"
             )
         fraction = self.memory_read_center_fraction
         number = isinstance(fraction, (int, float)) and not isinstance(fraction, bool)

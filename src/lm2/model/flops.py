@@ -67,7 +67,7 @@ def forward_flops_per_token(config: LM2Config, length: int) -> float:
     per_token = layers * (block_linear + attention) + 2 * d * config.vocab_size
     if config.arch == "lm2":
         ids = config.memory_layer_ids
-        first = config.memory_slots + (config.memory_read_center == "split")  # "split" reads the rows' mean too
+        first = config.memory_slots + (config.memory_read_center in ("split", "gated"))  # the rows' mean too
         rows = [first if i == ids[0] else (span + 1) / 2 for i in ids]
         projections = 7 if config.memory_candidate == "input" else 6  # W_Q, W_K, W_V, 3 gates (and W_C)
         per_token += len(ids) * 2 * projections * d * d + sum(2 * 2 * d * r for r in rows)

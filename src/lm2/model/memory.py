@@ -9,7 +9,8 @@ reads the bank by cross-attention, returns the gated memory for the residual str
 for the next block; `write_rows` puts the last block's rows back into the bank. Reading uses keys/values of
 - the whole bank entering the segment, in the first memory block (those rows hold only earlier segments; with
   `memory_read_center`, each minus the rows' mean, for keys and values or for keys alone, or followed by the
-  mean as one more row; with `memory_read_center_fraction`, minus a learned per-channel fraction of it),
+  mean as one more row, read by the softmax or through a gate of its own; with `memory_read_center_fraction`,
+  minus a learned per-channel fraction of it),
 - rows j <= i only, in every later memory block (row j there already carries token j of this segment).
 Which of the two a block does is fixed at construction (`reads_whole_bank`).
 
@@ -156,7 +157,7 @@ class LM2Memory(nn.Module):
         self.query = config.memory_query
         self.output = config.memory_output
         self.read_norm = config.memory_read_norm
-        # The first memory block only: False, True (keys and values from the centred rows), "keys" or "split".
+        # The first memory block only: False, True (keys and values from the centred rows), "keys", "split" or "gated".
         self.read_center = config.memory_read_center if reads_whole_bank else False
         # α of `memory_read_center_fraction`: the learned share of the rows' mean the first memory block does not read.
         fraction = config.memory_read_center_fraction
@@ -186,11 +187,11 @@ class LM2Memory(nn.Module):
     def keys_values(self, rows: Tensor) -> tuple[Tensor, Tensor]:
         """Bank rows `(b, r, d)` → K, V `(b, h, r, e)` (eq. 1); in a block that centres its read (the first memory
         block, which reads the whole bank, `LM2Config.memory_read_center`), the rows minus their mean first (for
-        K alone with `"keys"`; with `"split"` followed by the mean as row r + 1, so K, V are `(b, h, r + 1, e)`), or
-        minus the learned fraction α ⊙ mean (`memory_read_center_fraction`)."""
+        K alone with `"keys"`; with `"split"` and `"gated"` followed by the mean as row r + 1, so K, V are
+        `(b, h, r + 1, e)`), or minus the learned fraction α ⊙ mean (`memory_read_center_fraction`)."""
         dtype = rows.dtype
         norm = rms_rows if self.read_norm else (lambda r: r)
-        if self.read_center == "split":
+        if self.read_center in ("split", "gated"):
             mean = rows.mean(1, keepdim=True)
             keyed = torch.cat([rows - mean, mean], 1)  # (b, r + 1, d): how the rows differ, what they share
         elif self.read_center is not False:
@@ -249,7 +250,10 @@ class LM2Memory(nn.Module):
             key = merge_columns(key, k_new, ctx.start, ctx.offset, ctx.aligned)  # (b, h, w, e)
             value = merge_columns(value, v_new, ctx.start, ctx.offset, ctx.aligned)
             start = ctx.start  # token i reads rows j <= i
-        e_mem, weights = read_rows(q, key, value, start, return_step)  # eq. 2   (b, h, n, e)
+        if self.read_center == "gated":  # the centred rows by the softmax, their mean (the last row) through a gate
+            e_mem, weights = read_gated_mean(q, key, value, return_step)
+        else:
+            e_mem, weights = read_rows(q, key, value, start, return_step)  # eq. 2   (b, h, n, e)
         b, _, n, _ = e_mem.shape
         e_mem = e_mem.transpose(1, 2).reshape(b, n, self.heads * self.head_dim).to(dtype)  # E_mem (b, n, d)
         kept = rms_rows(rows) if self.read_norm else rows
@@ -289,6 +293,19 @@ def read_rows(q: Tensor, key: Tensor, value: Tensor, start: int | None, explicit
         scores = scores.masked_fill(hidden, float("-inf"))
     weights = scores.softmax(-1)
     return weights @ value, weights
+
+
+def read_gated_mean(q: Tensor, key: Tensor, value: Tensor, explicit: bool) -> tuple[Tensor, Tensor]:
+    """`memory_read_center="gated"`: key/value `(b, h, m + 1, e)` hold the centred rows and, last, their mean. The
+    rows are read by eq. 2's softmax over the m rows alone; the mean is added through a gate of its own,
+    σ(q · k_mean / sqrt(e)) per token and head: the score the softmax would have given it as one more column
+    (`"split"`), squashed on its own, so what the rows share is read without taking the softmax's mass from the
+    rows. Returns (read `(b, h, n, e)`, weights `(b, h, n, m + 1)` or None: the rows' softmax weights, then the
+    gate, so a token's weights sum to 1 + its gate)."""
+    rows_read, weights = read_rows(q, key[..., :-1, :], value[..., :-1, :], None, explicit)
+    gate = torch.sigmoid(q @ key[..., -1:, :].transpose(-1, -2) / math.sqrt(q.shape[-1]))  # (b, h, n, 1)
+    read = rows_read + gate * value[..., -1:, :].to(rows_read.dtype)
+    return read, (torch.cat([weights, gate.to(weights.dtype)], -1) if explicit else None)
 
 
 def write_rows(bank: Tensor, rows: Tensor, start: int, valid: Tensor) -> Tensor:

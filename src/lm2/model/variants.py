@@ -99,6 +99,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lm2-hard-floor-write0.1-warm-center-split": _hard(
         0.999, write_penalty=0.1, write_penalty_warmup=19_200, memory_read_center="split"
     ),
+    # Stage 28: the split read whose mean is added through a gate of its own, σ(q · k_mean / sqrt(e)), instead of as
+    # one more softmax column, so what the rows share cannot take the read's mass from the rows (stage 27's guess).
+    "lm2-hard-floor-write0.1-warm-center-gated": _hard(
+        0.999, write_penalty=0.1, write_penalty_warmup=19_200, memory_read_center="gated"
+    ),
     "rmt": {"arch": "rmt"},  # memory tokens (DESIGN §4); their number is a backbone setting
     "armt": {"arch": "armt"},  # memory tokens writing an associative memory per block (DESIGN §4)
     "armt-paper": {"arch": "armt", "armt_feature_norm": False},  # φ = DPFP-ν as the paper's equations state it
