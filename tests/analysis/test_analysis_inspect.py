@@ -72,7 +72,8 @@ def test_a_gated_read_records_the_mean_s_gate_as_the_last_column(tmp_path):
     trace = record_memory(tiny_model("lm2", memory_read_center="gated"), random_ids(2, 15))
     assert trace.mean_gate and trace.read.shape == (3, 2, 15, 7)
     torch.testing.assert_close(trace.read[..., :6].sum(-1), torch.ones(3, 2, 15))
-    assert 0 < trace.read[0, ..., 6].min() and trace.read[0, ..., 6].max() < 1 and trace.read[1:, ..., 6].abs().max() == 0
+    gate = trace.read[0, ..., 6]
+    assert gate.min() > 0 and gate.max() < 1 and trace.read[1:, ..., 6].abs().max() == 0
     rows = trace.read[..., :6]
     torch.testing.assert_close(read_entropy(trace), -(rows * rows.clamp_min(1e-30).log2()).sum(-1))
     trace.save(tmp_path / "trace.pt")

@@ -154,7 +154,7 @@ def test_memory_preset_refuses_a_conflicting_field_given_with_its_default_value(
     [
         ("memory_update", "sum", r"memory_update='sum' is not allowed; choose one of 'paper', 'mean', 'delta'"),
         ("memory_read_norm", "yes", r"memory_read_norm='yes' must be true or false"),
-        ("memory_read_center", 1, r"memory_read_center=1 must be true, false, 'keys' \(the keys only\), 'split' .* or 'gated'"),
+        ("memory_read_center", 1, r"memory_read_center=1 must be true, false, 'keys' \(the keys only\), .* 'gated'"),
         ("memory_read_center", "values", r"memory_read_center='values' must be true, false, 'keys'"),
         ("memory_read_center_fraction", True, r"memory_read_center_fraction=True must be a finite number or None"),
         ("memory_read_center_fraction", float("nan"), r"memory_read_center_fraction=nan must be a finite number"),
