@@ -112,6 +112,21 @@ def test_help_loads_neither_torch_nor_transformers():
     assert all(f"    {name} " in printed for name in COMMANDS)
 
 
+def test_python_m_lm2_command_is_the_console_script():
+    """`python -m lm2_command` (how `lm2 reproduce` starts its commands with its own Python) runs the `lm2` command
+    as the console script does: the same commands, the exit code passed on, the model classes not loaded for
+    a command that does not use them."""
+    done = subprocess.run([sys.executable, "-m", "lm2_command", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and all(f"    {name} " in done.stdout for name in COMMANDS)
+    assert subprocess.run([sys.executable, "-m", "lm2_command", "no-such-command"], capture_output=True).returncode == 2
+    code = (
+        "import runpy, sys\nsys.argv = ['lm2', '--help']\n"
+        "try:\n    runpy.run_module('lm2_command', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'lm2.model') if m in sys.modules))"
+    )
+    assert run_python(code).strip().splitlines()[-1] == "[]"
+
+
 def test_import_lm2_registers_the_auto_classes():
     """DESIGN §5: after a plain `import lm2`, transformers' Auto classes know the model type (no remote code)."""
     code = (

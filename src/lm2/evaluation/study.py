@@ -155,7 +155,7 @@ class Log:
             out.write(f"\n$ {' '.join(command)}\n")
             out.flush()
             code = subprocess.call(command, stdout=out, stderr=subprocess.STDOUT)
-        shown = ["lm2", *command[3:]] if command[1:3] == ["-m", "lm2.cli.main"] else command
+        shown = ["lm2", *command[3:]] if command[1:3] == ["-m", "lm2_command"] else command
         end = time.time()
         record = {"stage": stage, **keys, "command": " ".join(shown), "start": _stamp(start),
                   "end": _stamp(end), "seconds": round(end - start, 1), "exit_code": code,
@@ -173,8 +173,10 @@ def _stamp(t: float) -> str:
 
 
 def lm2(*words: str | Path) -> list[str]:
-    """An `lm2` command line run by this Python (the same installation)."""
-    return [sys.executable, "-m", "lm2.cli.main", *map(str, words)]
+    """An `lm2` command line run by this Python (the same installation), started as the console script starts
+    (`lm2_command`: the model classes load only in a command that uses them, and a command's worker processes do
+    not import them again)."""
+    return [sys.executable, "-m", "lm2_command", *map(str, words)]
 
 
 def _done(model_dir: Path) -> bool:
