@@ -27,11 +27,11 @@ def model_section(*argv: str) -> dict:
     return build_parser().parse_args(list(argv)).as_dict()["model"]
 
 
-@pytest.mark.parametrize("round_", ["finetune", "round2"])
+@pytest.mark.parametrize("run_file", ["finetune-qa1", "round2-qa1", "round2-qa2", "round2-qa3"])
 @pytest.mark.parametrize("name", [*study.MODELS, "lm2-hard-floor-write0.1-warm-center-split"])  # the last: every field
-def test_the_run_files_make_the_variant_and_fine_tune_the_model_they_pretrain(name, round_):
+def test_the_run_files_make_the_variant_and_fine_tune_the_model_they_pretrain(name, run_file):
     pretrain = model_section("--config", str(CONFIGS / "pretrain.yaml"), *study.variant_args(name))
-    finetune = model_section("--config", str(CONFIGS / f"{round_}-qa1.yaml"), *study.variant_args(name))
+    finetune = model_section("--config", str(CONFIGS / f"{run_file}.yaml"), *study.variant_args(name))
     assert finetune == pretrain  # `--init-from` needs the same shapes, and the same memory
     built = TrainConfig(model=pretrain).model_config(vocab_size=1024)  # as `lm2 train` builds it
     backbone = {k: pretrain[k] for k in ("hidden_size", "num_hidden_layers", "segment_length", "num_memory_tokens")}
@@ -64,6 +64,28 @@ def test_a_fine_tune_trains_the_memory_its_pretrained_model_has_whatever_the_def
     for field in memory_fields(pretrained.arch):
         assert getattr(built, field) == getattr(pretrained, field), field
     assert built.memory_read_center == ("split" if name == "lm2" else False)
+
+
+@pytest.mark.parametrize("task", ["qa2", "qa3"])
+def test_round_two_runs_qa2_and_qa3_with_qa1s_recipe_and_their_own_story_lengths(task):
+    """One recipe for every task (the issue: qa1 first, then qa2 and qa3): the run files differ from qa1's only in
+    the task, the output folder and the story-length stages at 0k, which draw at most 1/3, 2/3 and all of the
+    task's median number of facts in the generator's stories (qa1: 2, 4, 6 of 6), and the plan runs them."""
+    from lm2.data.babi.generator import generate_babi
+
+    qa1, other = (build_parser().parse_args(["--config", str(CONFIGS / f"round2-{t}.yaml")]).as_dict()
+                  for t in ("qa1", task))  # fmt: skip
+    assert other["data"].pop("babi_tasks") == [task] and qa1["data"].pop("babi_tasks") == ["qa1"]
+    assert other["run"].pop("out").endswith(f"round2/{task}/lm2-seed0")
+    del qa1["run"]["out"], qa1["config"], other["config"]  # `config`: the file each was read from
+    caps, qa1_caps = other["curriculum"].pop("max_facts"), qa1["curriculum"].pop("max_facts")
+    assert other == qa1
+    for t, stages in (("qa1", qa1_caps), (task, caps)):
+        facts = sorted(len(s.facts) for s in generate_babi(t, 400, seed=0))
+        median = facts[len(facts) // 2]
+        assert stages[:3] == [round(median / 3), round(2 * median / 3), median] and not any(stages[3:]), (t, median)
+    plan = study.StudyPlan(configs=CONFIGS, tasks=("qa1", task), finetune="round2")
+    assert plan.finetune_config(task).name == f"round2-{task}.yaml"
 
 
 def test_the_plan_names_bad_input(tmp_path):

@@ -76,7 +76,7 @@ def categories(ids: torch.Tensor, answers: torch.Tensor, task) -> dict[str, floa
     key0, value0, noise0 = RESERVED, RESERVED + task.keys, RESERVED + task.keys + task.values
     body = ids[:, :-2]
     counts = dict.fromkeys(("latest", "stale", "last-seen", "other-value", "not-a-value"), 0)
-    for row, asked, right, answer in zip(body, ids[:, -2], ids[:, -1], answers):
+    for row, asked, right, answer in zip(body, ids[:, -2], ids[:, -1], answers, strict=True):
         is_key = (row[:-1] >= key0) & (row[:-1] < value0)
         pairs = [(int(row[i]), int(row[i + 1])) for i in torch.nonzero(is_key).flatten().tolist()]
         held = {v for k, v in pairs if k == int(asked)}
