@@ -120,6 +120,25 @@ def test_init_from_starts_a_new_run_from_the_weights(finished_run, tmp_path, cap
     )
 
 
+def test_a_new_run_from_weights_may_price_writes_otherwise_than_they_were_trained(finished_run, tmp_path):
+    """The write price's count of training sequences is not a weight: a new run from weights trained without the
+    price starts its own count at 0 (docs/reproduction.md, amendment 7: pretrained without the price, fine-tuned
+    with it), one without a price drops the count, and one with a price from priced weights continues theirs."""
+    source = finished_run / "model"
+    counted = int(load_file(source / "model.safetensors")["write_sequences"])
+    assert counted == 4 * 4  # the default price with its warm-up: 4 steps of 4 sequences
+    free = Trainer(tiny_config(tmp_path / "free", model={"write_penalty": 0.0}, run={"init_from": str(source)}))
+    assert not hasattr(free.model, "write_sequences")
+    free.fit()
+    assert "write_sequences" not in load_file(tmp_path / "free" / "model" / "model.safetensors")
+    priced = Trainer(tiny_config(tmp_path / "priced", run={"init_from": str(tmp_path / "free" / "model"), "steps": 2}))
+    assert int(priced.model.write_sequences) == 0
+    priced.fit()
+    assert int(load_file(tmp_path / "priced" / "model" / "model.safetensors")["write_sequences"]) == 2 * 4
+    again = Trainer(tiny_config(tmp_path / "again", run={"init_from": str(source)}))
+    assert int(again.model.write_sequences) == counted
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_stops_at_a_step_boundary_with_a_checkpoint_and_exit_130(tmp_path, sig):
     cfg = tiny_config(tmp_path, run={"steps": 100000, "save_every": 0, "log_every": 1})

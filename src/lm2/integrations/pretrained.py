@@ -72,10 +72,14 @@ def load_weights(
     dtype: str | torch.dtype = "auto",
     config=None,
     new_parameter: Callable[[str], bool] | None = None,
+    new_run: bool = False,
 ) -> LM2ForCausalLM:
     """`LM2ForCausalLM.from_pretrained(path, config=config)`, refusing what would load silently wrong (module
     docstring). `new_parameter(name)`: parameters that may be missing from the file (they keep the model's
-    own initialisation) — a conversion's memory; nothing otherwise."""
+    own initialisation) — a conversion's memory; nothing otherwise. `new_run`: the weights start a new run
+    whose write price may differ from theirs (`lm2 train --init-from`), so the price's count of training
+    sequences (`write_sequences`, not a weight) may be missing from the file (the count starts at 0) or in it
+    without a place in the model (dropped); a file that has it and a model that counts keep the file's."""
     path = Path(path)
     try:
         with no_progress_bars():
@@ -88,9 +92,12 @@ def load_weights(
             )
     except (OSError, SafetensorError) as err:
         raise ValueError(f"cannot load the model in {path}: {' '.join(str(err).split())}") from err
+    counter = {"write_sequences"} if new_run else set()
     problems = {
-        "missing from the weights": sorted(k for k in info["missing_keys"] if not (new_parameter and new_parameter(k))),
-        "not in the model": sorted(info["unexpected_keys"]),
+        "missing from the weights": sorted(
+            k for k in info["missing_keys"] if not (new_parameter and new_parameter(k)) and k not in counter
+        ),
+        "not in the model": sorted(set(info["unexpected_keys"]) - counter),
         "of another shape": sorted(str(k) for k in info["mismatched_keys"]),
     }
     found = [f"{len(keys)} {what} ({', '.join(keys[:3])}{', ...' if len(keys) > 3 else ''})"
@@ -100,6 +107,8 @@ def load_weights(
             f"the weights in {path} do not match its config.json: {'; '.join(found)}; "
             "the folder was changed or mixed with another model's files"
         )
+    if counter & set(info["missing_keys"]):
+        model.write_sequences.zero_()  # a new count, not whatever an uninitialised buffer holds
     bad = [name for name, tensor in model.state_dict().items() if not bool(torch.isfinite(tensor).all())]
     if bad:
         raise ValueError(

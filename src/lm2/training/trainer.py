@@ -110,7 +110,8 @@ class Trainer:
         model = LM2ForCausalLM(self.model_config)  # the same draws from the seed whether or not weights follow
         start = self.resume_from or self.config.run.init_from  # a checkpoint resumes; init_from starts a run
         if start is not None:
-            model = load_weights(start, torch.float32, config=self.model_config)
+            # A new run from weights may price writes otherwise than they were trained (its own count from 0).
+            model = load_weights(start, torch.float32, config=self.model_config, new_run=self.resume_from is None)
             log.info("weights from %s", start)
         if self.resume_from is None and start is not None:  # a resumed run was checked against its own config
             saved = LM2Config.from_pretrained(start)
