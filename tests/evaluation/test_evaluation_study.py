@@ -12,6 +12,7 @@ import pytest
 
 from lm2.cli.main import main
 from lm2.cli.train import build_parser
+from lm2.data.babi.generator import generate_babi
 from lm2.data.paths import data_dir
 from lm2.evaluation import study
 from lm2.model.config import memory_fields
@@ -71,8 +72,6 @@ def test_round_two_runs_qa2_and_qa3_with_qa1s_recipe_and_their_own_story_lengths
     """One recipe for every task (the issue: qa1 first, then qa2 and qa3): the run files differ from qa1's only in
     the task, the output folder and the story-length stages at 0k, which draw at most 1/3, 2/3 and all of the
     task's median number of facts in the generator's stories (qa1: 2, 4, 6 of 6), and the plan runs them."""
-    from lm2.data.babi.generator import generate_babi
-
     qa1, other = (build_parser().parse_args(["--config", str(CONFIGS / f"round2-{t}.yaml")]).as_dict()
                   for t in ("qa1", task))  # fmt: skip
     assert other["data"].pop("babi_tasks") == [task] and qa1["data"].pop("babi_tasks") == ["qa1"]
