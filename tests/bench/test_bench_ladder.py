@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from lm2.bench import ladder
 from lm2.bench.ladder import LadderPlan, cell_path, collect, ladder_cell, ladder_table, plot_ladder, run_cell
 from lm2.cli.main import main
 
@@ -21,6 +22,8 @@ PLAN = LadderPlan(
     tasks=("recall", "track"), models=("lm2", "vanilla"), seeds=(0,), segment_length=8, train_segments=2,
     multiples=(1, 4), steps=3, samples=8, max_full_tokens=32, backbone={**TINY, "num_memory_tokens": 2},
 )  # fmt: skip
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_cell_scores_each_length_with_its_memory_norm():
@@ -206,6 +209,18 @@ def test_a_ladder_saved_before_curricula_is_the_flat_plan(tmp_path, caplog):
     assert main([*args, "--report", "again"]) == 0
     assert main([*args, "--curriculum", "1,2"]) == 2
     assert "holds a ladder with other settings (curriculum differ)" in caplog.text
+    assert ladder.saved_plan(out).curriculum == ()  # the plan a script reads back from the folder: the flat one
+
+
+def test_saved_plan_reads_back_the_plan_that_trained_a_folder():
+    """`saved_plan` (how the study scripts train a cell as its folder's were trained) gives the plan whose settings
+    the folder holds: every repository ladder reads back to the settings it saved, with the fields asked for."""
+    for folder in ("ladder-curriculum16", "ladder-curriculum16-steps9600", "ladder-train16"):
+        out = ROOT / "results" / "memory" / folder
+        plan = ladder.saved_plan(out, tasks=("track",), seeds=(4,))
+        saved = json.loads((out / "settings.json").read_text())
+        assert json.loads(json.dumps(ladder.settings(plan))) == saved and plan.seeds == (4,)
+    assert ladder.saved_plan(ROOT / "results" / "memory" / "ladder-curriculum16").curriculum == (2, 4, 8, 16)
 
 
 def test_memory_norm_reads_each_architectures_memory():

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 import lm2.model.memory as memory_module
-from lm2.bench.ladder import LadderPlan
+from lm2.bench.ladder import saved_plan
 from lm2.model.variants import variant_config
 from lm2.training.recall import task_report, train_recall
 
@@ -62,8 +62,7 @@ def forward(self, *, x, attn, rows, bank, ctx, key=None, value=None, return_step
 
 
 memory_module.LM2Memory.forward = forward
-settings = json.loads((FOLDER / "settings.json").read_text())
-plan = LadderPlan(tasks=("track",), **{k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()})
+plan = saved_plan(FOLDER, tasks=("track",))
 if len(sys.argv) > 3:
     from dataclasses import replace
 

@@ -16,15 +16,14 @@ from pathlib import Path
 import torch
 
 from lm2.analysis.inspect import read_entropy, record_memory
-from lm2.bench.ladder import LadderPlan
+from lm2.bench.ladder import saved_plan
 from lm2.model.variants import variant_config
 from lm2.training.recall import task_report, train_recall
 
 torch.set_num_threads(1)
 torch.set_flush_denormal(True)
 FOLDER = Path("results/memory/ladder-curriculum16")
-settings = json.loads((FOLDER / "settings.json").read_text())
-plan = LadderPlan(tasks=("track",), **{k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()})
+plan = saved_plan(FOLDER, tasks=("track",))
 if len(sys.argv) > 2:  # a smoke run: python diagnose.py OUT.json STEPS
     plan = replace(plan, steps=int(sys.argv[2]))
 SEED, MODELS, MULTIPLES = 1, ("lm2-hard-floor-write0.1-warm", "lm2-hard-floor-write0.1-warm-center-split"), (1, 16)

@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 import lm2.model.memory as memory_module
-from lm2.bench.ladder import LadderPlan
+from lm2.bench.ladder import saved_plan
 from lm2.data.recall import RESERVED
 from lm2.model.variants import variant_config
 from lm2.training.recall import task_report, train_recall
@@ -95,8 +95,7 @@ def categories(ids: torch.Tensor, answers: torch.Tensor, task) -> dict[str, floa
 
 def main() -> None:
     name, out_path = sys.argv[1], Path(sys.argv[2])
-    settings = json.loads((FOLDER / "settings.json").read_text())
-    plan = LadderPlan(tasks=("track",), **{k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()})
+    plan = saved_plan(FOLDER, tasks=("track",))
     if len(sys.argv) > 3:
         plan = replace(plan, steps=int(sys.argv[3]))
     base = plan.task("track")

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 import lm2.model.memory as memory_module
-from lm2.bench.ladder import LadderPlan
+from lm2.bench.ladder import saved_plan
 from lm2.model.variants import variant_config
 from lm2.training.recall import task_report, train_recall
 
@@ -26,8 +26,7 @@ torch.set_num_threads(1)
 torch.set_flush_denormal(True)
 FOLDER, SEED, AT = Path("results/memory/ladder-curriculum16"), 4, (0, 100, 300, 600, 1200, 2400, 4800)
 name, out_path = sys.argv[1], Path(sys.argv[2])
-settings = json.loads((FOLDER / "settings.json").read_text())
-plan = LadderPlan(tasks=("track",), **{k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()})
+plan = saved_plan(FOLDER, tasks=("track",))
 base = plan.task("track")
 config = variant_config(name, plan.backbone, vocab_size=base.vocab_size, segment_length=plan.segment_length)
 ids, _ = base.batch(64, torch.Generator().manual_seed(4242))

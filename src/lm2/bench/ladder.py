@@ -221,6 +221,14 @@ def settings(plan: LadderPlan) -> dict[str, Any]:
     return {k: v for k, v in plan.to_json().items() if k not in ("tasks", "models", "seeds")}
 
 
+def saved_plan(out: str | Path, **fields: Any) -> LadderPlan:
+    """The plan of the ladder saved in `out` (its settings.json, a setting added since with the value earlier
+    ladders had), with `fields` (tasks, models, seeds, or a setting replaced): how a script trains a cell exactly
+    as the folder's were trained."""
+    saved = {**LATER_SETTINGS, **json.loads((Path(out) / "settings.json").read_text())}
+    return LadderPlan(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()} | fields)
+
+
 def baselines(plan: LadderPlan) -> dict[str, dict[str, Any]]:
     """Chance per task, and each task's shortcut at every length: track's "last value seen"; capacity's
     "stored values" (which values the pairs hold, not which key holds which: `RecallTask.shortcut`, with its
