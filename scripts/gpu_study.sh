@@ -2,6 +2,7 @@
 # docs/reproduction.md, "Amendment 8": the study's pretraining at about 10M parameters and the full-attention cells
 # past 16k, on one lent GPU. One call of the device tool, after scripts/gpu_study_prep.sh has filled runs/gpu-carry:
 #   bash scripts/gpu_study.sh            (on the GPU machine; writes $OUT/gpu_study.tar.gz and prints a summary)
+#   SEED=1 EVALS=0 bash scripts/gpu_study.sh   (amendment 8b: seed 1 of the pretraining, no evaluations)
 #   DEV=cpu STEPS=2 SMOKE=1 OUT=/tmp/x bash scripts/gpu_study.sh     (the same commands as a CPU dry run)
 # Every job runs in the background with its own log; the pretraining runs are stopped at DEADLINE seconds (those
 # that did not finish are reported so, with no perplexity), then each finished model's held-out perplexity.
@@ -10,8 +11,9 @@ C=runs/gpu-carry
 OUT=${OUT:?set OUT}
 DEV=${DEV:-cuda}
 DEADLINE=${DEADLINE:-330}
+SEED=${SEED:-0}
 W=runs/gpu-study
-MODELS="lm2 lm2-paper rmt armt vanilla vanilla-segmented lm2-noprice"
+MODELS=${MODELS:-"lm2 lm2-paper rmt armt vanilla vanilla-segmented lm2-noprice"}
 if [ -d "$C/whl" ] && ! python3 -c "import jsonargparse" 2>/dev/null; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site "$C"/whl/*.whl || exit 1
     export PYTHONPATH=/tmp/site
@@ -24,7 +26,7 @@ T0=$(date +%s)
 
 # Full attention (round 2's vanilla, both seeds) at 16k (checks the CPU cell), 32k and 64k: the cells the CPU's guard left unrun.
 LENGTHS=${LENGTHS:-16k,32k,64k}
-for s in 0 1; do
+[ "${EVALS:-1}" = 1 ] && for s in 0 1; do
     lm2 eval "$C/vanilla-seed$s" --out "$W/eval/vanilla-seed$s" --tasks qa1 --lengths "$LENGTHS" --samples "${SAMPLES:-100}" \
         --seed 0 --babi "$C/babi" --haystack "$C/heldout" --max-tokens 70000 --device "$DEV" > "$W/logs/eval-vanilla-seed$s.log" 2>&1 &
 done
@@ -40,7 +42,7 @@ declare -A PID
 for m in $MODELS; do
     # shellcheck disable=SC2046
     lm2 train --config configs/reproduction/pretrain-10m.yaml $(variant "$m") --data.shards "$C/shards" \
-        --data.tokenizer "$C/tokenizer" --run.out "$W/pretrain/$m" --run.device "$DEV" ${STEPS:+--run.steps $STEPS} \
+        --data.tokenizer "$C/tokenizer" --run.out "$W/pretrain/$m" --run.device "$DEV" --run.seed "$SEED" ${STEPS:+--run.steps $STEPS} \
         ${SMOKE:+--model.hidden_size 64 --model.intermediate_size 256 --model.num_attention_heads 4 --run.eval_every 1 --optim.warmup_steps 1} \
         > "$W/logs/pretrain-$m.log" 2>&1 &
     PID[$m]=$!
@@ -63,6 +65,14 @@ for m in $MODELS; do
     lm2 perplexity "$W/pretrain/$m/model" --text "$C/heldout" --out "$W/perplexity/$m" --contexts "${CONTEXTS:-1k,4k,16k}" \
         --batch-tokens 262144 --device "$DEV" > "$W/logs/perplexity-$m.log" 2>&1 &
 done
+# The write gates of the LM2s on stage 15's 1k qa1 input (docs/memory.md), when it was carried.
+if [ -f "$C/qa1-1k.txt" ]; then
+    for m in lm2 lm2-noprice lm2-paper; do
+        [ -f "$W/pretrain/$m/model/config.json" ] || continue
+        lm2 inspect --model "$W/pretrain/$m/model" --file "$C/qa1-1k.txt" --out "$W/inspect/$m" --max-tokens 1100 \
+            > "$W/logs/inspect-$m.log" 2>&1 &
+    done
+fi
 wait
 echo "all ended at $(( $(date +%s) - T0 )) s" >> "$W/machine.txt"
 
@@ -73,4 +83,6 @@ for m in $MODELS; do
     printf '%-18s ' "$m"; tail -c 300 "$W/pretrain/$m/metrics.jsonl" 2>/dev/null | tail -1 | cut -c1-150
     python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print('   ppl', {c: round(v['perplexity'], 2) for c, v in d['contexts'].items()})" "$W/perplexity/$m/perplexity.json" 2>/dev/null
 done
-for s in 0 1; do python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print('vanilla-seed$s', d.get('accuracy'))" "$W/eval/vanilla-seed$s/results.json" 2>/dev/null || tail -3 "$W/logs/eval-vanilla-seed$s.log"; done
+for m in lm2 lm2-noprice lm2-paper; do [ -f "$W/logs/inspect-$m.log" ] && { echo "$m"; grep -E "^\| [01] |bank row norm" "$W/logs/inspect-$m.log"; }; done
+[ "${EVALS:-1}" = 1 ] && for s in 0 1; do python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print('vanilla-seed$s', d.get('accuracy'))" "$W/eval/vanilla-seed$s/results.json" 2>/dev/null || tail -3 "$W/logs/eval-vanilla-seed$s.log"; done
+exit 0
