@@ -9,12 +9,14 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 from lm2.cli.main import main
 from lm2.cli.train import build_parser
 from lm2.data.babi.generator import generate_babi
 from lm2.data.paths import data_dir
 from lm2.evaluation import study
+from lm2.model import LM2ForCausalLM
 from lm2.model.config import memory_fields
 from lm2.model.variants import variant_config
 from lm2.training.config import TrainConfig
@@ -85,6 +87,30 @@ def test_round_two_runs_qa2_and_qa3_with_qa1s_recipe_and_their_own_story_lengths
         assert stages[:3] == [round(median / 3), round(2 * median / 3), median] and not any(stages[3:]), (t, median)
     plan = study.StudyPlan(configs=CONFIGS, tasks=("qa1", task), finetune="round2")
     assert plan.finetune_config(task).name == f"round2-{task}.yaml"
+
+
+def test_the_10m_pretraining_is_the_study_pretraining_widened_with_its_tokens_in_fewer_larger_steps():
+    """Amendment 8's run file (docs/reproduction.md) changes only what its header declares: the width (and with it the
+    heads and SwiGLU size, at the backbone's ratios), the weight scale, the GPU run fields, and the same tokens in 250
+    steps of 32 windows; the data, windows, book resets, blocks, segments, memory sizes and seed are the study's."""
+    small, wide = (build_parser().parse_args(["--config", str(CONFIGS / f"{f}.yaml")]).as_dict()
+                   for f in ("pretrain", "pretrain-10m"))  # fmt: skip
+    assert wide["data"] == small["data"]
+    assert small["run"]["steps"] * small["run"]["batch_size"] == wide["run"]["steps"] * wide["run"]["batch_size"]
+    changed = {k for k in small["model"] if small["model"][k] != wide["model"][k]}
+    assert changed == {"hidden_size", "intermediate_size", "num_attention_heads", "initializer_range"}
+    for m in (small["model"], wide["model"]):
+        assert m["intermediate_size"] == 4 * m["hidden_size"] and m["hidden_size"] // m["num_attention_heads"] in (16, 64)
+    run_changes = {k for k in small["run"] if small["run"][k] != wide["run"][k]}
+    assert run_changes == {"out", "steps", "batch_size", "device", "precision", "eval_every", "save_every"}
+    assert wide["run"]["seed"] == small["run"]["seed"]
+    params = {}
+    for name in study.MODELS:
+        model = model_section("--config", str(CONFIGS / "pretrain-10m.yaml"), *study.variant_args(name))
+        config = TrainConfig(model=model).model_config(vocab_size=2048)
+        with torch.device("meta"):
+            params[name] = sum(p.numel() for p in LM2ForCausalLM(config).parameters())
+    assert all(10e6 <= n <= 30e6 for n in params.values()), params  # the issue's 10-30M parameters
 
 
 def test_the_plan_names_bad_input(tmp_path):

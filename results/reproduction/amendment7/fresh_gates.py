@@ -1,6 +1,7 @@
 """docs/reproduction.md, amendment 7: the share of input-gate channels exactly shut in a freshly initialised model of
-(P)'s config (seeds 0 and 1), on stage 15's 1k input (built as the amendment's commands build it).
-Usage: python results/reproduction/amendment7/fresh_gates.py INPUT.txt"""
+(P)'s config (seeds 0 and 1), on stage 15's 1k input (built as the amendment's commands build it); amendment 8: the
+same for the 10M-parameter LM2 (its config.json's folder as MODEL).
+Usage: python results/reproduction/amendment7/fresh_gates.py INPUT.txt [MODEL]"""
 
 import sys
 from pathlib import Path
@@ -11,8 +12,9 @@ from lm2.analysis.inspect import record_memory
 from lm2.data.tokenizer import load_tokenizer
 from lm2.model import LM2Config, LM2ForCausalLM
 
-MODEL = "results/reproduction/amendment7/pretrain/model"
-config, tokenizer = LM2Config.from_pretrained(MODEL), load_tokenizer(MODEL)
+TOKENIZER = "results/reproduction/amendment7/pretrain/model"  # the study's tokenizer, which every model shares
+MODEL = sys.argv[2] if len(sys.argv) > 2 else TOKENIZER
+config, tokenizer = LM2Config.from_pretrained(MODEL), load_tokenizer(TOKENIZER)
 ids = torch.tensor([tokenizer(Path(sys.argv[1]).read_text())["input_ids"][:1100]])  # lm2 inspect's --max-tokens 1100
 for seed in (0, 1):
     torch.manual_seed(seed)

@@ -1,0 +1,24 @@
+"""docs/reproduction.md, amendment 8: the 10M-parameter pretraining's numbers from the files the GPU calls returned.
+Usage: python results/reproduction/amendment8/table.py"""
+
+import json
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+MODELS = ("lm2", "lm2-noprice", "lm2-paper", "rmt", "armt", "vanilla", "vanilla-segmented")
+ppl = {}
+for seed in (0, 1):
+    for m in MODELS:
+        run = HERE / f"seed{seed}"
+        rows = [json.loads(line) for line in open(run / "pretrain" / m / "metrics.jsonl")]
+        losses = [r["loss"] for r in rows if "loss" in r and "eval" not in r]
+        evals = [r["eval"]["val_loss"] for r in rows if "eval" in r]
+        times = [r["time"] for r in rows if "time" in r]
+        contexts = json.loads((run / "perplexity" / m / "perplexity.json").read_text())["contexts"]
+        ppl[seed, m] = [contexts[c]["perplexity"] for c in ("1000", "4000", "16000")]
+        print(f"seed {seed} {m:18s} train loss (last 5 logs) {sum(losses[-5:]) / 5:.3f}  val {evals[-1]:.3f}  "
+              f"{(times[-1] - times[0]) / 60:.1f} min  ppl 1k/4k/16k " + " / ".join(f"{p:.2f}" for p in ppl[seed, m]))
+print("\n16k perplexity against vanilla-segmented (same span, no memory), per seed, %:")
+for m in MODELS:
+    print(f"{m:18s}", "  ".join(f"{100 * (ppl[s, m][2] / ppl[s, 'vanilla-segmented'][2] - 1):+.1f}" for s in (0, 1)),
+          "  1k->16k:", "  ".join(f"{100 * (ppl[s, m][2] / ppl[s, m][0] - 1):+.2f}" for s in (0, 1)))
