@@ -369,7 +369,7 @@ def perplexity_report(plan: StudyPlan) -> tuple[str, dict]:
             if (plan.results / "perplexity" / m / "perplexity.json").is_file()}  # fmt: skip
     if not runs:
         return "", {}
-    _plot_position_loss(runs, plan.results / "perplexity" / "position_loss.png")
+    plot_position_loss(runs, plan.results / "perplexity" / "position_loss.png")
     return perplexity_table(runs), runs
 
 
@@ -393,7 +393,9 @@ def _save(fig, path: Path, drawn: bool = True) -> bool:
     return drawn
 
 
-def _plot_position_loss(runs: dict, path: Path) -> None:
+def plot_position_loss(runs: dict, path: Path) -> None:
+    """Held-out perplexity by context and the loss by position at the longest context, one line per model:
+    `runs` maps a name to `lm2 perplexity`'s results (`load_perplexity`)."""
     plt = _pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     for name, results in runs.items():
