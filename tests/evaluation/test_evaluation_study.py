@@ -100,7 +100,8 @@ def test_the_10m_pretraining_is_the_study_pretraining_widened_with_its_tokens_in
     changed = {k for k in small["model"] if small["model"][k] != wide["model"][k]}
     assert changed == {"hidden_size", "intermediate_size", "num_attention_heads", "initializer_range"}
     for m in (small["model"], wide["model"]):
-        assert m["intermediate_size"] == 4 * m["hidden_size"] and m["hidden_size"] // m["num_attention_heads"] in (16, 64)
+        assert m["intermediate_size"] == 4 * m["hidden_size"]
+        assert m["hidden_size"] // m["num_attention_heads"] in (16, 64)
     run_changes = {k for k in small["run"] if small["run"][k] != wide["run"][k]}
     assert run_changes == {"out", "steps", "batch_size", "device", "precision", "eval_every", "save_every"}
     assert wide["run"]["seed"] == small["run"]["seed"]

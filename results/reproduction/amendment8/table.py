@@ -14,7 +14,7 @@ ppl = {}
 for seed in (0, 1):
     for m in MODELS:
         run = HERE / f"seed{seed}"
-        rows = [json.loads(line) for line in open(run / "pretrain" / m / "metrics.jsonl")]
+        rows = [json.loads(line) for line in (run / "pretrain" / m / "metrics.jsonl").read_text().splitlines()]
         losses = [r["loss"] for r in rows if "loss" in r and "eval" not in r]
         evals = [r["eval"]["val_loss"] for r in rows if "eval" in r]
         times = [r["time"] for r in rows if "time" in r]
