@@ -20,12 +20,18 @@ for seed in (0, 1):
         times = [r["time"] for r in rows if "time" in r]
         contexts = json.loads((run / "perplexity" / m / "perplexity.json").read_text())["contexts"]
         ppl[seed, m] = [contexts[c]["perplexity"] for c in ("1000", "4000", "16000")]
-        print(f"seed {seed} {m:18s} train loss (last 5 logs) {sum(losses[-5:]) / 5:.3f}  val {evals[-1]:.3f}  "
-              f"{(times[-1] - times[0]) / 60:.1f} min  ppl 1k/4k/16k " + " / ".join(f"{p:.2f}" for p in ppl[seed, m]))
+        print(
+            f"seed {seed} {m:18s} train loss (last 5 logs) {sum(losses[-5:]) / 5:.3f}  val {evals[-1]:.3f}  "
+            f"{(times[-1] - times[0]) / 60:.1f} min  ppl 1k/4k/16k " + " / ".join(f"{p:.2f}" for p in ppl[seed, m])
+        )
 for seed in (0, 1):
     folder = HERE / f"seed{seed}" / "perplexity"
     plot_position_loss({m: load_perplexity(folder / m) for m in MODELS}, folder / "position_loss.png")
 print("\n16k perplexity against vanilla-segmented (same span, no memory), per seed, %:")
 for m in MODELS:
-    print(f"{m:18s}", "  ".join(f"{100 * (ppl[s, m][2] / ppl[s, 'vanilla-segmented'][2] - 1):+.1f}" for s in (0, 1)),
-          "  1k->16k:", "  ".join(f"{100 * (ppl[s, m][2] / ppl[s, m][0] - 1):+.2f}" for s in (0, 1)))
+    print(
+        f"{m:18s}",
+        "  ".join(f"{100 * (ppl[s, m][2] / ppl[s, 'vanilla-segmented'][2] - 1):+.1f}" for s in (0, 1)),
+        "  1k->16k:",
+        "  ".join(f"{100 * (ppl[s, m][2] / ppl[s, m][0] - 1):+.2f}" for s in (0, 1)),
+    )
