@@ -7,3 +7,8 @@ case $1 in
  S) lm2 train $common --model.arch lm2 --init-from $G --curriculum.segments 16 --curriculum.max_facts 0 --curriculum.stage_steps 0 --run.out runs/reproduction/amendment9/S > logs/a9-S.log 2>&1 && ev S
     lm2 train $common --model.arch rmt --init-from results/reproduction/round2/models/qa1/rmt-seed0/model --curriculum.segments 32,64 --curriculum.max_facts 0,0 --curriculum.stage_steps 250,0 --run.out runs/reproduction/amendment9/L-rmt > logs/a9-L-rmt.log 2>&1 && ev L-rmt ;;
 esac
+# amendment 9b
+case $1 in
+ L-armt) lm2 train $common --model.arch armt --init-from results/reproduction/round2/models/qa1/armt-seed0/model --curriculum.segments 32,64 --curriculum.max_facts 0,0 --curriculum.stage_steps 250,0 --run.out runs/reproduction/amendment9/L-armt > logs/a9-L-armt.log 2>&1 && ev L-armt ;;
+ L-lm2-paper) lm2 train $common --model.arch lm2 --model.memory_preset paper --init-from results/reproduction/round2/models/qa1/lm2-paper-seed0/model --curriculum.segments 32,64 --curriculum.max_facts 0,0 --curriculum.stage_steps 250,0 --run.out runs/reproduction/amendment9/L-lm2-paper > logs/a9-L-lm2-paper.log 2>&1 && ev L-lm2-paper ;;
+esac
