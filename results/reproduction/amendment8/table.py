@@ -12,8 +12,8 @@ HERE = Path(__file__).resolve().parent
 MODELS = ("lm2", "lm2-noprice", "lm2-paper", "rmt", "armt", "vanilla", "vanilla-segmented")
 ppl = {}
 for seed in (0, 1):
+    run = HERE / f"seed{seed}"
     for m in MODELS:
-        run = HERE / f"seed{seed}"
         rows = [json.loads(line) for line in (run / "pretrain" / m / "metrics.jsonl").read_text().splitlines()]
         losses = [r["loss"] for r in rows if "loss" in r and "eval" not in r]
         evals = [r["eval"]["val_loss"] for r in rows if "eval" in r]
