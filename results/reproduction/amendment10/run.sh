@@ -23,5 +23,9 @@ case $1 in
  V0|V1) s=${1#V}
      lm2 train $long --model.arch vanilla --init-from $R/vanilla-seed$s/model --data.tokenizer $R/vanilla-seed$s/model \
        --run.seed $s --run.out $A/V$s > logs/a10-V$s.log 2>&1 && ev V$s ;;
- *) echo "run: G1, L1, L-rmt1, L-armt1, V0 or V1, not '$1'" >&2; exit 2 ;;
+ # amendment 10b: the paper's LM2 on seed 1
+ L-lm2-paper1) lm2 train $long --model.arch lm2 --model.memory_preset paper --init-from $R/lm2-paper-seed1/model \
+       --data.tokenizer $R/lm2-paper-seed1/model --run.seed 1 --run.out $A/L-lm2-paper1 > logs/a10-L-lm2-paper1.log 2>&1 \
+       && ev L-lm2-paper1 ;;
+ *) echo "run: G1, L1, L-rmt1, L-armt1, V0, V1 or L-lm2-paper1, not '$1'" >&2; exit 2 ;;
 esac

@@ -1,0 +1,68 @@
+"""docs/reproduction.md, amendment 10: the 64-segment round's qa1 table from the evaluations on disk (seed 0 from
+amendment 9, seed 1 and full attention from this amendment), with round 2's rows (trained to 16 segments) beside,
+each cell the mean of two seeds with a 95 % Wilson interval over their answers pooled, and the issue's targets.
+Usage: python results/reproduction/amendment10/table.py (after every run of run.sh has been evaluated)"""
+
+import json
+from pathlib import Path
+
+from lm2.evaluation.study import wilson
+
+HERE = Path(__file__).resolve().parent
+A7, A9, R2 = HERE.parent / "amendment7", HERE.parent / "amendment9", HERE.parent / "round2" / "eval" / "qa1"
+LENGTHS = ("0k", "1k", "4k", "8k", "16k")
+ROWS = {  # row: (label, evaluation folder per seed)
+    "lm2-64": ("`lm2`, alive writes (no price), 64 segments", [A9 / "eval-L", HERE / "eval-L1"]),
+    "rmt-64": ("`rmt`, 64 segments", [A9 / "eval-L-rmt", HERE / "eval-L-rmt1"]),
+    "armt-64": ("`armt`, 64 segments", [A9 / "eval-L-armt", HERE / "eval-L-armt1"]),
+    "vanilla-64": ("`vanilla`, 64 segments", [HERE / "eval-V0", HERE / "eval-V1"]),
+    "lm2-paper-64": ("`lm2-paper`, 64 segments", [A9 / "eval-L-lm2-paper", HERE / "eval-L-lm2-paper1"]),
+    "lm2-alive-16": ("`lm2`, alive writes, 16 segments ((G), (G1))", [A7 / "eval-G", HERE / "eval-G1"]),
+    **{f"{m}-16": (f"`{m}`, round 2 (16 segments)", [R2 / f"{m}-seed{s}" for s in (0, 1)])
+       for m in ("lm2", "lm2-paper", "rmt", "armt", "vanilla")},
+}  # fmt: skip
+
+
+def cells(folder: Path) -> dict:
+    return json.loads((folder / "results.json").read_text())["cells"]["qa1"]
+
+
+def row(folders: list[Path]) -> dict:
+    """Per length: mean accuracy (%), its interval over the pooled answers, and each seed's %; None where missing."""
+    out = {}
+    for length in LENGTHS:
+        got = [cells(f).get(length) for f in folders if (f / "results.json").is_file()]
+        got = [c for c in got if c and c.get("status") == "done"]
+        if len(got) < len(folders):
+            out[length] = None
+            continue
+        right = sum(round(c["accuracy"] * c["samples"]) for c in got)
+        n = sum(c["samples"] for c in got)
+        low, high = wilson(right, n)
+        out[length] = (100 * right / n, 100 * low, 100 * high, [round(100 * c["accuracy"]) for c in got])
+    return out
+
+
+table = {key: row(folders) for key, (_, folders) in ROWS.items()}
+print("| model | " + " | ".join(LENGTHS) + " | mean 4k-16k |")
+print("|---|" + "---:|" * (len(LENGTHS) + 1))
+for key, (label, _) in ROWS.items():
+    r = table[key]
+    text = [f"{c[0]:.1f} [{c[1]:.0f}–{c[2]:.0f}] ({' / '.join(map(str, c[3]))})" if c else "—" for c in r.values()]
+    far = [r[x][0] for x in ("4k", "8k", "16k") if r[x]]
+    mean = f"{sum(far) / 3:.1f}" if len(far) == 3 else "—"
+    print(f"| {label} | " + " | ".join(text) + f" | {mean} |")
+
+
+def far_mean(key: str) -> float | None:
+    r = table[key]
+    return sum(r[x][0] for x in ("4k", "8k", "16k")) / 3 if all(r[x] for x in ("4k", "8k", "16k")) else None
+
+
+lm2, rmt, full = far_mean("lm2-64"), far_mean("rmt-64"), far_mean("vanilla-64")
+if None not in (lm2, rmt, full):
+    at16 = table["lm2-64"]["16k"][0]
+    print(
+        f"\ntargets (64 segments, two seeds): LM2 / RMT = {lm2:.1f} / {rmt:.1f} = {lm2 / rmt:.2f}x (>= 1.3); "
+        f"LM2 / full attention = {lm2:.1f} / {full:.1f} = {lm2 / full:.2f}x (>= 1.5); LM2 at 16k {at16:.1f} % (>= 90)"
+    )
