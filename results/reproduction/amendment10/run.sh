@@ -27,5 +27,13 @@ case $1 in
  L-lm2-paper1) lm2 train $long --model.arch lm2 --model.memory_preset paper --init-from $R/lm2-paper-seed1/model \
        --data.tokenizer $R/lm2-paper-seed1/model --run.seed 1 --run.out $A/L-lm2-paper1 > logs/a10-L-lm2-paper1.log 2>&1 \
        && ev L-lm2-paper1 ;;
- *) echo "run: G1, L1, L-rmt1, L-armt1, V0, V1 or L-lm2-paper1, not '$1'" >&2; exit 2 ;;
+ # amendment 10c: `run.sh far R...`, the 2k, 32k and 64k cells of the memory models (R: L, L-rmt, L-armt, L-lm2-paper of
+ # amendment 9, L1, L-rmt1, L-armt1, L-lm2-paper1) and full attention's 2k (V0, V1; its 32k and 64k do not fit the CPU)
+ far) shift
+     for r in "$@"; do
+       case $r in V*) m=$A/$r/model; n=2k ;; *1) m=$A/$r/model; n=2k,32k,64k ;; *) m=runs/reproduction/amendment9/$r/model; n=2k,32k,64k ;; esac
+       lm2 eval $m --out results/reproduction/amendment10/eval-far-$r --tasks qa1 --lengths $n --samples 100 --seed 0 \
+         --babi ../shared/data/babi --haystack runs/reproduction/books/heldout --threads 1 > logs/a10-eval-far-$r.log 2>&1 || exit 1
+     done ;;
+ *) echo "run: G1, L1, L-rmt1, L-armt1, V0, V1, L-lm2-paper1 or far R..., not '$1'" >&2; exit 2 ;;
 esac
