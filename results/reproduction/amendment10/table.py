@@ -10,7 +10,7 @@ from lm2.evaluation.study import wilson
 
 HERE = Path(__file__).resolve().parent
 A7, A9, R2 = HERE.parent / "amendment7", HERE.parent / "amendment9", HERE.parent / "round2" / "eval" / "qa1"
-LENGTHS = ("0k", "1k", "4k", "8k", "16k")
+LENGTHS = ("0k", "1k", "2k", "4k", "8k", "16k", "32k", "64k")
 ROWS = {  # row: (label, evaluation folder per seed)
     "lm2-64": ("`lm2`, alive writes (no price), 64 segments", [A9 / "eval-L", HERE / "eval-L1"]),
     "rmt-64": ("`rmt`, 64 segments", [A9 / "eval-L-rmt", HERE / "eval-L-rmt1"]),
@@ -24,14 +24,19 @@ ROWS = {  # row: (label, evaluation folder per seed)
 
 
 def cells(folder: Path) -> dict:
-    return json.loads((folder / "results.json").read_text())["cells"]["qa1"]
+    """The folder's qa1 cells, with amendment 10c's longer cells (eval-far-<R>/ beside this file) added."""
+    out = {}
+    for f in (folder, HERE / folder.name.replace("eval-", "eval-far-", 1)):
+        if (f / "results.json").is_file():
+            out.update(json.loads((f / "results.json").read_text())["cells"]["qa1"])
+    return out
 
 
 def row(folders: list[Path]) -> dict:
     """Per length: mean accuracy (%), its interval over the pooled answers, and each seed's %; None where missing."""
     out = {}
     for length in LENGTHS:
-        got = [cells(f).get(length) for f in folders if (f / "results.json").is_file()]
+        got = [cells(f).get(length) for f in folders]
         got = [c for c in got if c and c.get("status") == "done"]
         if len(got) < len(folders):
             out[length] = None
@@ -52,6 +57,7 @@ for key, (label, _) in ROWS.items():
     far = [r[x][0] for x in ("4k", "8k", "16k") if r[x]]
     mean = f"{sum(far) / 3:.1f}" if len(far) == 3 else "—"
     print(f"| {label} | " + " | ".join(text) + f" | {mean} |")
+print("(each cell: the mean of the seeds, %, [95 % Wilson interval over their answers pooled] (each seed's %))")
 
 
 def far_mean(key: str) -> float | None:
