@@ -35,10 +35,9 @@ def cells(folder: Path) -> dict:
 
 def row(folders: list[Path]) -> dict:
     """Per length: mean accuracy (%), its interval over the pooled answers, and each seed's %; None where missing."""
-    out = {}
+    out, seeds = {}, [cells(f) for f in folders]
     for length in LENGTHS:
-        got = [cells(f).get(length) for f in folders]
-        got = [c for c in got if c and c.get("status") == "done"]
+        got = [c for c in (seed.get(length) for seed in seeds) if c and c.get("status") == "done"]
         if len(got) < len(folders):
             out[length] = None
             continue
@@ -50,20 +49,23 @@ def row(folders: list[Path]) -> dict:
 
 
 table = {key: row(folders) for key, (_, folders) in ROWS.items()}
-print("| model | " + " | ".join(LENGTHS) + " | mean 4k-16k |")
-print("|---|" + "---:|" * (len(LENGTHS) + 1))
-for key, (label, _) in ROWS.items():
-    r = table[key]
-    text = [f"{c[0]:.1f} [{c[1]:.0f}–{c[2]:.0f}] ({' / '.join(map(str, c[3]))})" if c else "—" for c in r.values()]
-    far = [r[x][0] for x in ("4k", "8k", "16k") if r[x]]
-    mean = f"{sum(far) / 3:.1f}" if len(far) == 3 else "—"
-    print(f"| {label} | " + " | ".join(text) + f" | {mean} |")
-print("(each cell: the mean of the seeds, %, [95 % Wilson interval over their answers pooled] (each seed's %))")
 
 
 def far_mean(key: str) -> float | None:
+    """The issue's target measure: the mean over 4k, 8k and 16k; None where a cell is missing."""
     r = table[key]
     return sum(r[x][0] for x in ("4k", "8k", "16k")) / 3 if all(r[x] for x in ("4k", "8k", "16k")) else None
+
+
+print("| model | " + " | ".join(LENGTHS) + " | mean 4k-16k |")
+print("|---|" + "---:|" * (len(LENGTHS) + 1))
+for key, (label, _) in ROWS.items():
+    text = [
+        f"{c[0]:.1f} [{c[1]:.0f}–{c[2]:.0f}] ({' / '.join(map(str, c[3]))})" if c else "—" for c in table[key].values()
+    ]
+    mean = far_mean(key)
+    print(f"| {label} | " + " | ".join(text) + f" | {'—' if mean is None else f'{mean:.1f}'} |")
+print("(each cell: the mean of the seeds, %, [95 % Wilson interval over their answers pooled] (each seed's %))")
 
 
 lm2, rmt, full = far_mean("lm2-64"), far_mean("rmt-64"), far_mean("vanilla-64")
