@@ -1,0 +1,53 @@
+# docs/reproduction.md, amendment 11: why the study's LM2 fades past its training length, and LM2 with the gated read.
+# Usage: bash results/reproduction/amendment11/run.sh <run>...; each training resumes from its last checkpoint when rerun.
+#   GG0, GG1   round 2's recipe from (P) with no price and the gated read (memory_read_center="gated"), seed 0 / 1
+#   LG0, LG1   (GG<s>) + amendment 10's 500 steps on inputs of 1..32 then 1..64 segments, then evaluated at 0k-16k
+#   far R      (R: LG0, LG1) evaluated at 2k, 32k and 64k
+#   ret R      (R: L, L1, L-rmt, L-armt, LG0, LG1) `lm2 retention` at 16k, the whole input and its last 4,096 tokens
+set -u
+P=results/reproduction/amendment7/pretrain/model
+A=runs/reproduction/amendment11
+O=results/reproduction/amendment11
+books="--data.haystack runs/reproduction/books/pretrain"
+lm2="--model.arch lm2 --model.write_penalty 0 --model.memory_read_center gated"
+# amendment 10's 500 steps, unchanged
+long="--config configs/reproduction/round2-qa1.yaml $books --run.steps 500 --optim.lr 1e-3 --optim.warmup_steps 50 --run.eval_every 250 --run.save_every 250 --curriculum.draw_segments true --curriculum.segments 32,64 --curriculum.max_facts 0,0 --curriculum.stage_steps 250,0 --run.threads 1"
+test="--tasks qa1 --samples 100 --seed 0 --babi ../shared/data/babi --haystack runs/reproduction/books/heldout --threads 1"
+model() {
+  case $1 in
+    L) echo results/reproduction/amendment9/run-L/model ;;
+    L-rmt|L-armt) echo results/reproduction/amendment9/run-$1/model ;;
+    L1) echo results/reproduction/amendment10/run-L1/model ;;
+    LG*) echo $A/$1/model ;;
+    *) echo "ret: L, L1, L-rmt, L-armt, LG0 or LG1, not '$1'" >&2; return 2 ;;
+  esac
+}
+run() {
+  case $1 in
+    GG0|GG1) s=${1#GG}
+      lm2 train --config configs/reproduction/round2-qa1.yaml $lm2 --init-from $P $books --data.tokenizer $P \
+        --run.seed $s --run.threads 1 --run.out $A/GG$s > logs/a11-GG$s.log 2>&1 ;;
+    LG0|LG1) s=${1#LG}
+      lm2 train $long $lm2 --init-from $A/GG$s/model --data.tokenizer $A/GG$s/model --run.seed $s --run.out $A/LG$s \
+        > logs/a11-LG$s.log 2>&1 \
+        && lm2 eval $A/LG$s/model --out $O/eval-LG$s --lengths 0k,1k,4k,8k,16k $test > logs/a11-eval-LG$s.log 2>&1 ;;
+    *) echo "run: GG0, GG1, LG0, LG1, far R... or ret R..., not '$1'" >&2; return 2 ;;
+  esac
+}
+case $1 in
+  far) shift
+    for r in "$@"; do
+      lm2 eval $A/$r/model --out $O/eval-far-$r --lengths 2k,32k,64k $test > logs/a11-eval-far-$r.log 2>&1 || exit 1
+    done ;;
+  ret) shift
+    for r in "$@"; do
+      m=$(model $r) || exit 2
+      for keep in whole 4096; do
+        extra=""; [ $keep = whole ] || extra="--keep-last $keep"
+        lm2 retention $m --out $O/retention/$r-$keep --task qa1 --length 16k --samples 200 --seed 0 \
+          --babi ../shared/data/babi --haystack runs/reproduction/books/heldout --bins 4096,8192,12288 $extra \
+          --threads 1 > logs/a11-ret-$r-$keep.log 2>&1 || exit 1
+      done
+    done ;;
+  *) for r in "$@"; do run $r || exit 1; done ;;
+esac
