@@ -9,14 +9,17 @@ from pathlib import Path
 from lm2.evaluation.study import wilson
 
 HERE = Path(__file__).resolve().parent
-A7, A9, R2 = HERE.parent / "amendment7", HERE.parent / "amendment9", HERE.parent / "round2" / "eval" / "qa1"
+A7, A9, A11 = HERE.parent / "amendment7", HERE.parent / "amendment9", HERE.parent / "amendment11"
+R2 = HERE.parent / "round2" / "eval" / "qa1"
 LENGTHS = ("0k", "1k", "2k", "4k", "8k", "16k", "32k", "64k")
 ROWS = {  # row: (label, evaluation folder per seed)
     "lm2-64": ("`lm2`, alive writes (no price), 64 segments", [A9 / "eval-L", HERE / "eval-L1"]),
+    # amendment 11b: the same with the gated read (memory_read_center="gated") from round 2's recipe on
+    "lm2-gated-64": ("`lm2`, alive writes, gated read, 64 segments", [A11 / "eval-LG0", A11 / "eval-LG1"]),
     "rmt-64": ("`rmt`, 64 segments", [A9 / "eval-L-rmt", HERE / "eval-L-rmt1"]),
     "armt-64": ("`armt`, 64 segments", [A9 / "eval-L-armt", HERE / "eval-L-armt1"]),
-    # (V1) was stopped unfinished (docs/reproduction.md, "How the queue ended"): full attention has seed 0 only
-    "vanilla-64": ("`vanilla`, 64 segments (seed 0 only)", [HERE / "eval-V0"]),
+    # (V1) was stopped at step 271 and finished in the next session (docs/reproduction.md, "How the queue ended")
+    "vanilla-64": ("`vanilla`, 64 segments", [HERE / "eval-V0", HERE / "eval-V1"]),
     "lm2-paper-64": ("`lm2-paper`, 64 segments (seed 0 only)", [A9 / "eval-L-lm2-paper"]),
     "lm2-alive-16": ("`lm2`, alive writes, 16 segments ((G), (G1))", [A7 / "eval-G", HERE / "eval-G1"]),
     **{f"{m}-16": (f"`{m}`, round 2 (16 segments)", [R2 / f"{m}-seed{s}" for s in (0, 1)])
@@ -25,9 +28,10 @@ ROWS = {  # row: (label, evaluation folder per seed)
 
 
 def cells(folder: Path) -> dict:
-    """The folder's qa1 cells, with amendment 10c's longer cells (eval-far-<R>/ beside this file) added."""
-    out = {}
-    for f in (folder, HERE / folder.name.replace("eval-", "eval-far-", 1)):
+    """The folder's qa1 cells, with the longer cells (eval-far-<R>/ beside it or, for amendment 9's runs, beside
+    this file) added."""
+    out, far = {}, folder.name.replace("eval-", "eval-far-", 1)
+    for f in (folder, folder.parent / far, HERE / far):
         if (f / "results.json").is_file():
             out.update(json.loads((f / "results.json").read_text())["cells"]["qa1"])
     return out
@@ -73,7 +77,7 @@ if None not in (lm2, rmt, full):
     at16 = table["lm2-64"]["16k"][0]
     print(
         f"\ntargets (64 segments, two seeds): LM2 / RMT = {lm2:.1f} / {rmt:.1f} = {lm2 / rmt:.2f}x (>= 1.3); "
-        f"LM2 / full attention (one seed) = {lm2:.1f} / {full:.1f} = {lm2 / full:.2f}x (>= 1.5); "
+        f"LM2 / full attention = {lm2:.1f} / {full:.1f} = {lm2 / full:.2f}x (>= 1.5); "
         f"LM2 at 16k {at16:.1f} % (>= 90)"
     )
 
@@ -90,5 +94,8 @@ def verdict(a: str, b: str) -> str:
     return ", ".join(out)
 
 
-for a, b in (("lm2-64", "rmt-64"), ("lm2-64", "vanilla-64"), ("rmt-64", "vanilla-64"), ("armt-64", "rmt-64")):
-    print(f"{a} against {b}: {verdict(a, b)}")
+PAIRS = (("lm2-64", "rmt-64"), ("lm2-64", "vanilla-64"), ("rmt-64", "vanilla-64"), ("armt-64", "rmt-64"))
+GATED = (("lm2-gated-64", "lm2-64"), ("lm2-gated-64", "rmt-64"), ("lm2-gated-64", "vanilla-64"))  # amendment 11b
+for a, b in PAIRS + GATED:
+    if found := verdict(a, b):
+        print(f"{a} against {b}: {found}")
