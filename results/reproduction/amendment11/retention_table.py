@@ -1,0 +1,44 @@
+"""docs/reproduction.md, amendment 11a: the `lm2 retention` measurements of retention/<R>-whole and <R>-4096 as two
+tables (accuracy by the tokens after the supporting fact, whole input and its last 4,096 tokens only; the fact's trace).
+Usage: python results/reproduction/amendment11/retention_table.py (after `run.sh ret R...`)"""
+
+import json
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent / "retention"
+RUNS = ("L", "L1", "L-rmt", "L-armt", "LG0", "LG1")
+LABELS = {
+    "L": "lm2 (L), seed 0",
+    "L1": "lm2 (L1), seed 1",
+    "L-rmt": "rmt (L-rmt), seed 0",
+    "L-armt": "armt (L-armt), seed 0",
+    "LG0": "lm2, gated read (LG0)",
+    "LG1": "lm2, gated read (LG1)",
+}
+STEPS = ("1", "2", "4", "8", "16", "32")
+
+
+def load(run: str, keep: str) -> dict | None:
+    f = HERE / f"{run}-{keep}" / "retention.json"
+    return json.loads(f.read_text()) if f.is_file() else None
+
+
+done = [(r, load(r, "whole"), load(r, "4096")) for r in RUNS if load(r, "whole")]
+bins = [f"{b['from']}–{b['to'] - 1}" if b["to"] else f"≥ {b['from']}" for b in done[0][1]["by_distance"]]
+print("| model | all | " + " | ".join(bins) + " | " + bins[0] + ", last 4,096 only | all, last 4,096 only |")
+print("|---|" + "---:|" * (len(bins) + 3))
+for run, whole, keep in done:
+    cells = [f"{100 * whole['accuracy']:.1f}"] + [f"{100 * b['accuracy']:.1f}" for b in whole["by_distance"]]
+    cells += [f"{100 * keep['by_distance'][0]['accuracy']:.1f}", f"{100 * keep['accuracy']:.1f}"] if keep else ["", ""]
+    print(f"| {LABELS[run]} | " + " | ".join(cells) + " |")
+shortcut = [f"{100 * b['last_label']:.1f}" for b in done[0][1]["by_distance"]]
+print("| last-label shortcut | | " + " | ".join(shortcut) + " | | |")
+print("(samples per bin: " + " / ".join(str(b["samples"]) for b in done[0][1]["by_distance"]) + ")")
+
+print("\n| model | " + " | ".join(f"k = {k}" for k in STEPS) + " | own row at k = 0 / 8 / 32 |")
+print("|---|" + "---:|" * len(STEPS) + "---|")
+for run, whole, _ in done:
+    steps = whole["trace"]["steps"]
+    own = [steps[k].get("own_row_share") for k in ("0", "8", "32")]
+    own_text = " / ".join(f"{x:.2f}" for x in own) if None not in own else "–"
+    print(f"| {LABELS[run]} | " + " | ".join(f"{steps[k]['median']:.2f}" for k in STEPS) + f" | {own_text} |")
