@@ -81,6 +81,15 @@ if None not in (lm2, rmt, full):
         f"LM2 at 16k {at16:.1f} % (>= 90)"
     )
 
+gated = far_mean("lm2-gated-64")
+if None not in (gated, lm2, rmt, full):
+    print(
+        f"gated read (amendment 11b; the study's LM2 row only if >= {lm2 + 10:.1f} over 4k-16k and >= "
+        f"{table['lm2-64']['0k'][0] - 5:.1f} at 0k): {gated:.1f} over 4k-16k, {table['lm2-gated-64']['0k'][0]:.1f} "
+        f"at 0k; LM2 / RMT = {gated / rmt:.2f}x, LM2 / full attention = {gated / full:.2f}x, "
+        f"LM2 at 16k {table['lm2-gated-64']['16k'][0]:.1f} %"
+    )
+
 
 def verdict(a: str, b: str) -> str:
     """Per length, a against b by the study's rule: a tie when each mean lies inside the other's interval."""
