@@ -102,6 +102,14 @@ def test_the_trace_is_relative_to_the_swapped_tokens_segment():
     assert trace_after(totals, 9, 8, steps=(0, 1, 2, 4, 8)) == {0: 1.0, 1: 0.5, 2: 0.25, 4: 0.125}
 
 
+def test_the_default_trace_follows_a_fact_to_128_later_segments_where_the_input_reaches():
+    # halving every segment: k later segments leave 2**-k (exact in float64 for k <= 128)
+    totals = torch.tensor([0.0] + [2.0**-k for k in range(200)], dtype=torch.float64)
+    trace = trace_after(totals, 8, 8)  # the swapped token is in segment 1
+    assert trace == {k: 2.0**-k for k in (0, 1, 2, 4, 8, 16, 32, 64, 128)}
+    assert set(trace_after(totals[:70], 8, 8)) == {0, 1, 2, 4, 8, 16, 32, 64}  # 64 reached, 128 not
+
+
 def test_accuracy_by_distance_bins_every_answer_once():
     distances, correct = [0, 5, 127, 128, 300, 900, 2000], [True, False, True, True, False, False, True]
     shortcut = [True, True, True, False, False, False, False]

@@ -35,7 +35,7 @@ from lm2.data.metric import task_labels
 from lm2.evaluation.study import wilson
 from lm2.files import save_atomic
 
-TRACE_STEPS = (0, 1, 2, 4, 8, 16, 32)  # later segments at which the trace is reported
+TRACE_STEPS = (0, 1, 2, 4, 8, 16, 32, 64, 128)  # later segments at which the trace is reported, where the input reaches
 
 
 def _encode(tokenizer, text: str) -> list[int]:
