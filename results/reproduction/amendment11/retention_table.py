@@ -1,5 +1,6 @@
 """docs/reproduction.md, amendment 11a: the `lm2 retention` measurements of retention/<R>-whole and <R>-4096 as two
-tables (accuracy by the tokens after the supporting fact, whole input and its last 4,096 tokens only; the fact's trace).
+tables (accuracy by the tokens after the supporting fact, whole input and its last 4,096 tokens only; the fact's trace),
+and amendment 11c's trace to 128 later segments (retention-far/<R>-whole), where measured.
 Usage: python results/reproduction/amendment11/retention_table.py (after `run.sh ret R...`)"""
 
 import json
@@ -42,3 +43,18 @@ for run, whole, _ in done:
     own = [steps[k].get("own_row_share") for k in ("0", "8", "32")]
     own_text = " / ".join(f"{x:.2f}" for x in own) if None not in own else "–"
     print(f"| {LABELS[run]} | " + " | ".join(f"{steps[k]['median']:.2f}" for k in STEPS) + f" | {own_text} |")
+
+FAR = HERE.parent / "retention-far"
+FAR_STEPS = ("32", "64", "128")
+far = [(r, FAR / f"{r}-whole" / "retention.json") for r in RUNS]
+far = [(r, json.loads(f.read_text())) for r, f in far if f.is_file()]
+if far:
+    print("\namendment 11c, the trace further (retention-far/):\n")
+    print("| model | all | " + " | ".join(f"k = {k} (inputs)" for k in FAR_STEPS) + " | own row at k = 128 |")
+    print("|---|---:|" + "---:|" * len(FAR_STEPS) + "---:|")
+    for run, whole in far:
+        steps = whole["trace"]["steps"]
+        text = [f"{steps[k]['median']:.2f} ({steps[k]['inputs']})" if k in steps else "–" for k in FAR_STEPS]
+        own = steps.get("128", {}).get("own_row_share")
+        own_text = f"{own:.2f}" if own is not None else "–"
+        print(f"| {LABELS[run]} | {100 * whole['accuracy']:.1f} | " + " | ".join(text) + f" | {own_text} |")
