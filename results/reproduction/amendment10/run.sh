@@ -23,10 +23,12 @@ case $1 in
  V0|V1) s=${1#V}
      lm2 train $long --model.arch vanilla --init-from $R/vanilla-seed$s/model --data.tokenizer $R/vanilla-seed$s/model \
        --run.seed $s --run.out $A/V$s > logs/a10-V$s.log 2>&1 && ev V$s ;;
- # amendment 10b: the paper's LM2 on seed 1
+ # amendment 10b (withdrawn), run as amendment 12a: the paper's LM2 on seed 1; its model is shipped in run-L-lm2-paper1/
  L-lm2-paper1) lm2 train $long --model.arch lm2 --model.memory_preset paper --init-from $R/lm2-paper-seed1/model \
        --data.tokenizer $R/lm2-paper-seed1/model --run.seed 1 --run.out $A/L-lm2-paper1 > logs/a10-L-lm2-paper1.log 2>&1 \
-       && ev L-lm2-paper1 ;;
+       && ev L-lm2-paper1 && mkdir -p results/reproduction/amendment10/run-L-lm2-paper1 \
+       && cp -r $A/L-lm2-paper1/config.yaml $A/L-lm2-paper1/metrics.jsonl $A/L-lm2-paper1/model \
+          results/reproduction/amendment10/run-L-lm2-paper1/ ;;
  # amendment 10c: `run.sh far R...`, the 2k, 32k and 64k cells of the memory models (R: L, L-rmt, L-armt, L-lm2-paper of
  # amendment 9, L1, L-rmt1, L-armt1, L-lm2-paper1) and full attention's 2k (V0, V1; its 32k and 64k do not fit the CPU)
  far) shift
