@@ -44,6 +44,7 @@ COMMANDS = {
     "convert": "add LM2, RMT or ARMT memory to a pretrained Llama checkpoint (identity-preserving for lm2, armt)",
     "inspect": "plot an LM2 model's memory reads, gates and bank norms on an input (PNG)",
     "retention": "how far back a model's BABILong answers reach, and how long a fact lasts in its memory",
+    "probe": "whether the facts of a BABILong qa1 input can be read back from a model's memory (trained probes)",
 }
 
 

@@ -1,0 +1,21 @@
+# docs/reproduction.md, amendment 12b: `lm2 probe` of the study's 64-segment memory models at 16k.
+# Usage: bash results/reproduction/amendment12/run.sh R...; R: L, L1, LG0, LG1, L-rmt, L-rmt1, L-armt, L-armt1.
+# Each model's probe writes results/reproduction/amendment12/probe/<R>/; a finished one is skipped when rerun.
+set -u
+O=results/reproduction/amendment12/probe
+model() {
+  case $1 in
+    L|L-rmt|L-armt) echo results/reproduction/amendment9/run-$1/model ;;
+    L1|L-rmt1|L-armt1) echo results/reproduction/amendment10/run-$1/model ;;
+    LG0|LG1) echo results/reproduction/amendment11/run-$1/model ;;
+    *) echo "run.sh: L, L1, LG0, LG1, L-rmt, L-rmt1, L-armt or L-armt1, not '$1'" >&2; return 2 ;;
+  esac
+}
+for r in "$@"; do
+  m=$(model $r) || exit 2
+  [ -f $O/$r/probe.json ] && continue
+  lm2 probe $m --out $O/$r --overwrite --task qa1 --length 16k --train-samples 1000 --train-seed 1 \
+    --train-haystack runs/reproduction/books/pretrain --samples 200 --seed 0 --babi ../shared/data/babi \
+    --haystack runs/reproduction/books/heldout --every 16 --bins 4096,8192,12288 --threads 1 \
+    > logs/a12-probe-$r.log 2>&1 || exit 1
+done
