@@ -144,6 +144,10 @@ def test_cli_writes_both_probes_tables_and_refuses_bad_options(tokenizer, tmp_pa
         assert len(probe["records"]["asked"]) == 6 and probe["everyone"]["examples"] >= 6
         assert sum(row["samples"] for row in probe["asked"]["by_distance"]) == 6
     assert "attention probe" in (out / "probe.md").read_text() and "linear probe" in capsys.readouterr().out
+    # without --every, a sixteenth of the input's segments (200 tokens: 12 segments of 16, so every segment)
+    assert main(["probe", str(model_dir), "--out", str(tmp_path / "auto"), "--length", "200", "--babi", "generate",
+                 "--samples", "2", "--train-samples", "4", "--attention-steps", "5"]) == 0  # fmt: skip
+    assert json.loads((tmp_path / "auto" / "probe.json").read_text())["train"]["every"] == 1
     assert main([*argv[:3], str(tmp_path / "a"), "--task", "qa2"]) == 2
     assert "--task: task='qa2' cannot be probed; allowed: qa1" in caplog.text
     assert main([*argv[:3], str(tmp_path / "b"), "--l2", "-1"]) == 2

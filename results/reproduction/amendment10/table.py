@@ -20,7 +20,8 @@ ROWS = {  # row: (label, evaluation folder per seed)
     "armt-64": ("`armt`, 64 segments", [A9 / "eval-L-armt", HERE / "eval-L-armt1"]),
     # (V1) was stopped at step 271 and finished in the next session (docs/reproduction.md, "How the queue ended")
     "vanilla-64": ("`vanilla`, 64 segments", [HERE / "eval-V0", HERE / "eval-V1"]),
-    "lm2-paper-64": ("`lm2-paper`, 64 segments (seed 0 only)", [A9 / "eval-L-lm2-paper"]),
+    # seed 1 ran in amendment 12a (amendment 10b's run, withdrawn in this amendment's session)
+    "lm2-paper-64": ("`lm2-paper`, 64 segments", [A9 / "eval-L-lm2-paper", HERE / "eval-L-lm2-paper1"]),
     "lm2-alive-16": ("`lm2`, alive writes, 16 segments ((G), (G1))", [A7 / "eval-G", HERE / "eval-G1"]),
     **{f"{m}-16": (f"`{m}`, round 2 (16 segments)", [R2 / f"{m}-seed{s}" for s in (0, 1)])
        for m in ("lm2", "lm2-paper", "rmt", "armt", "vanilla")},

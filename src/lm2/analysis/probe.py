@@ -1,4 +1,4 @@
-"""Whether the facts of an input can be read back from a model's memory at all: a linear probe (`lm2 probe`).
+"""Whether the facts of an input can be read back from a model's memory at all: trained probes (`lm2 probe`).
 
 `lm2 retention` shows whether a model answers a fact and whether the fact's trace is still in its memory; a
 trace is a difference between two memories and does not say whether the fact can be read from one of them. This
@@ -6,15 +6,19 @@ asks that directly (docs/reproduction.md, amendment 12), on bAbI qa1, where four
 each fact sets one person's place:
 
 - training inputs (BABILong samples of one length) run through the model one segment at a time; after every
-  `every` segments the memory state — every tensor that crosses a segment boundary, flattened — is one snapshot,
-  labelled, for each person named before it, with that person's latest place then (`places_at`);
-- per person, a multinomial logistic regression on the standardised snapshots (float64, L-BFGS) whose L2 weight is
-  chosen by accuracy on the last `holdout` share of the training inputs, then refitted on all of them;
-- test inputs give one snapshot each, the state entering the segment that holds the question: the probe answers
+  `every` segments the memory state, as a set of rows (`memory_rows`), is one snapshot, labelled, for each person
+  named before it, with that person's latest place then (`places_at`);
+- two probes answer from the standardised snapshots, one output per person, each checked on the last `holdout`
+  share of the training inputs: a multinomial logistic regression on the flattened state (`train_probes`; float64,
+  L-BFGS, the L2 weight chosen by that check, then refitted on all inputs), and a learned query per person that
+  reads the rows by softmax attention (`AttentionProbe`, `train_attention_probes`; kept at its best check). The
+  linear probe fits a memory whose rows have fixed meanings; only the attention probe can follow a fact that sits
+  in a different row from one input to the next, as in LM2's bank;
+- test inputs give one snapshot each, the state entering the segment that holds the question: each probe answers
   the person asked (binned by the tokens after the supporting fact, as `lm2 retention` bins the model's own
   answers) and every person named before that state (binned by the tokens between their latest fact and it).
 
-A probe that reads a model's far facts says they are in its memory in a linearly readable form, so what fails is the
+A probe that reads a model's far facts says they are in its memory in a readable form, so what fails is the
 model's read; one that does not, where it reads another model's, says the writes after them buried them.
 
 Notation: `L` segment length, `D` flattened memory size, `n` snapshots.
@@ -193,6 +197,25 @@ def predict(weights: Tensor, biases: Tensor, x: Tensor) -> Tensor:
     return (torch.einsum("nd,pdc->npc", x.double(), weights) + biases).argmax(dim=-1)
 
 
+def _labels(examples: Sequence[dict], labels: Sequence[str], rows: int, holdout: float):
+    """The people of `examples` (sorted), their columns, the labels `(rows, people)` (class index, -1 where a
+    snapshot has none for that person) and which rows belong to the held-out inputs (the last `holdout` share)."""
+    if not 0 < holdout < 1:
+        raise ValueError(f"holdout={holdout} must be between 0 and 1")
+    inputs = sorted({e["input"] for e in examples})
+    if len(inputs) < 2:
+        raise ValueError(f"{len(inputs)} training input(s); the held-out check needs at least 2")
+    first_held = inputs[min(len(inputs) - 1, max(1, math.ceil((1 - holdout) * len(inputs))))]
+    people = sorted({e["person"] for e in examples})
+    index, column = {label: k for k, label in enumerate(labels)}, {p: k for k, p in enumerate(people)}
+    y = torch.full((rows, len(people)), -1, dtype=torch.long)
+    held = torch.zeros(rows, dtype=torch.bool)
+    for e in examples:
+        y[e["row"], column[e["person"]]] = index[e["place"]]
+        held[e["row"]] = e["input"] >= first_held
+    return people, column, y, held
+
+
 def train_probes(
     x: Tensor, examples: Sequence[dict], labels: Sequence[str], l2s: Sequence[float], holdout: float = 0.2
 ) -> dict:
@@ -200,21 +223,9 @@ def train_probes(
     from), the L2 weight of `l2s` with the best accuracy on the inputs of the last `holdout` share when fitted on
     the others (ties: the larger weight), and the probe refitted on every input with it. Returns `{"people",
     "weights", "biases", "summary": {person: {"l2", "holdout", "train_accuracy", "examples"}}}`."""
-    if not 0 < holdout < 1:
-        raise ValueError(f"holdout={holdout} must be between 0 and 1")
     if not l2s:
         raise ValueError("no L2 weights to choose from")
-    inputs = sorted({e["input"] for e in examples})
-    if len(inputs) < 2:
-        raise ValueError(f"{len(inputs)} training input(s); the L2 weight's choice needs at least 2")
-    first_held = inputs[min(len(inputs) - 1, max(1, math.ceil((1 - holdout) * len(inputs))))]
-    people = sorted({e["person"] for e in examples})
-    index, column = {label: k for k, label in enumerate(labels)}, {p: k for k, p in enumerate(people)}
-    y = torch.full((x.shape[0], len(people)), -1, dtype=torch.long)
-    held = torch.zeros(x.shape[0], dtype=torch.bool)
-    for e in examples:
-        y[e["row"], column[e["person"]]] = index[e["place"]]
-        held[e["row"]] = e["input"] >= first_held
+    people, column, y, held = _labels(examples, labels, x.shape[0], holdout)
     labelled = y >= 0
     scores = {}
     for l2 in l2s:
@@ -272,19 +283,7 @@ def train_attention_probes(
     `train_probes`), trained with Adam on the inputs before the last `holdout` share; kept at the check (every
     `check_every` steps) with the best mean accuracy over the people on the held-out inputs. Returns what
     `train_probes` returns, with the step kept in the summary."""
-    if not 0 < holdout < 1:
-        raise ValueError(f"holdout={holdout} must be between 0 and 1")
-    inputs = sorted({e["input"] for e in examples})
-    if len(inputs) < 2:
-        raise ValueError(f"{len(inputs)} training input(s); the held-out check needs at least 2")
-    first_held = inputs[min(len(inputs) - 1, max(1, math.ceil((1 - holdout) * len(inputs))))]
-    people = sorted({e["person"] for e in examples})
-    index, column = {label: k for k, label in enumerate(labels)}, {p: k for k, p in enumerate(people)}
-    y = torch.full((rows.shape[0], len(people)), -1, dtype=torch.long)
-    held = torch.zeros(rows.shape[0], dtype=torch.bool)
-    for e in examples:
-        y[e["row"], column[e["person"]]] = index[e["place"]]
-        held[e["row"]] = e["input"] >= first_held
+    people, column, y, held = _labels(examples, labels, rows.shape[0], holdout)
     rows = rows.float()
     fit, check = (~held).nonzero().squeeze(1), held.nonzero().squeeze(1)
     generator = torch.Generator().manual_seed(seed)
@@ -331,9 +330,6 @@ def train_attention_probes(
 
 def _prompts(samples: Sequence[BabilongSample], tokenizer) -> list[dict]:
     return [encode_sample(tokenizer, s, with_answer=False) for s in samples]
-
-
-PROBES = ("linear", "attention")
 
 
 def measure(
@@ -391,7 +387,7 @@ def measure(
     got = memory_snapshots(model, [prompts[k]["input_ids"] for k in usable], [[points[k]] for k in usable], batch_size)
     state = {k: scale(x.flatten(1)) for k, x in zip(usable, got, strict=True)}
     result = {
-        "train": {"inputs": len(train), "snapshots": int(x_train_rows(examples)), "examples": len(examples),
+        "train": {"inputs": len(train), "snapshots": _labelled_snapshots(examples), "examples": len(examples),
                   "every": every, "rows": list(shape), "holdout": holdout, "l2": list(l2s),
                   "attention_steps": attention_steps},
         "chance": 1 / len(labels),
@@ -409,7 +405,7 @@ def measure(
     return result
 
 
-def x_train_rows(examples: Sequence[dict]) -> int:
+def _labelled_snapshots(examples: Sequence[dict]) -> int:
     """Snapshots behind `examples` (rows of the training matrix with at least one label)."""
     return len({e["row"] for e in examples})
 

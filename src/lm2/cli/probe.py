@@ -3,7 +3,8 @@
 `lm2 retention` says whether the model answers a fact and whether the fact's trace is still in its memory; this
 trains probes on the memory itself (docs/reproduction.md, amendment 12). Training inputs (--train-samples
 BABILong qa1 samples at --length from the bAbI train split, background --train-haystack) run through the model;
-after every --every segments the memory state is one snapshot, labelled with each named person's latest place.
+after every --every segments (default: a sixteenth of the input) the memory state is one snapshot, labelled with
+each named person's latest place.
 Two probes learn to answer from the snapshots, each checked on the last fifth of the training inputs:
 
 - linear: per person, a multinomial logistic regression on the standardised, flattened state (L2 weight chosen
@@ -45,7 +46,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--babi", metavar="DIR", help="bAbI v1.2 folder, 'generate' or 'download' (default: <data dir>/babi)"
     )
     p.add_argument("--haystack", default="prose", metavar="DIR|prose|pg19", help="test background (default: prose)")
-    p.add_argument("--every", type=int, default=16, help="segments between training snapshots (default 16)")
+    p.add_argument(
+        "--every", type=int, metavar="N",
+        help="segments between training snapshots (default: a sixteenth of the input's segments, at least 1)",
+    )  # fmt: skip
     p.add_argument("--l2", default="1e-4,1e-3,1e-2,1e-1", help="the linear probe's L2 weights to choose from")
     p.add_argument("--attention-steps", type=int, default=3000, help="the attention probe's training steps")
     p.add_argument("--bins", default="4096,8192,12288", help="distance bin edges in tokens (default 4096,8192,12288)")
@@ -79,6 +83,10 @@ def run(args: argparse.Namespace) -> int:
     model, tokenizer = load_pretrained(args.model, args.device, args.dtype)
     if not carries_memory(model):
         raise UsageError(f"MODEL_DIR: arch={model.config.arch!r} carries no memory across segments; nothing to probe")
+    if args.every is None:
+        from lm2.data.babilong import parse_length
+
+        args.every = max(1, parse_length(args.length) // model.config.segment_length // 16)
     common = {"tasks": args.task, "lengths": args.length, "babi": args.babi}
     test = GeneratedSource(tokenizer, samples=args.samples, seed=args.seed, haystack=args.haystack, **common)
     train = GeneratedSource(
