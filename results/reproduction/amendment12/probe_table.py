@@ -1,4 +1,4 @@
-"""docs/reproduction.md, amendment 12b: the probes' tables and the registered readings from the files of
+"""docs/reproduction.md, amendments 12b and 12c: the probes' tables and the registered readings from the files of
 `run.sh` (probe/<R>/probe.json), beside each model's own answers on the same questions (amendment 11a's
 `lm2 retention` files, where they exist). Usage: python results/reproduction/amendment12/probe_table.py"""
 
@@ -13,6 +13,8 @@ RUNS = {  # run: label
     "L": "lm2 (L), seed 0", "L1": "lm2 (L1), seed 1", "LG0": "lm2, gated read (LG0)", "LG1": "lm2, gated read (LG1)",
     "L-rmt": "rmt (L-rmt), seed 0", "L-rmt1": "rmt (L-rmt1), seed 1",
     "L-armt": "armt (L-armt), seed 0", "L-armt1": "armt (L-armt1), seed 1",
+    # amendment 12c
+    "L-lm2-paper": "lm2-paper (L-lm2-paper), seed 0", "L-lm2-paper1": "lm2-paper (L-lm2-paper1), seed 1",
 }  # fmt: skip
 FAR = 8192  # the registered far examples: the latest fact at least this many tokens before the state
 

@@ -72,8 +72,8 @@ def fact_place(fact: str, labels: Sequence[str]) -> tuple[str, str]:
 def places_at(sample: BabilongSample, spans: Sequence[tuple[int, int]], boundary: int, labels: Sequence[str]) -> dict:
     """Per person whose fact ends before prompt token `boundary` (a segment boundary; the prompt has BOS in front
     of the input's tokens, so fact tokens `[a, b)` of `fact_spans` stand at `[1 + a, 1 + b)`): their latest place
-    then, the tokens from its fact's end to the boundary, and whether it is the place named last before it (the
-    last-label shortcut's answer)."""
+    then, the tokens from its fact's end to the boundary, and whether it is the place of the latest fact before it
+    (a last-label shortcut over the facts alone; place words in the background do not count)."""
     latest, last_place = {}, None
     for fact, (_, end) in zip(sample.facts, spans, strict=True):
         if 1 + end > boundary:
