@@ -93,3 +93,22 @@ for r, result in found.items():
         if lm2 and probe_recent < model_recent and cells[3] == "not readable":
             cells[3] = "void (the probe reads recent facts below the model)"
     print(f"| {RUNS[r]} | " + " | ".join(cells) + f" | {control} |")
+
+print("\nThe probes' fit over all snapshots (the four people's range, %) on the held-out and the training inputs, and")
+print("the choice each person's probe kept (linear: L2 weight; attention: step)\n")
+print("| model | linear held-out | linear training | L2 weights | attention held-out | attention training | steps |")
+print("|---|---|---|---|---|---|---|")
+largest = []
+for r, result in found.items():
+    cells = []
+    for kind in ("linear", "attention"):
+        rows = result["probes"][kind]["training"].values()
+        held = [x["holdout"][str(x["l2"])] if kind == "linear" else x["holdout"] for x in rows]
+        fit = [x["train_accuracy"] for x in rows]
+        chosen = [x["l2"] if kind == "linear" else x["step"] for x in rows]
+        cells += [f"{100 * min(held):.1f}–{100 * max(held):.1f}", f"{100 * min(fit):.1f}–{100 * max(fit):.1f}"]
+        cells.append(" / ".join(f"{c:g}" for c in chosen))
+        if kind == "linear" and r in ("L", "L1", "LG0", "LG1"):
+            largest += [c == max(result["train"]["l2"]) for c in chosen]
+    print(f"| {RUNS[r]} | " + " | ".join(cells) + " |")
+print(f"\nour LM2's linear probes whose L2 weight is the largest offered: {sum(largest)} of {len(largest)}")

@@ -222,7 +222,8 @@ def train_probes(
     """Per person of `examples` (`{"row", "input", "person", "place"}`: row of `x`, training input it came
     from), the L2 weight of `l2s` with the best accuracy on the inputs of the last `holdout` share when fitted on
     the others (ties: the larger weight), and the probe refitted on every input with it. Returns `{"people",
-    "weights", "biases", "summary": {person: {"l2", "holdout", "train_accuracy", "examples"}}}`."""
+    "predict", "summary": {person: {"l2", "holdout", "train_accuracy", "examples"}}}`; `predict` maps standardised
+    snapshots `(n, D)` to each person's class `(n, people)`."""
     if not l2s:
         raise ValueError("no L2 weights to choose from")
     people, column, y, held = _labels(examples, labels, x.shape[0], holdout)
@@ -394,8 +395,9 @@ def measure(
         "samples": len(test),
         "probes": {},
     }  # fmt: skip
+    questions = _questions(test, tokenizer, points, state, labels)
     for kind, probe in probes.items():
-        asked, everyone = _test(probe, test, tokenizer, points, state, labels)
+        asked, everyone = _answers(probe, questions, state, labels)
         result["probes"][kind] = {
             "training": probe["summary"],
             "asked": {"accuracy": sum(r["correct"] for r in asked) / len(asked), "by_distance": _table(asked, edges)},
@@ -415,12 +417,26 @@ def _table(records: Sequence[dict], edges: Sequence[int]) -> list[dict]:
                                 [r["last_label"] for r in records])  # fmt: skip
 
 
-def _test(probe: dict, test, tokenizer, points, state, labels) -> tuple[list[dict], list[dict]]:
-    """The probe's answers: for the person each test question asks (its last-label shortcut: `lm2 retention`'s)
-    and for every person named before the question's segment (the shortcut: the place of the latest fact)."""
+def _questions(test, tokenizer, points, state, labels) -> list[dict]:
+    """What every probe is scored on, per test sample: the person asked, the answer, the distance of the supporting
+    fact, whether `lm2 retention`'s last-label shortcut is right; and, where the sample has a state, every person
+    named before the question's segment with their place (`places_at`; its shortcut: the latest fact's place)."""
     from lm2.analysis.retention import supporting_distance
     from lm2.data.shortcuts import shortcut_answers
 
+    out = []
+    for k, sample in enumerate(test):
+        target = sample.target.lower()
+        shortcut = shortcut_answers(sample, sample.task)["last_label"].lower()
+        named = places_at(sample, fact_spans(sample, tokenizer), points[k], labels) if k in state else {}
+        distance = supporting_distance(sample, tokenizer)
+        out.append({"person": asked_person(sample), "target": target, "distance": distance,
+                    "last_label": shortcut == target, "named": named})  # fmt: skip
+    return out
+
+
+def _answers(probe: dict, questions: list[dict], state: dict, labels) -> tuple[list[dict], list[dict]]:
+    """One probe's answers to `_questions`: for the person each asks, and for every person named before it."""
     answers = {k: probe["predict"](x)[0] for k, x in state.items()}
 
     def answer(k: int, person: str) -> str | None:
@@ -429,15 +445,11 @@ def _test(probe: dict, test, tokenizer, points, state, labels) -> tuple[list[dic
         return labels[int(answers[k][probe["people"].index(person)])]
 
     asked, everyone = [], []
-    for k, sample in enumerate(test):
-        person, target = asked_person(sample), sample.target.lower()
-        guess, shortcut = answer(k, person), shortcut_answers(sample, sample.task)["last_label"].lower()
-        distance = supporting_distance(sample, tokenizer)
-        asked.append({"person": person, "target": target, "probe": guess, "correct": guess == target,
-                      "distance": distance, "last_label": shortcut == target})  # fmt: skip
-        if k not in answers:
-            continue
-        for name, fact in places_at(sample, fact_spans(sample, tokenizer), points[k], labels).items():
+    for k, q in enumerate(questions):
+        guess = answer(k, q["person"])
+        asked.append({"person": q["person"], "target": q["target"], "probe": guess, "correct": guess == q["target"],
+                      "distance": q["distance"], "last_label": q["last_label"]})  # fmt: skip
+        for name, fact in q["named"].items():
             guess = answer(k, name)
             everyone.append({"input": k, "person": name, "place": fact["place"], "probe": guess,
                              "correct": guess == fact["place"], "distance": fact["distance"],

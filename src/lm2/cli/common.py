@@ -145,6 +145,35 @@ def add_device_options(parser: argparse._ActionsContainer, threads: bool = True)
         parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
 
 
+def add_cell_options(
+    parser: argparse._ActionsContainer, samples: int, samples_help: str, task_help: str = "one bAbI task"
+) -> None:
+    """The BABILong cell a saved-model analysis reads (`lm2 retention`, `lm2 probe`): `--task`, `--length`,
+    `--samples`, `--seed`, `--babi` and `--haystack`, built as `lm2 eval` builds them."""
+    parser.add_argument("--task", default="qa1", help=f"{task_help} (default qa1)")
+    parser.add_argument("--length", default="1k", help="input length in tokens, e.g. 1024 or 16k (default 1k)")
+    parser.add_argument("--samples", type=int, default=samples, help=f"{samples_help} (default {samples})")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the question choice and background (default 0)")
+    parser.add_argument(
+        "--babi", metavar="DIR", help="bAbI v1.2 folder, 'generate' or 'download' (default: <data dir>/babi)"
+    )
+    parser.add_argument(
+        "--haystack", default="prose", metavar="DIR|prose|pg19", help="background text (default: prose)"
+    )
+
+
+def parse_bins(text: str) -> list[int]:
+    """`--bins "128,256,512"` → distance bin edges in tokens; `UsageError` unless they increase and are positive."""
+    from lm2.analysis.retention import distance_bins
+
+    try:
+        edges = [int(item) for item in text.split(",") if item.strip()]
+        distance_bins(edges)
+    except ValueError:
+        raise UsageError(f"--bins={text!r} must be increasing positive token counts like 128,256,512") from None
+    return edges
+
+
 def check_at_least_one(args: argparse.Namespace, *names: str) -> None:
     """`UsageError` for the first of the integer options `names` (attribute names) that is given and < 1."""
     for name in names:

@@ -14,17 +14,19 @@ Two probes learn to answer from the snapshots, each checked on the last fifth of
 
 Tested on --samples questions built as `lm2 eval` and `lm2 retention` build them (test split, --haystack), on the
 state entering the question's segment: the person asked, binned by the tokens after the supporting fact (--bins),
-and every person named before that state. Writes probe.json (every answer), probe.md, and prints the tables. A
-folder of another run is refused unless --overwrite. Models whose memory crosses segments only (lm2, rmt, armt).
+and every person named before that state. Writes probe.json (every answer, and the run's wall_seconds), probe.md,
+and prints the tables. A folder of another run is refused unless --overwrite. Models whose memory crosses
+segments only (lm2, rmt, armt).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
-from lm2.cli.common import UsageError, add_command, add_device_options, check_at_least_one
+from lm2.cli.common import UsageError, add_cell_options, add_command, add_device_options, check_at_least_one, parse_bins
 from lm2.cli.outputs import add_overwrite_option, claim_folder, run_options
 
 
@@ -33,19 +35,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("model", type=Path, metavar="MODEL_DIR", help="model folder (save_pretrained + tokenizer)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for probe.json and probe.md")
     add_overwrite_option(p)
-    p.add_argument("--task", default="qa1", help="the bAbI task; qa1 only (each fact sets one person's place)")
-    p.add_argument("--length", default="1k", help="input length in tokens, e.g. 1024 or 16k (default 1k)")
+    add_cell_options(p, 200, "test questions", task_help="qa1 only (each fact sets one person's place)")
     p.add_argument("--train-samples", type=int, default=1000, help="training inputs (default 1000)")
     p.add_argument("--train-seed", type=int, default=1, help="seed of the training inputs (default 1)")
     p.add_argument(
         "--train-haystack", metavar="DIR|prose|pg19", help="background of the training inputs (default: --haystack)"
     )
-    p.add_argument("--samples", type=int, default=200, help="test questions (default 200)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the test questions and background (default 0)")
-    p.add_argument(
-        "--babi", metavar="DIR", help="bAbI v1.2 folder, 'generate' or 'download' (default: <data dir>/babi)"
-    )
-    p.add_argument("--haystack", default="prose", metavar="DIR|prose|pg19", help="test background (default: prose)")
     p.add_argument(
         "--every", type=int, metavar="N",
         help="segments between training snapshots (default: a sixteenth of the input's segments, at least 1)",
@@ -62,13 +57,12 @@ def run(args: argparse.Namespace) -> int:
 
     from lm2.analysis.probe import check_task, format_report, measure
     from lm2.analysis.retention import carries_memory
-    from lm2.cli.retention import _edges
     from lm2.evaluation.sources import GeneratedSource
     from lm2.files import write_atomic
     from lm2.integrations.pretrained import load_pretrained
 
     check_at_least_one(args, "train_samples", "samples", "every", "attention_steps", "batch_size", "threads")
-    edges = _edges(args.bins)
+    edges = parse_bins(args.bins)
     l2s = _weights(args.l2)
     if "," in args.task or "," in str(args.length):
         raise UsageError(f"--task {args.task!r} --length {args.length!r}: one task and one length per run")
@@ -96,13 +90,15 @@ def run(args: argparse.Namespace) -> int:
     claim_folder(args.out, run_options(args), args.overwrite)
     task, length = test.tasks[0], test.lengths[0]
     torch.manual_seed(0)
+    started = time.perf_counter()
     result = measure(
         model, tokenizer, train.build(task, length), test.build(task, length), edges, args.every, l2s,
         batch_size=args.batch_size, attention_steps=args.attention_steps,
     )  # fmt: skip
     report = format_report(result, f"{args.model} on {task} at {length} tokens (test seed {args.seed})")
     record = {"model": str(args.model), "task": task, "length": length, "bins": edges,
-              "data": {"train": train.describe(), "test": test.describe()}, **result}  # fmt: skip
+              "data": {"train": train.describe(), "test": test.describe()}, **result,
+              "wall_seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
     write_atomic(args.out / "probe.json", json.dumps(record, indent=1) + "\n")
     write_atomic(args.out / "probe.md", report)
     print(report)

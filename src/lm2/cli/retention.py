@@ -22,7 +22,7 @@ import argparse
 import json
 from pathlib import Path
 
-from lm2.cli.common import UsageError, add_command, add_device_options, check_at_least_one
+from lm2.cli.common import UsageError, add_cell_options, add_command, add_device_options, check_at_least_one, parse_bins
 from lm2.cli.outputs import add_overwrite_option, claim_folder, run_options
 
 
@@ -31,14 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("model", type=Path, metavar="MODEL_DIR", help="model folder (save_pretrained + tokenizer)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for retention.json and .md")
     add_overwrite_option(p)
-    p.add_argument("--task", default="qa1", help="one bAbI task (default qa1)")
-    p.add_argument("--length", default="1k", help="input length in tokens, e.g. 1024 or 4k (default 1k)")
-    p.add_argument("--samples", type=int, default=100, help="samples (default 100)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the question choice and background (default 0)")
-    p.add_argument(
-        "--babi", metavar="DIR", help="bAbI v1.2 folder, 'generate' or 'download' (default: <data dir>/babi)"
-    )
-    p.add_argument("--haystack", default="prose", metavar="DIR|prose|pg19", help="background text (default: prose)")
+    add_cell_options(p, samples=100, samples_help="samples")
     p.add_argument("--bins", default="128,256,512", help="distance bin edges in tokens (default 128,256,512)")
     p.add_argument(
         "--keep-last", type=int, metavar="N",
@@ -60,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from lm2.integrations.pretrained import load_pretrained
 
     check_at_least_one(args, "samples", "batch_size", "max_new_tokens", "threads", "keep_last")
-    edges = _edges(args.bins)
+    edges = parse_bins(args.bins)
     if "," in args.task or "," in str(args.length):
         raise UsageError(f"--task {args.task!r} --length {args.length!r}: one task and one length per run")
     if not args.model.is_dir():
@@ -87,14 +80,3 @@ def run(args: argparse.Namespace) -> int:
     print(report)
     print(f"wrote {args.out / 'retention.json'}, {args.out / 'retention.md'} and {args.out / 'retention.png'}")
     return 0
-
-
-def _edges(text: str) -> list[int]:
-    from lm2.analysis.retention import distance_bins
-
-    try:
-        edges = [int(item) for item in text.split(",") if item.strip()]
-        distance_bins(edges)
-    except ValueError:
-        raise UsageError(f"--bins={text!r} must be increasing positive token counts like 128,256,512") from None
-    return edges
