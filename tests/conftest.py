@@ -54,6 +54,17 @@ VARIANTS = [
             "memory_read_center": True,
         },
     ),
+    (  # writes addressed by key (docs/memory.md "Stage 30"); input gates half open so that a random model writes
+        "lm2",
+        {
+            "memory_write": "addressed",
+            "memory_output": "read",
+            "memory_layers": [0, 2],
+            "memory_heads": 2,
+            "input_bias": 0.0,
+            "write_penalty": 0.5,
+        },
+    ),
     ("rmt", {}),
     ("armt", {"initializer_range": 0.2}),
     (

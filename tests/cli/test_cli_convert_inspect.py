@@ -53,6 +53,25 @@ def test_inspect_writes_the_trace_and_three_pictures(tmp_path, capsys):
         assert (tmp_path / "out" / name).stat().st_size > 5000
 
 
+def test_inspect_reads_a_model_with_addressed_writes(tmp_path, capsys):
+    """memory_write="addressed" has no forget gate and no row per token: the table shows "—" there, the gates'
+    picture has their two panels, and the bank norms are recorded as for any LM2."""
+    save_tiny_checkpoint(
+        tmp_path / "model", "lm2", memory_layers=[0, 2], memory_write="addressed", memory_output="read", input_bias=0.0
+    )
+    args = ["inspect", "--model", str(tmp_path / "model"), "--prompt", "Where is Mary? " * 10, "--max-tokens", "30"]
+    assert main([*args, "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    assert "recorded 2 memory blocks over 30 tokens (4 segments of 8, 8 bank rows)" in printed
+    rows = [line for line in printed.splitlines() if line.startswith("| 0 |") or line.startswith("| 2 |")]
+    assert len(rows) == 2 and all(line.count("—") == 2 for line in rows)
+    trace = MemoryTrace.load(tmp_path / "out" / "trace.pt")
+    assert trace.gate_forget is None and trace.row_norm is None and trace.read.shape == (2, 1, 30, 8)
+    assert trace.read.sum(-1).sub(1).abs().max() < 1e-5  # every block reads every row of the entering bank
+    assert (trace.bank_norm[0, 3] - trace.bank_norm[0, 0]).abs().max() > 1e-3  # complete segments wrote it
+    assert (tmp_path / "out" / "gates.png").stat().st_size > 5000
+
+
 @pytest.mark.parametrize(
     "command, message",
     [

@@ -8,8 +8,16 @@ import pytest
 import torch
 
 from lm2.model.config import MEMORY_PRESETS
-from lm2.model.memory import initial_bank, read_gated_mean, read_rows, reopening_hardsigmoid
-from tests.conftest import random_ids, tiny_model
+from lm2.model.flops import parameter_counts
+from lm2.model.memory import (
+    accumulate_writes,
+    apply_writes,
+    initial_bank,
+    read_gated_mean,
+    read_rows,
+    reopening_hardsigmoid,
+)
+from tests.conftest import VARIANTS, random_ids, tiny_model
 
 
 @pytest.mark.parametrize(("slots", "width"), [(32, 32), (6, 32), (40, 32)])
@@ -252,6 +260,60 @@ def test_hard_gates_leave_a_row_exactly_as_it_was(update):
     assert (tiny_model("lm2", **shut)(ids).memory.memory - m0).abs().max() > 1e-4
 
 
+ADDRESSED = {**PAPER, "memory_write": "addressed", "memory_output": "read"}
+
+
+@torch.no_grad()
+def test_an_addressed_write_puts_the_candidate_where_the_address_points_and_leaves_other_rows():
+    """`apply_writes` after `accumulate_writes`: one token with its gate open and its address on row 2 (every head)
+    replaces row 2 by its candidate; a row nothing wrote to is left bit for bit (1·M + 0/1); a row two tokens write
+    with gates summing past 1 becomes their gate-weighted mean, with nothing of the old row left."""
+    bank = torch.randn(1, 4, 6, dtype=torch.float64).clamp(-1, 1)
+    address = torch.zeros(1, 2, 3, 4, dtype=torch.float64)  # (b, h, n, m): 2 heads of 3 channels, 3 tokens
+    address[0, :, 0, 2] = 1.0  # token 0 writes row 2
+    address[0, :, 1:, 3] = 1.0  # tokens 1 and 2 write row 3
+    g_in = torch.tensor([[[1.0] * 6, [0.75] * 6, [0.75] * 6]], dtype=torch.float64)
+    candidate = torch.rand(1, 3, 6, dtype=torch.float64) * 2 - 1
+    new = apply_writes(bank, *accumulate_writes(address, g_in, candidate, None))
+    torch.testing.assert_close(new[0, 2], candidate[0, 0], rtol=1e-12, atol=1e-12)
+    assert torch.equal(new[0, :2], bank[0, :2])
+    torch.testing.assert_close(new[0, 3], (candidate[0, 1] + candidate[0, 2]) / 2, rtol=1e-12, atol=1e-12)
+    valid = torch.tensor([[True, False, False]])  # padding columns write nothing: row 3 stays
+    assert torch.equal(apply_writes(bank, *accumulate_writes(address, g_in, candidate, valid))[0, 3], bank[0, 3])
+
+
+@torch.no_grad()
+def test_addressed_writes_keep_the_bank_within_one_and_leave_it_exactly_when_gates_are_shut():
+    """A row is a convex mix of itself and tanh candidates, so from M_0 (entries in [0, 1]) the bank stays within
+    [-1, 1] over any number of segments with every gate open; with hard input gates past −3 no token writes and
+    the bank is M_0 bit for bit (every weight is exactly 0, so each row is 1·M + 0)."""
+    ids = random_ids(2, 60 * 6, seed=5)
+    open_model = tiny_model("lm2", **{**ADDRESSED, "input_bias": 4.0})
+    bank = open_model(ids).memory.memory
+    m0 = open_model.model.initial_state(2, torch.device("cpu")).memory
+    assert bank.abs().max() <= 1.0 + 1e-12
+    assert (bank - m0).abs().max() > 0.1
+    shut = tiny_model("lm2", **{**ADDRESSED, "memory_gates": "hard", "input_bias": -10.0})
+    assert torch.equal(shut(ids).memory.memory, m0)
+
+
+@torch.no_grad()
+def test_an_addressed_segment_writes_when_it_completes_and_its_writes_wait_in_the_cache():
+    """The bank in the state is the one entering the unfinished segment: the state after 3 tokens of a segment of 6
+    holds the bank of the last complete segment, and the bank after 6 tokens, whether or not the segment was cut,
+    is the same to float tolerance."""
+    model = tiny_model("lm2", **{**ADDRESSED, "input_bias": 0.0, "memory_layers": [0, 2]})
+    ids = random_ids(1, 12, seed=4)
+    after_one = model(ids[:, :6]).memory
+    partial = model(ids[:, 6:9], memory=after_one).memory
+    torch.testing.assert_close(partial.memory, after_one.memory, rtol=0, atol=0)
+    assert [layer.write_weight is not None for layer in partial.layers] == [True, False, True]  # the memory blocks
+    whole = model(ids).memory.memory
+    cut = model(ids[:, 9:], memory=partial).memory.memory
+    torch.testing.assert_close(cut, whole, rtol=1e-9, atol=1e-12)
+    assert (whole - after_one.memory).abs().max() > 1e-3
+
+
 def test_reopening_hard_sigmoid_is_the_hard_sigmoid_forward_and_passes_only_gradients_that_reopen():
     """`memory_gate_grad="reopen"`: the forward is `hardsigmoid` itself (the same call, so the same bits); the
     backward is its slope 1/6 inside (−3, 3) and, past an edge, 1/6 only where the gradient points back in."""
@@ -287,3 +349,11 @@ def test_shut_input_gates_get_a_gradient_towards_writing_only_with_reopen():
     torch.testing.assert_close(logits["reopen"], logits["exact"], rtol=0, atol=1e-12)
     assert (grads["exact"] == 0).all()
     assert (grads["reopen"] <= 0).all() and (grads["reopen"] < 0).any()
+
+
+@pytest.mark.parametrize("overrides", [kw for arch, kw in VARIANTS if arch == "lm2"], ids=lambda kw: str(sorted(kw)))
+def test_parameter_counts_match_every_lm2_variant_built(overrides):
+    """`parameter_counts`, which experiments quote, counts what the model builds: W_C, α, a learned M_0 and the gain
+    when there, W_A instead of the forget gate with the addressed write."""
+    model = tiny_model("lm2", **overrides)
+    assert parameter_counts(model.config)["total"] == sum(p.numel() for p in model.parameters())

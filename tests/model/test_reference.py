@@ -17,6 +17,15 @@ LM2_VARIANTS = [kw for arch, kw in VARIANTS if arch == "lm2"] + [
     {"memory_gain": 0.5, "forget_bias": 3.0},
     {"memory_update": "mean", "memory_output": "read"},
     {"memory_layers": [0, 2], "memory_read_center": "keys"},
+    {
+        "memory_write": "addressed",
+        "memory_output": "read",
+        "memory_gates": "sigmoid",
+        "memory_candidate": "input",
+        "memory_query": "attention",
+        "memory_read_norm": False,
+        "memory_gain": 0.5,
+    },
 ]
 TOL = dict(rtol=1e-9, atol=1e-10)
 
@@ -39,8 +48,10 @@ def reference(model, ids):
         initial_bank(cfg.memory_slots, cfg.hidden_size, torch.float64) if net.memory_init is None else net.memory_init
     )
     logits = []
+    addressed = cfg.memory_write == "addressed"
     for seg in ids.split(cfg.segment_length):  # the bank crosses segments; positions restart at 0
         T, h, rows = len(seg), net.embed_tokens(seg), bank.clone()
+        sums = []  # addressed: each memory block's (Σ_i u_ij, Σ_i u_ij c_i) of the segment
         cos, sin = net.rotary_emb(torch.arange(T), h.dtype)
         for layer in net.layers:
             x, sa, mem = layer.input_layernorm(h), layer.self_attn, layer.memory
@@ -50,8 +61,8 @@ def reference(model, ids):
             a = sa.o_proj(torch.stack([softmax_read(q[:, i], k, v, i + 1).reshape(-1) for i in range(T)]))
             if mem is None:
                 h = h + a
-            else:  # eqs. 1-6; the first memory block reads every row, later ones rows j <= i
-                first = layer is net.layers[cfg.memory_layer_ids[0]]
+            else:  # eqs. 1-6; the first memory block reads every row, later ones rows j <= i (addressed: all)
+                first = layer is net.layers[cfg.memory_layer_ids[0]] or addressed
                 mq = heads(mem.q_proj(x if cfg.memory_query == "input" else a), mem.heads)
                 normed = lambda r: r * (r.pow(2).mean(-1, keepdim=True) + 1e-6).rsqrt() if cfg.memory_read_norm else r  # noqa: E731
                 read = normed(rows)
@@ -74,6 +85,21 @@ def reference(model, ids):
                 gated = torch.sigmoid(mem.out_gate(e_mem)) * (read[:T] if cfg.memory_output == "bank" else e_mem)
                 h = h + a + (gated if mem.gain is None else mem.gain * gated)
                 squash = torch.sigmoid if cfg.memory_gates == "sigmoid" else lambda z: (z / 6 + 0.5).clamp(0, 1)
+                if addressed:  # token i writes u_ij = a_ij g_in,i to row j, a from its write key over the rows' keys
+                    g_in = squash(mem.in_gate(x))
+                    c = torch.tanh(e_mem if cfg.memory_candidate == "read" else mem.candidate_proj(x))
+                    wq, e = heads(mem.address_proj(x), mem.heads), mq.shape[-1]
+                    weight, total = torch.zeros_like(rows), torch.zeros_like(rows)
+                    for i in range(T):
+                        for head in range(mem.heads):
+                            a = torch.softmax(mk[head] @ wq[head, i] / math.sqrt(e), 0)  # (m,)
+                            part = slice(head * e, (head + 1) * e)
+                            weight[:, part] += a[:, None] * g_in[i, part]
+                            total[:, part] += a[:, None] * (g_in[i, part] * c[i, part])
+                    sums.append((weight, total))
+                    gates = gates + g_in.mean(-1).sum()
+                    h = h + layer.mlp(layer.post_attention_layernorm(h))
+                    continue
                 g_in, g_f, c, m = (
                     squash(mem.in_gate(x)),
                     cfg.forget_floor + (1 - cfg.forget_floor) * squash(mem.forget_gate(e_mem)),
@@ -88,6 +114,9 @@ def reference(model, ids):
                 gates = gates + g_in.mean(-1).sum()
             h = h + layer.mlp(layer.post_attention_layernorm(h))
         logits.append(model.lm_head(net.norm(h)))
+        if addressed and T == cfg.segment_length:  # a complete segment: each block's writes in turn, convex mixes
+            for weight, total in sums:
+                rows = (1 - weight).clamp(min=0) * rows + total / weight.clamp(min=1)
         bank = rows
     return torch.cat(logits), bank, gates
 

@@ -39,9 +39,11 @@ class MemoryTrace:
     # memory_read_center="split" or "gated" m + 1 columns: the last is the rows' mean, which the first memory block
     # reads too (with "gated" the mean's gate, not a softmax weight: see `mean_gate`)
     gate_in: Tensor  # (k, b, L) channel mean of g_in
-    gate_forget: Tensor  # (k, b, L) channel mean of g_f
+    gate_forget: Tensor | None  # (k, b, L) channel mean of g_f; None with memory_write="addressed" (no forget gate)
     gate_out: Tensor  # (k, b, L) channel mean of g_out
-    row_norm: Tensor  # (k, b, L) |M_{t+1}[i]|, the norm of the row token i leaves after the block
+    # (k, b, L) |M_{t+1}[i]|, the norm of the row token i leaves after the block; None with memory_write="addressed",
+    # where no row belongs to a token (the bank takes the segment's writes when it completes: see bank_norm)
+    row_norm: Tensor | None
     bank_norm: Tensor  # (b, S + 1, m) row norms of the bank entering the input (M_0), then after each segment
     # (k, b, L) fraction of g_in's channels exactly 0: hard gates past −3, which the hard sigmoid's own gradient
     # never brings back (LM2Config.memory_gate_grad); None in traces saved before it was recorded
@@ -80,20 +82,23 @@ class _Recorder:
             weights = step.weights if self.keep_heads else step.weights.mean(1)  # (b, [h,] n, w)
             pad = self.rows - weights.shape[-1]
             weights = torch.nn.functional.pad(weights, (0, pad))  # to all m rows
-            self.steps.setdefault(block, []).append(
-                {
-                    "read": weights.float().cpu(),
-                    "gate_in": step.gate_in.mean(-1).float().cpu(),
-                    "gate_in_shut": (step.gate_in == 0).float().mean(-1).cpu(),
-                    "gate_forget": step.gate_forget.mean(-1).float().cpu(),
-                    "gate_out": step.gate_out.mean(-1).float().cpu(),
-                    "row_norm": output.rows.norm(dim=-1).float().cpu(),
-                }
-            )
+            recorded = {
+                "read": weights.float().cpu(),
+                "gate_in": step.gate_in.mean(-1).float().cpu(),
+                "gate_in_shut": (step.gate_in == 0).float().mean(-1).cpu(),
+                "gate_out": step.gate_out.mean(-1).float().cpu(),
+            }
+            if output.rows is not None:  # a row per token (not with memory_write="addressed")
+                recorded["gate_forget"] = step.gate_forget.mean(-1).float().cpu()
+                recorded["row_norm"] = output.rows.norm(dim=-1).float().cpu()
+            self.steps.setdefault(block, []).append(recorded)
 
         return record
 
-    def stacked(self, name: str, blocks: list[int]) -> Tensor:
+    def stacked(self, name: str, blocks: list[int]) -> Tensor | None:
+        """`name` over the recorded steps, blocks first; None for what the model does not have."""
+        if name not in self.steps[blocks[0]][0]:
+            return None
         axis = -2 if name == "read" else -1  # the token axis
         return torch.stack([torch.cat([s[name] for s in self.steps[i]], axis) for i in blocks])
 
@@ -194,6 +199,7 @@ def plot_gates(trace: MemoryTrace, path: str | Path, sample: int = 0) -> Path:
         ("output gate g_out", trace.gate_out),
         ("|written row|", trace.row_norm),
     ]
+    panels = [(title, values) for title, values in panels if values is not None]  # the addressed write: two
     fig = Figure(figsize=(9, 8), layout="constrained")
     axes = fig.subplots(len(panels), 1, sharex=True)
     for ax, (title, values) in zip(axes, panels, strict=True):

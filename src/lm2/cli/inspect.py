@@ -62,9 +62,11 @@ def run(args: argparse.Namespace) -> int:
     print("| block | g_in | g_in exactly shut | g_f | g_out | read entropy (bits) | written row norm |")
     print("|---|---|---|---|---|---|---|")
     for j, block in enumerate(trace.blocks):
-        gates = [f"{g[j, 0].mean().item():.3f}" for g in (trace.gate_in, trace.gate_forget, trace.gate_out)]
+        means = (trace.gate_in, trace.gate_forget, trace.gate_out)  # g_f: none with memory_write="addressed"
+        gates = ["—" if g is None else f"{g[j, 0].mean().item():.3f}" for g in means]
         gates.insert(1, f"{100 * trace.gate_in_shut[j, 0].mean().item():.1f} %")
-        row = f"{entropy[j].item():.2f} | {trace.row_norm[j, 0].mean().item():.3f}"
+        written = "—" if trace.row_norm is None else f"{trace.row_norm[j, 0].mean().item():.3f}"
+        row = f"{entropy[j].item():.2f} | {written}"
         print(f"| {block} | {' | '.join(gates)} | {row} |")
     first, last = trace.bank_norm[0, 0], trace.bank_norm[0, -1]
     print(

@@ -95,6 +95,7 @@ class SegmentContext:
     aligned: bool  # every sample's offset is `start` (the cache can simply be appended to)
     cos: Tensor | None  # (n, e) rotary tables for positions start..start+n-1; None: no rotation (RMT's
     sin: Tensor | None  # memory tokens)
+    valid: Tensor | None = None  # (b, n) which new columns hold a real token (LM2's addressed write counts those)
 
 
 def attend(q: Tensor, k: Tensor, v: Tensor, start: int | None, prefix: int = 0) -> Tensor:

@@ -22,6 +22,7 @@ MEMORY_UPDATES = ("paper", "mean", "delta")
 MEMORY_GATES = ("sigmoid", "hard")
 MEMORY_GATE_GRADS = ("exact", "reopen")
 MEMORY_CANDIDATES = ("read", "input")
+MEMORY_WRITES = ("rows", "addressed")
 # Named settings of the memory-variant fields (DESIGN §2, "Memory at length"; docs/memory.md).
 MEMORY_PRESETS = {
     "paper": {
@@ -37,6 +38,7 @@ MEMORY_PRESETS = {
         "write_penalty": 0.0,
         "write_penalty_warmup": 0,
         "memory_candidate": "read",
+        "memory_write": "rows",
     },
 }
 VANILLA_MODES = ("full", "segmented")
@@ -119,6 +121,19 @@ class LM2Config(PreTrainedConfig):
         of the bank itself, so a token's content reaches the bank only through which rows it attended to) or
         `"input"`, c = tanh(E_t W_C), a projection of the token's own block input, the same E_t the input gate
         sees (an extra d × d matrix per memory block; docs/memory.md "Stage 11").
+    memory_write: where a token's write goes. `"rows"` (default, the paper's): token i rewrites row i of the bank,
+        block after block, as eqs. 4–6 state (the bank is row-aligned). `"addressed"` (not in the paper;
+        docs/memory.md "Stage 30"): every memory block reads the whole bank entering the segment, and each token
+        writes where a key it computes points, a = softmax((E_t W_A) Kᵀ / sqrt(e)) over the bank's rows per memory
+        head, with K the block's keys of those rows; at the end of each complete segment every memory block in
+        turn moves each row to a convex mix of itself and the candidates written to it,
+        M[j] ← (1 − s_j)₊ M[j] + Σ_i u_ij c_i / max(s_j, 1), with u_ij = a_ij g_in,i (per channel) and
+        s_j = Σ_i u_ij, so a row stays within [-1, 1] once there and a token whose input gate is shut leaves every
+        row exactly as it was. It needs `memory_output="read"` (no row belongs to a token) and
+        `memory_read_center=False` with no `memory_read_center_fraction` (every block reads the bank as the first
+        does); there is no forget gate, so `forget_bias`, `forget_floor` and `memory_update` do not act. One
+        more d × d matrix (W_A) per memory block. The writes of an unfinished segment wait in the blocks' caches,
+        so the state's bank is the one entering that segment, as RMT's memory tokens are.
     write_penalty: λ ≥ 0 of a write cost added to the training loss (default 0.1; 0 is the paper's loss): the
         loss of `LM2ForCausalLM(labels=...)` and of `lm2 train` becomes cross-entropy + λ · mean g_in, the
         input gate averaged over real tokens, memory blocks and width (with `num_items_in_batch`, and in
@@ -206,6 +221,7 @@ class LM2Config(PreTrainedConfig):
     memory_gates: str = "hard"
     memory_gate_grad: str = "exact"
     memory_candidate: str = "read"
+    memory_write: str = "rows"
     write_penalty: float = 0.1
     write_penalty_warmup: int = 19_200
     memory_preset: str | None = None
@@ -291,6 +307,7 @@ class LM2Config(PreTrainedConfig):
                 "use memory_gates='hard' or memory_gate_grad='exact'"
             )
         _choice("memory_candidate", self.memory_candidate, MEMORY_CANDIDATES)
+        _choice("memory_write", self.memory_write, MEMORY_WRITES)
         if not isinstance(self.memory_read_norm, bool):
             raise ValueError(f"memory_read_norm={self.memory_read_norm!r} must be true or false")
         if not (isinstance(self.memory_read_center, bool) or self.memory_read_center in ("keys", "split", "gated")):
@@ -400,6 +417,19 @@ class LM2Config(PreTrainedConfig):
                 f"rope_type={kind!r} without {' and '.join(missing)}; give it in rope_parameters"
             )
 
+    def _validate_addressed(self) -> None:
+        if self.memory_output != "read":
+            raise ValueError(
+                f"memory_write='addressed' needs memory_output='read' (a token adds its read: no bank row belongs "
+                f"to it), got memory_output={self.memory_output!r}"
+            )
+        if self.memory_read_center is not False or self.memory_read_center_fraction is not None:
+            raise ValueError(
+                f"memory_write='addressed' reads the bank in every memory block as it is, so it needs "
+                f"memory_read_center=False and memory_read_center_fraction=None, got "
+                f"{self.memory_read_center!r} and {self.memory_read_center_fraction!r}"
+            )
+
     def _validate_lm2(self) -> None:
         if self.memory_slots != self.segment_length:
             raise ValueError(
@@ -407,6 +437,8 @@ class LM2Config(PreTrainedConfig):
                 "arch='lm2': bank row i belongs to token i of a segment (DESIGN §2)"
             )
         _positive("memory_heads", self.memory_heads)
+        if self.memory_write == "addressed":
+            self._validate_addressed()
         if self.hidden_size % self.memory_heads:
             raise ValueError(f"memory_heads={self.memory_heads} must divide hidden_size={self.hidden_size}")
         if self.memory_layers is not None:

@@ -14,6 +14,11 @@ for the next block; `write_rows` puts the last block's rows back into the bank. 
 - rows j <= i only, in every later memory block (row j there already carries token j of this segment).
 Which of the two a block does is fixed at construction (`reads_whole_bank`).
 
+With `memory_write="addressed"` (not in the paper) every memory block reads the whole bank entering the segment,
+no row belongs to a token, and each token's write goes where its write key points (`address_rows`): the blocks
+accumulate the segment's writes (`accumulate_writes`, kept in their caches between calls) and the bank takes them
+when the segment completes (`apply_writes`).
+
 Precision: under bf16 autocast the projections (W_Q, W_K, W_V, the three gates, W_C) and the read run in bf16 with
 fp32 accumulation like every other matmul (`state_projection`); the bank, the gate activations and the
 update (`gate_and_update`, elementwise, one fused kernel under `torch.compile`) stay in fp32 (fp64 for fp64
@@ -132,18 +137,21 @@ class MemoryStep:
     read: Tensor  # (b, n, d) E_mem (eq. 2)
     gate_out: Tensor  # (b, n, d) g_out (eq. 3)
     gate_in: Tensor  # (b, n, d) g_in (eq. 4)
-    gate_forget: Tensor  # (b, n, d) g_f (eq. 5)
+    gate_forget: Tensor | None  # (b, n, d) g_f (eq. 5); None with memory_write="addressed" (no forget gate)
     candidate: Tensor  # (b, n, d) tanh(E_mem), what eq. 6 writes through the input gate
+    address: Tensor | None = None  # (b, h, n, m) memory_write="addressed": where each token writes, per head
 
 
 @dataclass
 class MemoryOutput:
     gated: Tensor  # (b, n, d) E_gated, added to the residual stream (eq. 3)
-    rows: Tensor  # (b, n, d) M_{t+1}[i] of the new columns (eq. 6)
+    rows: Tensor | None  # (b, n, d) M_{t+1}[i] of the new columns (eq. 6); None with memory_write="addressed"
     key: Tensor  # (b, h, w, e) the memory keys this block read, to cache
     value: Tensor
     step: MemoryStep | None = None
     writes: Tensor | None = None  # (b, n) each token's g_in averaged over the width, when counted
+    write_weight: Tensor | None = None  # memory_write="addressed": (b, m, d) the segment's writes so far
+    write_sum: Tensor | None = None  # (`accumulate_writes`), to cache until the segment completes
 
 
 class LM2Memory(nn.Module):
@@ -168,13 +176,18 @@ class LM2Memory(nn.Module):
         self.hard_gates = config.memory_gates == "hard"
         self.reopen_gates = config.memory_gate_grad == "reopen"
         self.candidate = config.memory_candidate
-        self.reads_whole_bank = reads_whole_bank  # the first memory block: its bank holds earlier segments only
+        self.addressed = config.memory_write == "addressed"
+        # The first memory block (every memory block with the addressed write): its bank holds earlier segments only.
+        self.reads_whole_bank = reads_whole_bank or self.addressed
         self.q_proj = nn.Linear(d, d, bias=False)  # W_Q
         self.k_proj = nn.Linear(d, d, bias=False)  # W_K
         self.v_proj = nn.Linear(d, d, bias=False)  # W_V
         self.out_gate = nn.Linear(d, d)  # W_out
         self.in_gate = Gate(d, config.input_bias)  # W_in, bias init input_bias
-        self.forget_gate = Gate(d, config.forget_bias)  # W_forget, bias b_f (init +forget_bias)
+        # W_forget, bias b_f (init +forget_bias); the addressed write has no forget gate.
+        self.forget_gate = None if self.addressed else Gate(d, config.forget_bias)
+        # W_A: the key a token writes with (memory_write="addressed", not in the paper).
+        self.address_proj = nn.Linear(d, d, bias=False) if self.addressed else None
         # W_C: the candidate from the token's own input instead of the read (not in the paper).
         self.candidate_proj = nn.Linear(d, d, bias=False) if self.candidate == "input" else None
         # Optional learnable gain on E_gated (not in the paper): 0 at init switches the memory off exactly.
@@ -229,6 +242,7 @@ class LM2Memory(nn.Module):
         ctx: SegmentContext,
         key: Tensor | None = None,
         value: Tensor | None = None,
+        written: tuple[Tensor | None, Tensor | None] = (None, None),
         return_step: bool = False,
         count_writes: bool = False,
     ) -> MemoryOutput:
@@ -237,8 +251,11 @@ class LM2Memory(nn.Module):
         x `(b, n, d)` the normalised block input E_t; attn `(b, n, d)` the self-attention output; rows
         `(b, n, d)` bank rows M_t[i] of the new columns entering this block; bank `(b, m, d)` the stream's
         bank (read by the first memory block); key/value this block's cached memory K/V of the segment;
-        `count_writes` also returns each token's input gate averaged over the width (the write tally).
+        `count_writes` also returns each token's input gate averaged over the width (the write tally);
+        `written` the addressed write's sums of the segment so far (this block's cache; `rows` is then None).
         """
+        if self.addressed:
+            return self._addressed(x, attn, bank, ctx, key, value, written, return_step, count_writes)
         dtype = rows.dtype
         source = x if self.query == "input" else attn
         q = self._heads(state_projection(self.q_proj, source, dtype))  # eq. 1: Q = E_t W_Q   (b, h, n, e)
@@ -274,6 +291,62 @@ class LM2Memory(nn.Module):
         step = MemoryStep(weights, e_mem, g_out, g_in, g_f, candidate) if return_step else None
         writes = g_in.mean(-1) if count_writes else None
         return MemoryOutput(gated, new_rows, key, value, step, writes)
+
+    def _addressed(self, x, attn, bank, ctx, key, value, written, return_step, count_writes) -> MemoryOutput:
+        """`memory_write="addressed"`: read the bank entering the segment as eq. 2 does (every row), add g_out ⊙ E_mem,
+        and add this pass's writes to the segment's (`accumulate_writes`); the bank itself does not change here."""
+        dtype = bank.dtype
+        q = self._heads(state_projection(self.q_proj, x if self.query == "input" else attn, dtype))
+        key, value = self._bank_keys(bank, ctx.offset, key, value)  # (b, h, m, e) of the entering bank
+        e_mem, weights = read_rows(q, key, value, None, return_step)
+        b, _, n, _ = e_mem.shape
+        e_mem = e_mem.transpose(1, 2).reshape(b, n, self.heads * self.head_dim).to(dtype)  # E_mem (b, n, d)
+        squash = (reopening_hardsigmoid if self.reopen_gates else nn.functional.hardsigmoid) if self.hard_gates else torch.sigmoid
+        g_out = torch.sigmoid(state_projection(self.out_gate, e_mem, dtype))
+        g_in = squash(state_projection(self.in_gate, x, dtype))
+        pre = e_mem if self.candidate_proj is None else state_projection(self.candidate_proj, x, dtype)
+        candidate = torch.tanh(pre)
+        address = address_rows(self._heads(state_projection(self.address_proj, x, dtype)), key.to(dtype))
+        weight, total = accumulate_writes(address, g_in, candidate, ctx.valid)
+        before = ctx.offset > 0  # samples inside the segment: their earlier passes' writes are cached
+        if written[0] is not None:
+            keep = before[:, None, None]
+            weight = weight + torch.where(keep, written[0], 0).to(dtype)
+            total = total + torch.where(keep, written[1], 0).to(dtype)
+        gated = g_out * e_mem
+        if self.gain is not None:
+            gated = self.gain.to(dtype) * gated
+        step = MemoryStep(weights, e_mem, g_out, g_in, None, candidate, address) if return_step else None
+        writes = g_in.mean(-1) if count_writes else None
+        return MemoryOutput(gated, None, key, value, step, writes, weight, total)
+
+
+def address_rows(query: Tensor, key: Tensor) -> Tensor:
+    """Where each token writes (`memory_write="addressed"`): softmax(q Kᵀ / sqrt(e)) over the bank's rows, per head,
+    for the write keys q `(b, h, n, e)` and the bank's keys `(b, h, m, e)`. Returns `(b, h, n, m)`, rows summing to 1."""
+    return (query @ key.transpose(-1, -2) / math.sqrt(query.shape[-1])).softmax(-1)
+
+
+def accumulate_writes(address: Tensor, g_in: Tensor, candidate: Tensor, valid: Tensor | None) -> tuple[Tensor, Tensor]:
+    """The sums a segment's writes leave for `apply_writes`: with u_ij = a_ij g_in,i (per channel, head h's address
+    for head h's channels), the weight Σ_i u_ij and the total Σ_i u_ij c_i of every row j, both `(b, m, d)`, for the
+    address `(b, h, n, m)`, the input gates and candidates `(b, n, d)`; tokens of padding columns (`valid` `(b, n)`
+    false) write nothing."""
+    b, h, n, m = address.shape
+    if valid is not None:
+        g_in = g_in * valid[..., None].to(g_in.dtype)
+    gates = g_in.view(b, n, h, -1).transpose(1, 2)  # (b, h, n, e)
+    written = (g_in * candidate).view(b, n, h, -1).transpose(1, 2)
+    to_rows = address.transpose(-1, -2)  # (b, h, m, n)
+    weight, total = to_rows @ gates, to_rows @ written  # (b, h, m, e)
+    return weight.transpose(1, 2).reshape(b, m, -1), total.transpose(1, 2).reshape(b, m, -1)
+
+
+def apply_writes(bank: Tensor, weight: Tensor, total: Tensor) -> Tensor:
+    """The bank `(b, m, d)` after a segment's addressed writes (`accumulate_writes`): each row a convex mix of itself
+    and the candidates written to it, M[j] (1 − s_j)₊ + Σ_i u_ij c_i / max(s_j, 1) with s_j = Σ_i u_ij, so it
+    stays within [-1, 1] once there, and a row nothing wrote to (s_j = 0) is left exactly as it was."""
+    return (1.0 - weight).clamp(min=0.0) * bank + total / weight.clamp(min=1.0)
 
 
 def read_rows(q: Tensor, key: Tensor, value: Tensor, start: int | None, explicit: bool) -> tuple[Tensor, Tensor]:

@@ -26,7 +26,7 @@ from .block import DecoderLayer
 from .config import LM2Config
 from .layout import gather_outputs, grid_layout, segment_slices
 from .loss import causal_lm_loss
-from .memory import Gate, LM2Memory, bank_dtype, initial_bank, write_rows
+from .memory import Gate, LM2Memory, apply_writes, bank_dtype, initial_bank, write_rows
 from .rmt import read_prefix, write_memory
 from .state import LayerCache, MemoryState
 
@@ -184,14 +184,15 @@ class LM2Model(LM2PreTrainedModel):
         n = ids.shape[1]
         h = self.embed_tokens(ids)  # (b, n, d)
         cos, sin = self.rotary_emb(torch.arange(start, start + n, device=ids.device), h.dtype)
-        ctx = SegmentContext(start, state.offset, bool((state.offset == start).all()), cos, sin)
+        ctx = SegmentContext(start, state.offset, bool((state.offset == start).all()), cos, sin, valid)
         caches = state.layers or [LayerCache() for _ in self.layers]
         dtype = self.embed_tokens.weight.dtype
         assoc = associations(state) if cfg.arch == "armt" else [None] * len(self.layers)  # (A, z) per block
         if cfg.recurrent_memory_tokens:
             caches = read_prefix(self.layers, self.norm, state, caches, dtype, assoc)
         bank = state.memory if cfg.arch == "lm2" else None
-        rows = None if bank is None else bank[:, start : start + n]  # (b, n, d) rows entering block 0
+        addressed = bank is not None and cfg.memory_write == "addressed"  # no row belongs to a token
+        rows = None if bank is None or addressed else bank[:, start : start + n]  # (b, n, d) rows entering block 0
         new_caches, written = [], []
         for layer, cache, association in zip(self.layers, caches, assoc, strict=True):
             h, rows, cache, writes = layer(
@@ -203,9 +204,14 @@ class LM2Model(LM2PreTrainedModel):
         h = self.norm(h)
         offset = state.offset + valid.sum(1)
         memory, associative, normalizer = state.memory, state.associative, state.normalizer
-        if bank is not None:  # only real tokens write their rows; the others pass through (DESIGN §2)
-            memory = write_rows(bank, rows, start, valid)
         complete = offset == cfg.segment_length  # memory tokens write only after a complete segment
+        if addressed:  # the segment's writes, block by block, once it is complete (docs/memory.md "Stage 30")
+            for cache in new_caches:
+                if cache.write_weight is not None:
+                    done = complete[:, None, None]
+                    memory = torch.where(done, apply_writes(memory, cache.write_weight, cache.write_sum), memory)
+        elif bank is not None:  # only real tokens write their rows; the others pass through (DESIGN §2)
+            memory = write_rows(bank, rows, start, valid)
         if cfg.arch == "rmt":
             memory = write_memory(self.layers, self.norm, state, new_caches, complete, dtype)
         elif cfg.arch == "armt":

@@ -31,12 +31,23 @@ class LayerCache:
     memory_value: Tensor | None = None
     prefix_key: Tensor | None = None  # rmt: (b, h_kv, k, e) keys of the read-memory tokens (no rotary)
     prefix_value: Tensor | None = None
+    write_weight: Tensor | None = None  # lm2, memory_write="addressed": (b, m, d) Σ_i u_ij of the segment so far
+    write_sum: Tensor | None = None  # (b, m, d) Σ_i u_ij c_i, applied to the bank when the segment completes
 
     def apply(self, fn: Callable[[Tensor], Tensor]) -> LayerCache:
         return LayerCache(*(None if t is None else fn(t) for t in self.tensors()))
 
     def tensors(self) -> tuple[Tensor | None, ...]:
-        return (self.key, self.value, self.memory_key, self.memory_value, self.prefix_key, self.prefix_value)
+        return (
+            self.key,
+            self.value,
+            self.memory_key,
+            self.memory_value,
+            self.prefix_key,
+            self.prefix_value,
+            self.write_weight,
+            self.write_sum,
+        )
 
 
 @dataclass
@@ -44,7 +55,8 @@ class MemoryState:
     """What `forward` returns as `out.memory` and accepts back as `memory=` to continue a stream.
 
     memory: lm2 `(b, m, d)` the bank after the last block; rows below `offset` were already rewritten by
-        the unfinished segment, the others still hold the bank that entered it. rmt `(b, k, d)` the memory
+        the unfinished segment, the others still hold the bank that entered it (with
+        `memory_write="addressed"`: the bank entering the unfinished segment, whose writes wait in the caches). rmt `(b, k, d)` the memory
         tokens entering the current segment; armt the same with `armt_memory_tokens="recurrent"`, else
         `None`. vanilla: `None`.
     offset: `(b,)` tokens of the current, unfinished segment already processed (0: at a boundary).
