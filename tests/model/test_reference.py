@@ -114,7 +114,7 @@ def reference(model, ids):
                 gates = gates + g_in.mean(-1).sum()
             h = h + layer.mlp(layer.post_attention_layernorm(h))
         logits.append(model.lm_head(net.norm(h)))
-        if addressed and T == cfg.segment_length:  # a complete segment: each block's writes in turn, convex mixes
+        if addressed and cfg.segment_length == T:  # a complete segment: each block's writes in turn, convex mixes
             for weight, total in sums:
                 rows = (1 - weight).clamp(min=0) * rows + total / weight.clamp(min=1)
         bank = rows

@@ -90,6 +90,14 @@ def reopening_hardsigmoid(x: Tensor) -> Tensor:
     return _ReopeningHardSigmoid.apply(x)
 
 
+def gate_squash(hard: bool, reopen: bool):
+    """The input and forget gates' squashing: σ, or the hard sigmoid (`hard`), whose gradient past its edges
+    reopens (`reopen`, `LM2Config.memory_gate_grad`)."""
+    if not hard:
+        return torch.sigmoid
+    return reopening_hardsigmoid if reopen else nn.functional.hardsigmoid
+
+
 def gate_and_update(
     pre_out: Tensor,
     pre_in: Tensor,
@@ -109,7 +117,7 @@ def gate_and_update(
     and forget gates (`LM2Config.memory_gates`), `reopen` its gradient past the edges
     (`LM2Config.memory_gate_grad`). Elementwise only, so `torch.compile` fuses it into one kernel.
     Returns (E_gated, M_{t+1}[i], g_out, g_in, g_f, candidate)."""
-    squash = (reopening_hardsigmoid if reopen else nn.functional.hardsigmoid) if hard else torch.sigmoid
+    squash = gate_squash(hard, reopen)
     g_out, g_in, g_f = torch.sigmoid(pre_out), squash(pre_in), squash(pre_forget)  # eqs. 3–5
     if floor:
         g_f = floor + (1.0 - floor) * g_f
@@ -301,7 +309,7 @@ class LM2Memory(nn.Module):
         e_mem, weights = read_rows(q, key, value, None, return_step)
         b, _, n, _ = e_mem.shape
         e_mem = e_mem.transpose(1, 2).reshape(b, n, self.heads * self.head_dim).to(dtype)  # E_mem (b, n, d)
-        squash = (reopening_hardsigmoid if self.reopen_gates else nn.functional.hardsigmoid) if self.hard_gates else torch.sigmoid
+        squash = gate_squash(self.hard_gates, self.reopen_gates)
         g_out = torch.sigmoid(state_projection(self.out_gate, e_mem, dtype))
         g_in = squash(state_projection(self.in_gate, x, dtype))
         pre = e_mem if self.candidate_proj is None else state_projection(self.candidate_proj, x, dtype)
@@ -323,7 +331,8 @@ class LM2Memory(nn.Module):
 
 def address_rows(query: Tensor, key: Tensor) -> Tensor:
     """Where each token writes (`memory_write="addressed"`): softmax(q Kᵀ / sqrt(e)) over the bank's rows, per head,
-    for the write keys q `(b, h, n, e)` and the bank's keys `(b, h, m, e)`. Returns `(b, h, n, m)`, rows summing to 1."""
+    for the write keys q `(b, h, n, e)` and the bank's keys `(b, h, m, e)`. Returns `(b, h, n, m)`, each token's
+    weights summing to 1."""
     return (query @ key.transpose(-1, -2) / math.sqrt(query.shape[-1])).softmax(-1)
 
 

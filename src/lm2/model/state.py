@@ -56,9 +56,9 @@ class MemoryState:
 
     memory: lm2 `(b, m, d)` the bank after the last block; rows below `offset` were already rewritten by
         the unfinished segment, the others still hold the bank that entered it (with
-        `memory_write="addressed"`: the bank entering the unfinished segment, whose writes wait in the caches). rmt `(b, k, d)` the memory
-        tokens entering the current segment; armt the same with `armt_memory_tokens="recurrent"`, else
-        `None`. vanilla: `None`.
+        `memory_write="addressed"`: the bank entering the unfinished segment, whose writes wait in the
+        caches). rmt `(b, k, d)` the memory tokens entering the current segment; armt the same with
+        `armt_memory_tokens="recurrent"`, else `None`. vanilla: `None`.
     offset: `(b,)` tokens of the current, unfinished segment already processed (0: at a boundary).
     layers: one `LayerCache` per block, or `None` when no sample is inside a segment.
     arch: the architecture that produced the state (checked when it is passed back).

@@ -104,10 +104,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lm2-hard-floor-write0.1-warm-center-gated": _hard(
         0.999, write_penalty=0.1, write_penalty_warmup=19_200, memory_read_center="gated"
     ),
-    # Stage 30: writes addressed by a key the token computes instead of its own row (`memory_write="addressed"`), so that
-    # a fact can land where the same subject's last fact is and stay apart from what follows; every block reads the
-    # whole bank, which takes the segment's writes as convex mixes when the segment completes. Stage 11's price and
-    # hard input gates, so a token that does not write leaves the bank exactly as it was.
+    # Stage 30: writes addressed by a key the token computes instead of its own row (`memory_write="addressed"`), so
+    # that a fact can land where the same subject's last fact is and stay apart from what follows; every block reads
+    # the whole bank, which takes the segment's writes as convex mixes when the segment completes. Stage 11's price
+    # and hard input gates, so a token that does not write leaves the bank exactly as it was.
     "lm2-addressed": _hard(
         write_penalty=0.1, write_penalty_warmup=19_200, memory_write="addressed", memory_output="read"
     ),
