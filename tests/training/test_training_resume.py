@@ -120,6 +120,32 @@ def test_init_from_starts_a_new_run_from_the_weights(finished_run, tmp_path, cap
     )
 
 
+def test_init_from_another_memory_variant_keeps_every_shared_weight_and_names_the_others(
+    finished_run, tmp_path, caplog
+):
+    """A run with writes addressed by key (W_A, no forget gate) from row-aligned weights: every weight both have is
+    the file's; W_A starts from the model's own initialisation, the forget gates are not used, and the warning names
+    both. Keys outside the memory path must still match (a wider model is refused as before)."""
+    source = finished_run / "model"
+    addressed = {"memory_write": "addressed", "memory_output": "read"}
+    with caplog.at_level(logging.WARNING):
+        trainer = Trainer(tiny_config(tmp_path / "addressed", model=addressed, run={"init_from": str(source)}))
+    saved = load_file(source / "model.safetensors")
+    state = trainer.model.state_dict()
+    shared = [name for name in saved if name in state]
+    assert all(torch.equal(state[name], saved[name]) for name in shared) and len(shared) > 10
+    new = sorted(set(state) - set(saved))
+    assert new and all(".memory.address_proj." in name for name in new)
+    assert any(".memory.forget_gate." in name for name in set(saved) - set(state))
+    assert "memory parameters start from this model's initialisation (model.layers.0.memory.address_proj.weight" in (
+        caplog.text
+    )
+    assert "of the weights are not used (model.layers.0.memory.forget_gate.bias" in caplog.text
+    wider = {**addressed, "hidden_size": 64}
+    with pytest.raises(ValueError, match=r"do not match its config.json: \d+ of another shape"):
+        Trainer(tiny_config(tmp_path / "wider", model=wider, run={"init_from": str(source)}))
+
+
 def test_a_new_run_from_weights_may_price_writes_otherwise_than_they_were_trained(finished_run, tmp_path):
     """The write price's count of training sequences is not a weight: a new run from weights trained without the
     price starts its own count at 0 (docs/reproduction.md, amendment 7: pretrained without the price, fine-tuned

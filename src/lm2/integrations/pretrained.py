@@ -4,13 +4,16 @@
 `load_weights` is `from_pretrained` that never loads silently wrong: a weight the config asks for and the file
 lacks (transformers would initialise it at random), a weight the config has no place for, a shape mismatch,
 a NaN or infinite value, or an unreadable file (truncated, missing) is a `ValueError` naming the folder and
-what is wrong. Only a conversion passes `new_parameter`: the memory parameters a Llama does not have.
+what is wrong. Only a conversion passes `new_parameter`: the memory parameters a Llama does not have; and only a
+new training run whose memory fields differ from the weights' (`lm2 train --init-from`, a variant started from
+another's weights) passes `other_memory`: memory parameters one of the two variants has and the other lacks.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -29,6 +32,7 @@ DTYPES = {
     "bfloat16": torch.bfloat16,
     "float16": torch.float16,
 }
+log = logging.getLogger(__name__)
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json")
 
 
@@ -73,13 +77,17 @@ def load_weights(
     config=None,
     new_parameter: Callable[[str], bool] | None = None,
     new_run: bool = False,
+    other_memory: bool = False,
 ) -> LM2ForCausalLM:
     """`LM2ForCausalLM.from_pretrained(path, config=config)`, refusing what would load silently wrong (module
     docstring). `new_parameter(name)`: parameters that may be missing from the file (they keep the model's
     own initialisation) — a conversion's memory; nothing otherwise. `new_run`: the weights start a new run
     whose write price may differ from theirs (`lm2 train --init-from`), so the price's count of training
     sequences (`write_sequences`, not a weight) may be missing from the file (the count starts at 0) or in it
-    without a place in the model (dropped); a file that has it and a model that counts keep the file's."""
+    without a place in the model (dropped); a file that has it and a model that counts keep the file's.
+    `other_memory`: the config's memory variant is not the weights' (`memory_fields` differ), so memory-path
+    parameters (those of `model.layers.<i>.memory.`) that the file lacks keep the model's own initialisation and
+    those the model has no place for are dropped, each named in a warning; every other key must still match."""
     path = Path(path)
     try:
         with no_progress_bars():
@@ -93,11 +101,22 @@ def load_weights(
     except (OSError, SafetensorError) as err:
         raise ValueError(f"cannot load the model in {path}: {' '.join(str(err).split())}") from err
     counter = {"write_sequences"} if new_run else set()
+    memory = {k for k in (*info["missing_keys"], *info["unexpected_keys"]) if other_memory and _memory_key(k)}
+    if memory:
+        new = sorted(memory & set(info["missing_keys"]))
+        gone = sorted(memory & set(info["unexpected_keys"]))
+        log.warning(
+            "%s holds another memory variant: %d memory parameters start from this model's initialisation (%s), "
+            "%d of the weights are not used (%s)", path, len(new), ", ".join(new) or "none", len(gone),
+            ", ".join(gone) or "none",
+        )  # fmt: skip
     problems = {
         "missing from the weights": sorted(
-            k for k in info["missing_keys"] if not (new_parameter and new_parameter(k)) and k not in counter
+            k
+            for k in info["missing_keys"]
+            if not (new_parameter and new_parameter(k)) and k not in counter and k not in memory
         ),
-        "not in the model": sorted(set(info["unexpected_keys"]) - counter),
+        "not in the model": sorted(set(info["unexpected_keys"]) - counter - memory),
         "of another shape": sorted(str(k) for k in info["mismatched_keys"]),
     }
     found = [f"{len(keys)} {what} ({', '.join(keys[:3])}{', ...' if len(keys) > 3 else ''})"
@@ -116,6 +135,12 @@ def load_weights(
             f"{', ...' if len(bad) > 3 else ''}); the file is damaged or the training diverged"
         )
     return model
+
+
+def _memory_key(name: str) -> bool:
+    """Whether a state-dict key belongs to a block's LM2 memory path (`model.layers.<i>.memory.`)."""
+    parts = name.split(".")
+    return len(parts) > 3 and parts[:2] == ["model", "layers"] and parts[3] == "memory"
 
 
 def load_pretrained(

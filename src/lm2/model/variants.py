@@ -111,6 +111,14 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lm2-addressed": _hard(
         write_penalty=0.1, write_penalty_warmup=19_200, memory_write="addressed", memory_output="read"
     ),
+    # Stage 30b: the same, writing the token's own content, c = tanh(E_t W_C), instead of a read of the bank.
+    "lm2-addressed-input": _hard(
+        write_penalty=0.1,
+        write_penalty_warmup=19_200,
+        memory_write="addressed",
+        memory_output="read",
+        memory_candidate="input",
+    ),
     "rmt": {"arch": "rmt"},  # memory tokens (DESIGN §4); their number is a backbone setting
     "armt": {"arch": "armt"},  # memory tokens writing an associative memory per block (DESIGN §4)
     "armt-paper": {"arch": "armt", "armt_feature_norm": False},  # φ = DPFP-ν as the paper's equations state it

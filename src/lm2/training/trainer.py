@@ -109,10 +109,7 @@ class Trainer:
     def _build_model(self) -> LM2ForCausalLM:
         model = LM2ForCausalLM(self.model_config)  # the same draws from the seed whether or not weights follow
         start = self.resume_from or self.config.run.init_from  # a checkpoint resumes; init_from starts a run
-        if start is not None:
-            # A new run from weights may price writes otherwise than they were trained (its own count from 0).
-            model = load_weights(start, torch.float32, config=self.model_config, new_run=self.resume_from is None)
-            log.info("weights from %s", start)
+        moved = []
         if self.resume_from is None and start is not None:  # a resumed run was checked against its own config
             saved = LM2Config.from_pretrained(start)
             here = self.model_config
@@ -120,6 +117,12 @@ class Trainer:
                      if getattr(saved, k) != getattr(here, k)]  # fmt: skip
             if moved:  # allowed (a new variant from pretrained weights), but never by accident
                 log.warning("%s was trained with other memory fields than this run's: %s", start, "; ".join(moved))
+        if start is not None:
+            # A new run from weights may price writes otherwise than they were trained (its own count from 0), and a
+            # new memory variant may have memory parameters the weights lack, or lack some they have.
+            new_run, other = self.resume_from is None, bool(moved)
+            model = load_weights(start, torch.float32, config=self.model_config, new_run=new_run, other_memory=other)
+            log.info("weights from %s", start)
         model.to(self.device).train()
         if self.config.run.compile:
             for layer in model.model.layers:
