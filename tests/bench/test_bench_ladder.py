@@ -148,6 +148,30 @@ def test_a_change_of_lm2_only_fields_marks_lm2_cells_and_no_other(tmp_path):
     assert changed_model(plan, tmp_path) == [(lm2_cell, ["write_penalty", "write_penalty_warmup"])]
 
 
+def test_the_committed_ladder_cells_still_name_the_models_they_trained():
+    """Every cell committed under results/memory records the model it trained; a field added to `LM2Config` since
+    (with the value every earlier model had) must not make the ladder refuse them (`LATER_FIELDS`), nor a default
+    that stayed put. Checked on each committed ladder folder for the models of its cells that exist today."""
+    from lm2.bench.ladder import changed_model, saved_plan
+    from lm2.model.variants import VARIANTS
+
+    folders = sorted(p.parent for p in Path("results/memory").glob("*/settings.json"))
+    if not folders:
+        pytest.skip("no committed ladder folders (run from a checkout's root)")
+    checked = 0
+    for folder in folders:
+        cells = [json.loads(p.read_text()) for p in (folder / "cells").glob("*.json")]
+        recorded = [c for c in cells if c.get("config") is not None and c["model"] in VARIANTS]
+        models = tuple(sorted({c["model"] for c in recorded if c["model"].startswith("lm2-hard-floor-write0.1-warm")}))
+        if not models:
+            continue
+        plan = saved_plan(folder, tasks=tuple(sorted({c["task"] for c in recorded})), models=models,
+                          seeds=tuple(sorted({c["seed"] for c in recorded})))  # fmt: skip
+        assert changed_model(plan, folder) == [], folder
+        checked += 1
+    assert checked > 0
+
+
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [

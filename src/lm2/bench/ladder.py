@@ -115,11 +115,13 @@ MODEL_FIELDS = ("arch", "forget_bias", "input_bias", "forget_floor", "write_pena
 # Fields added after cells began recording their model, with the value every model had before: a cell that
 # does not record one was trained with that value.
 LATER_FIELDS = {"memory_candidate": "read", "write_penalty_warmup": 0, "memory_gate_grad": "exact",
-                "memory_read_center": False, "memory_read_center_fraction": None}  # fmt: skip
+                "memory_read_center": False, "memory_read_center_fraction": None,
+                "memory_write": "rows"}  # fmt: skip
 # Fields that act only in the LM2 bank: a change of their defaults does not change an RMT, ARMT or vanilla model.
 LM2_ONLY_FIELDS = ("forget_bias", "input_bias", "forget_floor", "write_penalty", "write_penalty_warmup",
                    "memory_read_norm", "memory_read_center", "memory_read_center_fraction", "memory_update",
-                   "memory_gates", "memory_gate_grad", "memory_candidate", "memory_preset")  # fmt: skip
+                   "memory_gates", "memory_gate_grad", "memory_candidate", "memory_preset",
+                   "memory_write")  # fmt: skip
 
 
 def model_fields(plan: LadderPlan, task: str, model: str) -> dict[str, Any]:
