@@ -10,12 +10,15 @@ from lm2.evaluation.study import wilson
 
 HERE = Path(__file__).resolve().parent
 A7, A9, A11 = HERE.parent / "amendment7", HERE.parent / "amendment9", HERE.parent / "amendment11"
+A13 = HERE.parent / "amendment13"
 R2 = HERE.parent / "round2" / "eval" / "qa1"
 LENGTHS = ("0k", "1k", "2k", "4k", "8k", "16k", "32k", "64k")
 ROWS = {  # row: (label, evaluation folder per seed)
     "lm2-64": ("`lm2`, alive writes (no price), 64 segments", [A9 / "eval-L", HERE / "eval-L1"]),
     # amendment 11b: the same with the gated read (memory_read_center="gated") from round 2's recipe on
     "lm2-gated-64": ("`lm2`, alive writes, gated read, 64 segments", [A11 / "eval-LG0", A11 / "eval-LG1"]),
+    # amendment 13: writes addressed by key of the token's own content (memory_write="addressed", candidate "input")
+    "lm2-addressed-64": ("`lm2`, alive writes addressed by key, 64 segments", [A13 / "eval-LA0", A13 / "eval-LA1"]),
     "rmt-64": ("`rmt`, 64 segments", [A9 / "eval-L-rmt", HERE / "eval-L-rmt1"]),
     "armt-64": ("`armt`, 64 segments", [A9 / "eval-L-armt", HERE / "eval-L-armt1"]),
     # (V1) was stopped at step 271 and finished in the next session (docs/reproduction.md, "How the queue ended")
@@ -92,6 +95,16 @@ if None not in (gated, lm2, rmt, full):
     )
 
 
+addressed = far_mean("lm2-addressed-64")
+if None not in (addressed, gated, rmt, full):
+    print(
+        f"addressed write (amendment 13; the study's LM2 row only if >= {gated + 10:.1f} over 4k-16k and >= "
+        f"{table['lm2-64']['0k'][0] - 5:.1f} at 0k): {addressed:.1f} over 4k-16k, "
+        f"{table['lm2-addressed-64']['0k'][0]:.1f} at 0k; LM2 / RMT = {addressed / rmt:.2f}x, LM2 / full attention = "
+        f"{addressed / full:.2f}x, LM2 at 16k {table['lm2-addressed-64']['16k'][0]:.1f} %"
+    )
+
+
 def verdict(a: str, b: str) -> str:
     """Per length, a against b by the study's rule: a tie when each mean lies inside the other's interval."""
     out = []
@@ -106,6 +119,8 @@ def verdict(a: str, b: str) -> str:
 
 PAIRS = (("lm2-64", "rmt-64"), ("lm2-64", "vanilla-64"), ("rmt-64", "vanilla-64"), ("armt-64", "rmt-64"))
 GATED = (("lm2-gated-64", "lm2-64"), ("lm2-gated-64", "rmt-64"), ("lm2-gated-64", "vanilla-64"))  # amendment 11b
-for a, b in PAIRS + GATED:
+ADDRESSED = (("lm2-addressed-64", "lm2-gated-64"), ("lm2-addressed-64", "rmt-64"), ("lm2-addressed-64", "vanilla-64"),
+             ("lm2-addressed-64", "armt-64"))  # amendment 13  # fmt: skip
+for a, b in PAIRS + GATED + ADDRESSED:
     if found := verdict(a, b):
         print(f"{a} against {b}: {found}")
