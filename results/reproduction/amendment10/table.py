@@ -85,24 +85,23 @@ if None not in (lm2, rmt, full):
         f"LM2 at 16k {at16:.1f} % (>= 90)"
     )
 
-gated = far_mean("lm2-gated-64")
-if None not in (gated, lm2, rmt, full):
+
+def candidate(key: str, label: str, above: float | None) -> None:
+    """A later LM2 row against the targets, with its amendment's rule: the study's LM2 row only if its mean over
+    4k-16k is at least 10 points above `above` and its 0k at most 5 points below amendment 10's LM2."""
+    mean = far_mean(key)
+    if None in (mean, above, rmt, full):
+        return
     print(
-        f"gated read (amendment 11b; the study's LM2 row only if >= {lm2 + 10:.1f} over 4k-16k and >= "
-        f"{table['lm2-64']['0k'][0] - 5:.1f} at 0k): {gated:.1f} over 4k-16k, {table['lm2-gated-64']['0k'][0]:.1f} "
-        f"at 0k; LM2 / RMT = {gated / rmt:.2f}x, LM2 / full attention = {gated / full:.2f}x, "
-        f"LM2 at 16k {table['lm2-gated-64']['16k'][0]:.1f} %"
+        f"{label}; the study's LM2 row only if >= {above + 10:.1f} over 4k-16k and >= "
+        f"{table['lm2-64']['0k'][0] - 5:.1f} at 0k): {mean:.1f} over 4k-16k, {table[key]['0k'][0]:.1f} at 0k; "
+        f"LM2 / RMT = {mean / rmt:.2f}x, LM2 / full attention = {mean / full:.2f}x, "
+        f"LM2 at 16k {table[key]['16k'][0]:.1f} %"
     )
 
 
-addressed = far_mean("lm2-addressed-64")
-if None not in (addressed, gated, rmt, full):
-    print(
-        f"addressed write (amendment 13; the study's LM2 row only if >= {gated + 10:.1f} over 4k-16k and >= "
-        f"{table['lm2-64']['0k'][0] - 5:.1f} at 0k): {addressed:.1f} over 4k-16k, "
-        f"{table['lm2-addressed-64']['0k'][0]:.1f} at 0k; LM2 / RMT = {addressed / rmt:.2f}x, LM2 / full attention = "
-        f"{addressed / full:.2f}x, LM2 at 16k {table['lm2-addressed-64']['16k'][0]:.1f} %"
-    )
+candidate("lm2-gated-64", "gated read (amendment 11b", lm2)
+candidate("lm2-addressed-64", "addressed write (amendment 13", far_mean("lm2-gated-64"))
 
 
 def verdict(a: str, b: str) -> str:
