@@ -262,9 +262,7 @@ class LM2Memory(nn.Module):
         `count_writes` also returns each token's input gate averaged over the width (the write tally);
         `written` the addressed write's sums of the segment so far (this block's cache; `rows` is then None).
         """
-        if self.addressed:
-            return self._addressed(x, attn, bank, ctx, key, value, written, return_step, count_writes)
-        dtype = rows.dtype
+        dtype = bank.dtype if rows is None else rows.dtype  # the bank's precision (rows: a slice of it, or eq. 6's)
         source = x if self.query == "input" else attn
         q = self._heads(state_projection(self.q_proj, source, dtype))  # eq. 1: Q = E_t W_Q   (b, h, n, e)
         if self.reads_whole_bank:
@@ -281,6 +279,8 @@ class LM2Memory(nn.Module):
             e_mem, weights = read_rows(q, key, value, start, return_step)  # eq. 2   (b, h, n, e)
         b, _, n, _ = e_mem.shape
         e_mem = e_mem.transpose(1, 2).reshape(b, n, self.heads * self.head_dim).to(dtype)  # E_mem (b, n, d)
+        if self.addressed:
+            return self._addressed(x, e_mem, weights, key, value, ctx, written, return_step, count_writes)
         kept = rms_rows(rows) if self.read_norm else rows
         gated, new_rows, g_out, g_in, g_f, candidate = gate_and_update(
             state_projection(self.out_gate, e_mem, dtype),  # eq. 3: E_mem W_out
@@ -300,15 +300,11 @@ class LM2Memory(nn.Module):
         writes = g_in.mean(-1) if count_writes else None
         return MemoryOutput(gated, new_rows, key, value, step, writes)
 
-    def _addressed(self, x, attn, bank, ctx, key, value, written, return_step, count_writes) -> MemoryOutput:
-        """`memory_write="addressed"`: read the bank entering the segment as eq. 2 does (every row), add g_out ⊙ E_mem,
-        and add this pass's writes to the segment's (`accumulate_writes`); the bank itself does not change here."""
-        dtype = bank.dtype
-        q = self._heads(state_projection(self.q_proj, x if self.query == "input" else attn, dtype))
-        key, value = self._bank_keys(bank, ctx.offset, key, value)  # (b, h, m, e) of the entering bank
-        e_mem, weights = read_rows(q, key, value, None, return_step)
-        b, _, n, _ = e_mem.shape
-        e_mem = e_mem.transpose(1, 2).reshape(b, n, self.heads * self.head_dim).to(dtype)  # E_mem (b, n, d)
+    def _addressed(self, x, e_mem, weights, key, value, ctx, written, return_step, count_writes) -> MemoryOutput:
+        """`memory_write="addressed"` after the read (E_mem of the whole bank entering the segment, whose keys are
+        `key`): add g_out ⊙ E_mem, and add this pass's writes to the segment's (`accumulate_writes`); the bank itself
+        does not change here."""
+        dtype = e_mem.dtype
         squash = gate_squash(self.hard_gates, self.reopen_gates)
         g_out = torch.sigmoid(state_projection(self.out_gate, e_mem, dtype))
         g_in = squash(state_projection(self.in_gate, x, dtype))

@@ -206,7 +206,8 @@ class LM2Model(LM2PreTrainedModel):
         memory, associative, normalizer = state.memory, state.associative, state.normalizer
         complete = offset == cfg.segment_length  # memory tokens write only after a complete segment
         if addressed:  # the segment's writes, block by block, once it is complete (docs/memory.md "Stage 30")
-            for cache in new_caches:
+            finished = bool(complete.any())  # inside a segment (every generated token) nothing is computed here
+            for cache in new_caches if finished else ():
                 if cache.write_weight is not None:
                     done = complete[:, None, None]
                     memory = torch.where(done, apply_writes(memory, cache.write_weight, cache.write_sum), memory)
