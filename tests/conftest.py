@@ -65,6 +65,10 @@ VARIANTS = [
             "write_penalty": 0.5,
         },
     ),
+    (  # writes by the normalised delta rule (docs/memory.md "Stage 31"), the token's own content, one head
+        "lm2",
+        {"memory_write": "delta", "memory_output": "read", "memory_candidate": "input", "input_bias": 0.0},
+    ),
     ("rmt", {}),
     ("armt", {"initializer_range": 0.2}),
     (

@@ -167,7 +167,7 @@ def test_memory_preset_refuses_a_conflicting_field_given_with_its_default_value(
         ("write_penalty", -0.1, r"write_penalty=-0.1 must be >= 0 \(0: no write cost\)"),
         ("write_penalty", float("inf"), r"write_penalty=inf must be a finite number"),
         ("memory_candidate", "token", r"memory_candidate='token' is not allowed; choose one of 'read', 'input'"),
-        ("memory_write", "keys", r"memory_write='keys' is not allowed; choose one of 'rows', 'addressed'"),
+        ("memory_write", "keys", r"memory_write='keys' is not allowed; choose one of 'rows', 'addressed', 'delta'"),
     ],
 )
 def test_bad_memory_variant_fields_name_the_field(field, value, message):
@@ -195,6 +195,10 @@ def test_the_addressed_write_refuses_what_needs_a_row_per_token_or_a_special_fir
                 memory_read_center_fraction=fraction,
             )
     assert LM2Config(memory_write="addressed", memory_output="read").memory_write == "addressed"
+    with pytest.raises(ValueError, match=r"memory_write='delta' needs memory_output='read'.*memory_output='bank'"):
+        LM2Config(memory_write="delta", memory_output="bank")
+    with pytest.raises(ValueError, match=r"memory_write='delta' reads the bank .* memory_read_center=False"):
+        LM2Config(memory_write="delta", memory_output="read", memory_read_center="split")
     with pytest.raises(ValueError, match=r"memory_preset='paper' sets memory_write='rows'"):
         LM2Config(memory_preset="paper", memory_write="addressed", memory_output="read")
 

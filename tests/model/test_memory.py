@@ -11,7 +11,10 @@ from lm2.model.config import MEMORY_PRESETS
 from lm2.model.flops import parameter_counts
 from lm2.model.memory import (
     accumulate_writes,
+    apply_delta_writes,
     apply_writes,
+    delta_address,
+    delta_errors,
     initial_bank,
     read_gated_mean,
     read_rows,
@@ -297,12 +300,13 @@ def test_addressed_writes_keep_the_bank_within_one_and_leave_it_exactly_when_gat
     assert torch.equal(shut(ids).memory.memory, m0)
 
 
+@pytest.mark.parametrize("write", ["addressed", "delta"])
 @torch.no_grad()
-def test_an_addressed_segment_writes_when_it_completes_and_its_writes_wait_in_the_cache():
+def test_an_addressed_segment_writes_when_it_completes_and_its_writes_wait_in_the_cache(write):
     """The bank in the state is the one entering the unfinished segment: the state after 3 tokens of a segment of 6
     holds the bank of the last complete segment, and the bank after 6 tokens, whether or not the segment was cut,
     is the same to float tolerance."""
-    model = tiny_model("lm2", **{**ADDRESSED, "input_bias": 0.0, "memory_layers": [0, 2]})
+    model = tiny_model("lm2", **{**ADDRESSED, "memory_write": write, "input_bias": 0.0, "memory_layers": [0, 2]})
     ids = random_ids(1, 12, seed=4)
     after_one = model(ids[:, :6]).memory
     partial = model(ids[:, 6:9], memory=after_one).memory
@@ -312,6 +316,84 @@ def test_an_addressed_segment_writes_when_it_completes_and_its_writes_wait_in_th
     cut = model(ids[:, 9:], memory=partial).memory.memory
     torch.testing.assert_close(cut, whole, rtol=1e-9, atol=1e-12)
     assert (whole - after_one.memory).abs().max() > 1e-3
+
+
+DELTA = {**ADDRESSED, "memory_write": "delta"}
+
+
+def _delta_step(bank, address, g_in, candidate, valid=None):
+    """One segment's delta writes from a single memory block, as `take_writes` applies them."""
+    errors = delta_errors(address, bank, candidate)
+    return apply_delta_writes(bank, *accumulate_writes(delta_address(address), g_in, errors, valid))
+
+
+@torch.no_grad()
+def _read(address, bank):  # a M per head: (b, h, n, m) x (b, m, d) -> (b, n, d)
+    b, h, n, m = address.shape
+    return (address @ bank.view(b, m, h, -1).transpose(1, 2)).transpose(1, 2).reshape(b, n, -1)
+
+
+def test_a_delta_write_replaces_what_its_address_reads():
+    """The normalised delta rule, one token with its gate open: with its address on row 2, row 2 becomes c and
+    every other row is left bit for bit (M + 0/1); spread evenly over the rows, a M' = c; spread in between, each
+    row j moves by min(a_j / |a|², 1) of the error, so the read moves κ = Σ_j a_j min(a_j / |a|², 1) of the way
+    (|a|² <= κ <= 1; the convex mix moves it |a|² at most). Three tokens writing the same candidate with the same
+    address move it once, not three times, and padding columns write nothing."""
+    torch.manual_seed(0)
+    bank = torch.rand(1, 4, 6, dtype=torch.float64) * 2 - 1
+    candidate = torch.rand(1, 1, 6, dtype=torch.float64) * 2 - 1
+    ones = torch.ones(1, 1, 6, dtype=torch.float64)
+    sharp = torch.zeros(1, 2, 1, 4, dtype=torch.float64)  # 2 heads of 3 channels, 1 token, 4 rows
+    sharp[..., 2] = 1.0
+    new = _delta_step(bank, sharp, ones, candidate)
+    torch.testing.assert_close(new[0, 2], candidate[0, 0], rtol=1e-12, atol=1e-12)
+    assert torch.equal(new[0, [0, 1, 3]], bank[0, [0, 1, 3]])
+    even = torch.full((1, 2, 1, 4), 0.25, dtype=torch.float64)
+    torch.testing.assert_close(_read(even, _delta_step(bank, even, ones, candidate)), candidate, rtol=0, atol=1e-12)
+    spread = torch.softmax(torch.randn(1, 2, 1, 4, dtype=torch.float64), -1)
+    before = candidate - _read(spread, bank)
+    after = candidate - _read(spread, _delta_step(bank, spread, ones, candidate))
+    kappa = (spread * (spread / spread.square().sum(-1, keepdim=True)).clamp(max=1)).sum(-1)  # (1, 2, 1)
+    assert (kappa > spread.square().sum(-1)).all()
+    moved = kappa.transpose(1, 2).repeat_interleave(3, -1)  # per channel
+    torch.testing.assert_close(after, (1 - moved) * before, rtol=1e-12, atol=1e-12)
+    thrice = _delta_step(bank, even.expand(1, 2, 3, 4), ones.expand(1, 3, 6), candidate.expand(1, 3, 6))
+    torch.testing.assert_close(_read(even, thrice), candidate, rtol=0, atol=1e-12)
+    valid = torch.tensor([[False]])
+    assert torch.equal(_delta_step(bank, spread, ones, candidate, valid), bank)
+
+
+@torch.no_grad()
+def test_a_spread_delta_write_keeps_the_rows_apart_where_the_convex_mix_pulls_them_together():
+    """Stage 30's collapse, isolated: tokens whose addresses are spread evenly over the rows. The delta write moves
+    every row by the same vector, so the differences between rows stay exactly as they were; the convex mix of
+    `apply_writes` shrinks them by (1 − s)."""
+    torch.manual_seed(1)
+    bank = torch.rand(1, 4, 6, dtype=torch.float64) * 2 - 1
+    even = torch.full((1, 2, 5, 4), 0.25, dtype=torch.float64)  # 5 tokens, 2 heads, 4 rows
+    g_in = torch.rand(1, 5, 6, dtype=torch.float64)
+    candidate = torch.rand(1, 5, 6, dtype=torch.float64) * 2 - 1
+    new = _delta_step(bank, even, g_in, candidate)
+    torch.testing.assert_close(new - new[:, :1], bank - bank[:, :1], rtol=1e-12, atol=1e-12)
+    assert (new - bank).abs().max() > 0.05  # it did write
+    mixed = apply_writes(bank, *accumulate_writes(even, g_in, candidate, None))
+    spread = (mixed - mixed.mean(1, keepdim=True)).norm() / (bank - bank.mean(1, keepdim=True)).norm()
+    assert spread < 0.9
+
+
+@torch.no_grad()
+def test_delta_writes_stay_bounded_and_leave_the_bank_exactly_when_gates_are_shut():
+    """Every gate open for 60 segments: the bank stays within 2 (the step is non-expansive; this model settles below
+    1), and it moved; with hard input gates past −3 no token writes and the bank is M_0 bit for bit (every weight
+    and error product is exactly 0, so each row is M + 0/1)."""
+    ids = random_ids(2, 60 * 6, seed=5)
+    open_model = tiny_model("lm2", **{**DELTA, "input_bias": 4.0, "memory_candidate": "input"})
+    bank = open_model(ids).memory.memory
+    m0 = open_model.model.initial_state(2, torch.device("cpu")).memory
+    assert bank.abs().max() <= 2.0
+    assert (bank - m0).abs().max() > 0.1
+    shut = tiny_model("lm2", **{**DELTA, "memory_gates": "hard", "input_bias": -10.0})
+    assert torch.equal(shut(ids).memory.memory, m0)
 
 
 def test_reopening_hard_sigmoid_is_the_hard_sigmoid_forward_and_passes_only_gradients_that_reopen():

@@ -26,6 +26,7 @@ LM2_VARIANTS = [kw for arch, kw in VARIANTS if arch == "lm2"] + [
         "memory_read_norm": False,
         "memory_gain": 0.5,
     },
+    {"memory_write": "delta", "memory_output": "read", "memory_gates": "sigmoid", "memory_query": "attention"},
 ]
 TOL = dict(rtol=1e-9, atol=1e-10)
 
@@ -48,7 +49,7 @@ def reference(model, ids):
         initial_bank(cfg.memory_slots, cfg.hidden_size, torch.float64) if net.memory_init is None else net.memory_init
     )
     logits = []
-    addressed = cfg.memory_write == "addressed"
+    addressed, delta = cfg.memory_write in ("addressed", "delta"), cfg.memory_write == "delta"
     for seg in ids.split(cfg.segment_length):  # the bank crosses segments; positions restart at 0
         T, h, rows = len(seg), net.embed_tokens(seg), bank.clone()
         sums = []  # addressed: each memory block's (Σ_i u_ij, Σ_i u_ij c_i) of the segment
@@ -94,8 +95,12 @@ def reference(model, ids):
                         for head in range(mem.heads):
                             a = torch.softmax(mk[head] @ wq[head, i] / math.sqrt(e), 0)  # (m,)
                             part = slice(head * e, (head + 1) * e)
+                            written = c[i, part]
+                            if delta:  # the error of what the address reads from the entering bank, a / |a|²
+                                written = written - a @ rows[:, part]
+                                a = a / (a @ a)
                             weight[:, part] += a[:, None] * g_in[i, part]
-                            total[:, part] += a[:, None] * (g_in[i, part] * c[i, part])
+                            total[:, part] += a[:, None] * (g_in[i, part] * written)
                     sums.append((weight, total))
                     gates = gates + g_in.mean(-1).sum()
                     h = h + layer.mlp(layer.post_attention_layernorm(h))
@@ -114,7 +119,9 @@ def reference(model, ids):
                 gates = gates + g_in.mean(-1).sum()
             h = h + layer.mlp(layer.post_attention_layernorm(h))
         logits.append(model.lm_head(net.norm(h)))
-        if addressed and cfg.segment_length == T:  # a complete segment: each block's writes in turn, convex mixes
+        if delta and cfg.segment_length == T:  # a complete segment: every block's errors in one normalised step
+            rows = rows + sum(t for _, t in sums) / sum(w for w, _ in sums).clamp(min=1)
+        elif addressed and cfg.segment_length == T:  # a complete segment: each block's writes in turn, convex mixes
             for weight, total in sums:
                 rows = (1 - weight).clamp(min=0) * rows + total / weight.clamp(min=1)
         bank = rows

@@ -22,7 +22,7 @@ MEMORY_UPDATES = ("paper", "mean", "delta")
 MEMORY_GATES = ("sigmoid", "hard")
 MEMORY_GATE_GRADS = ("exact", "reopen")
 MEMORY_CANDIDATES = ("read", "input")
-MEMORY_WRITES = ("rows", "addressed")
+MEMORY_WRITES = ("rows", "addressed", "delta")
 # Named settings of the memory-variant fields (DESIGN §2, "Memory at length"; docs/memory.md).
 MEMORY_PRESETS = {
     "paper": {
@@ -133,7 +133,16 @@ class LM2Config(PreTrainedConfig):
         `memory_read_center=False` with no `memory_read_center_fraction` (every block reads the bank as the first
         does); there is no forget gate, so `forget_bias`, `forget_floor` and `memory_update` do not act. One
         more d × d matrix (W_A) per memory block. The writes of an unfinished segment wait in the blocks' caches,
-        so the state's bank is the one entering that segment, as RMT's memory tokens are.
+        so the state's bank is the one entering that segment, as RMT's memory tokens are. `"delta"` (not in the
+        paper; docs/memory.md "Stage 31"): the same read, address and caches, but a write replaces what its key
+        reads instead of blending into the rows: token i's error e_i = c_i − a_i M (a_i M the bank's rows as its
+        address mixes them, per memory head) goes to row j with weight u_ij = g_in,i a_ij / |a_i|² (the normalised
+        delta rule), and when the segment completes the bank takes every memory block's writes in one step,
+        M[j] ← M[j] + Σ u_ij e_i / max(Σ u_ij, 1), both sums over the segment's tokens and the memory blocks. A
+        token writing with its gate fully open to one row, or spread evenly over all, leaves a_i M = c_i (in
+        between, each row takes min(a_ij / |a_i|², 1) of the error); an evenly spread address moves every row
+        alike, so the rows keep their differences where the convex mix shrinks them. The same fields as
+        `"addressed"`: `memory_output="read"`, no centring, W_A instead of the forget gate.
     write_penalty: λ ≥ 0 of a write cost added to the training loss (default 0.1; 0 is the paper's loss): the
         loss of `LM2ForCausalLM(labels=...)` and of `lm2 train` becomes cross-entropy + λ · mean g_in, the
         input gate averaged over real tokens, memory blocks and width (with `num_items_in_batch`, and in
@@ -420,12 +429,12 @@ class LM2Config(PreTrainedConfig):
     def _validate_addressed(self) -> None:
         if self.memory_output != "read":
             raise ValueError(
-                f"memory_write='addressed' needs memory_output='read' (a token adds its read: no bank row belongs "
-                f"to it), got memory_output={self.memory_output!r}"
+                f"memory_write={self.memory_write!r} needs memory_output='read' (a token adds its read: no bank "
+                f"row belongs to it), got memory_output={self.memory_output!r}"
             )
         if self.memory_read_center is not False or self.memory_read_center_fraction is not None:
             raise ValueError(
-                f"memory_write='addressed' reads the bank in every memory block as it is, so it needs "
+                f"memory_write={self.memory_write!r} reads the bank in every memory block as it is, so it needs "
                 f"memory_read_center=False and memory_read_center_fraction=None, got "
                 f"{self.memory_read_center!r} and {self.memory_read_center_fraction!r}"
             )
@@ -437,7 +446,7 @@ class LM2Config(PreTrainedConfig):
                 "arch='lm2': bank row i belongs to token i of a segment (DESIGN §2)"
             )
         _positive("memory_heads", self.memory_heads)
-        if self.memory_write == "addressed":
+        if self.memory_write in ("addressed", "delta"):
             self._validate_addressed()
         if self.hidden_size % self.memory_heads:
             raise ValueError(f"memory_heads={self.memory_heads} must divide hidden_size={self.hidden_size}")

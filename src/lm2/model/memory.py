@@ -17,7 +17,9 @@ Which of the two a block does is fixed at construction (`reads_whole_bank`).
 With `memory_write="addressed"` (not in the paper) every memory block reads the whole bank entering the segment,
 no row belongs to a token, and each token's write goes where its write key points (`address_rows`): the blocks
 accumulate the segment's writes (`accumulate_writes`, kept in their caches between calls) and the bank takes them
-when the segment completes (`apply_writes`).
+when the segment completes (`apply_writes`). With `memory_write="delta"` the same, but each token writes the error
+of what its address reads from the bank, normalised (`delta_address`, `delta_errors`), and the bank takes every
+block's writes in one step (`apply_delta_writes`).
 
 Precision: under bf16 autocast the projections (W_Q, W_K, W_V, the three gates, W_C) and the read run in bf16 with
 fp32 accumulation like every other matmul (`state_projection`); the bank, the gate activations and the
@@ -184,7 +186,8 @@ class LM2Memory(nn.Module):
         self.hard_gates = config.memory_gates == "hard"
         self.reopen_gates = config.memory_gate_grad == "reopen"
         self.candidate = config.memory_candidate
-        self.addressed = config.memory_write == "addressed"
+        self.addressed = config.memory_write in ("addressed", "delta")  # an address instead of a row per token
+        self.delta = config.memory_write == "delta"  # the address's read replaced, not blended
         # The first memory block (every memory block with the addressed write): its bank holds earlier segments only.
         self.reads_whole_bank = reads_whole_bank or self.addressed
         self.q_proj = nn.Linear(d, d, bias=False)  # W_Q
@@ -280,7 +283,7 @@ class LM2Memory(nn.Module):
         b, _, n, _ = e_mem.shape
         e_mem = e_mem.transpose(1, 2).reshape(b, n, self.heads * self.head_dim).to(dtype)  # E_mem (b, n, d)
         if self.addressed:
-            return self._addressed(x, e_mem, weights, key, value, ctx, written, return_step, count_writes)
+            return self._addressed(x, e_mem, weights, key, value, bank, ctx, written, return_step, count_writes)
         kept = rms_rows(rows) if self.read_norm else rows
         gated, new_rows, g_out, g_in, g_f, candidate = gate_and_update(
             state_projection(self.out_gate, e_mem, dtype),  # eq. 3: E_mem W_out
@@ -300,10 +303,11 @@ class LM2Memory(nn.Module):
         writes = g_in.mean(-1) if count_writes else None
         return MemoryOutput(gated, new_rows, key, value, step, writes)
 
-    def _addressed(self, x, e_mem, weights, key, value, ctx, written, return_step, count_writes) -> MemoryOutput:
-        """`memory_write="addressed"` after the read (E_mem of the whole bank entering the segment, whose keys are
-        `key`): add g_out ⊙ E_mem, and add this pass's writes to the segment's (`accumulate_writes`); the bank itself
-        does not change here."""
+    def _addressed(self, x, e_mem, weights, key, value, bank, ctx, written, return_step, count_writes) -> MemoryOutput:
+        """`memory_write="addressed"` or `"delta"` after the read (E_mem of `bank`, the whole bank entering the
+        segment, whose keys are `key`): add g_out ⊙ E_mem, and add this pass's writes to the segment's
+        (`accumulate_writes`: the candidates, or with "delta" their errors, `delta_errors`); the bank itself does not
+        change here."""
         dtype = e_mem.dtype
         squash = gate_squash(self.hard_gates, self.reopen_gates)
         g_out = torch.sigmoid(state_projection(self.out_gate, e_mem, dtype))
@@ -311,7 +315,11 @@ class LM2Memory(nn.Module):
         pre = e_mem if self.candidate_proj is None else state_projection(self.candidate_proj, x, dtype)
         candidate = torch.tanh(pre)
         address = address_rows(self._heads(state_projection(self.address_proj, x, dtype)), key.to(dtype))
-        weight, total = accumulate_writes(address, g_in, candidate, ctx.valid)
+        if self.delta:
+            errors = delta_errors(address, bank.to(dtype), candidate)
+            weight, total = accumulate_writes(delta_address(address), g_in, errors, ctx.valid)
+        else:
+            weight, total = accumulate_writes(address, g_in, candidate, ctx.valid)
         before = ctx.offset > 0  # samples inside the segment: their earlier passes' writes are cached
         if written[0] is not None:
             keep = before[:, None, None]
@@ -352,6 +360,32 @@ def apply_writes(bank: Tensor, weight: Tensor, total: Tensor) -> Tensor:
     and the candidates written to it, M[j] (1 − s_j)₊ + Σ_i u_ij c_i / max(s_j, 1) with s_j = Σ_i u_ij, so it
     stays within [-1, 1] once there, and a row nothing wrote to (s_j = 0) is left exactly as it was."""
     return (1.0 - weight).clamp(min=0.0) * bank + total / weight.clamp(min=1.0)
+
+
+def delta_address(address: Tensor) -> Tensor:
+    """The delta rule's weights (`memory_write="delta"`): each token's address `(b, h, n, m)` divided by its squared
+    norm |a_i|² (the normalised delta rule), so that alone, with its gate fully open, a token whose address is on one
+    row, or spread evenly over the m rows (a weight of 1 on each), moves what it reads, a_i M, all the way to its
+    candidate; `apply_delta_writes` caps a row's step at the whole error."""
+    return address / address.square().sum(-1, keepdim=True)
+
+
+def delta_errors(address: Tensor, bank: Tensor, candidate: Tensor) -> Tensor:
+    """What a delta write adds (`memory_write="delta"`): each token's candidate minus what its address reads from the
+    bank entering the segment, e_i = c_i − a_i M per memory head, for the address `(b, h, n, m)`, the bank `(b, m, d)`
+    and the candidates `(b, n, d)`; returns `(b, n, d)`."""
+    b, h, n, m = address.shape
+    rows = bank.view(b, m, h, -1).transpose(1, 2)  # (b, h, m, e): head h's channels of every row
+    read = (address @ rows).transpose(1, 2).reshape(b, n, -1)  # a_i M   (b, n, d)
+    return candidate - read
+
+
+def apply_delta_writes(bank: Tensor, weight: Tensor, total: Tensor) -> Tensor:
+    """The bank `(b, m, d)` after a segment's delta writes, every memory block's summed (`accumulate_writes` of
+    `delta_address` and `delta_errors`): M[j] + Σ u_ij e_i / max(s_j, 1) with s_j = Σ u_ij. Each row moves by a
+    weighted mean of the errors written to it, with weights summing to at most 1, so the step is non-expansive (the
+    map M ↦ M − D⁻¹AᵀGΛA M has eigenvalues in [0, 1]); a row nothing wrote to is left exactly as it was."""
+    return bank + total / weight.clamp(min=1.0)
 
 
 def read_rows(q: Tensor, key: Tensor, value: Tensor, start: int | None, explicit: bool) -> tuple[Tensor, Tensor]:

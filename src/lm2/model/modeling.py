@@ -26,7 +26,7 @@ from .block import DecoderLayer
 from .config import LM2Config
 from .layout import gather_outputs, grid_layout, segment_slices
 from .loss import causal_lm_loss
-from .memory import Gate, LM2Memory, apply_writes, bank_dtype, initial_bank, write_rows
+from .memory import Gate, LM2Memory, apply_delta_writes, apply_writes, bank_dtype, initial_bank, write_rows
 from .rmt import read_prefix, write_memory
 from .state import LayerCache, MemoryState
 
@@ -191,7 +191,7 @@ class LM2Model(LM2PreTrainedModel):
         if cfg.recurrent_memory_tokens:
             caches = read_prefix(self.layers, self.norm, state, caches, dtype, assoc)
         bank = state.memory if cfg.arch == "lm2" else None
-        addressed = bank is not None and cfg.memory_write == "addressed"  # no row belongs to a token
+        addressed = bank is not None and cfg.memory_write in ("addressed", "delta")  # no row belongs to a token
         rows = None if bank is None or addressed else bank[:, start : start + n]  # (b, n, d) rows entering block 0
         new_caches, written = [], []
         for layer, cache, association in zip(self.layers, caches, assoc, strict=True):
@@ -205,12 +205,9 @@ class LM2Model(LM2PreTrainedModel):
         offset = state.offset + valid.sum(1)
         memory, associative, normalizer = state.memory, state.associative, state.normalizer
         complete = offset == cfg.segment_length  # memory tokens write only after a complete segment
-        if addressed:  # the segment's writes, block by block, once it is complete (docs/memory.md "Stage 30")
-            finished = bool(complete.any())  # inside a segment (every generated token) nothing is computed here
-            for cache in new_caches if finished else ():
-                if cache.write_weight is not None:
-                    done = complete[:, None, None]
-                    memory = torch.where(done, apply_writes(memory, cache.write_weight, cache.write_sum), memory)
+        if addressed:  # inside a segment (every generated token) nothing is computed here
+            if bool(complete.any()):
+                memory = take_writes(memory, new_caches, complete, cfg.memory_write == "delta")
         elif bank is not None:  # only real tokens write their rows; the others pass through (DESIGN §2)
             memory = write_rows(bank, rows, start, valid)
         if cfg.arch == "rmt":
@@ -228,6 +225,20 @@ class LM2Model(LM2PreTrainedModel):
             real = valid.to(written[0].dtype)
             tally = torch.stack([(torch.stack(written).mean(0) * real).sum(), real.sum()])
         return h, MemoryState(memory, offset, layers, cfg.arch, associative, normalizer), tally
+
+
+def take_writes(bank: Tensor, caches: list[LayerCache], complete: Tensor, delta: bool) -> Tensor:
+    """The bank `(b, m, d)` after the addressed writes waiting in the memory blocks' caches, for the samples whose
+    segment is `complete` `(b,)`: every block's in one step with `memory_write="delta"` (docs/memory.md "Stage 31"),
+    else block by block, convex mixes ("Stage 30")."""
+    done = complete[:, None, None]
+    sums = [(cache.write_weight, cache.write_sum) for cache in caches if cache.write_weight is not None]
+    if delta:
+        weight, total = (torch.stack(parts).sum(0) for parts in zip(*sums, strict=True))
+        return torch.where(done, apply_delta_writes(bank, weight, total), bank)
+    for weight, total in sums:
+        bank = torch.where(done, apply_writes(bank, weight, total), bank)
+    return bank
 
 
 def write_cost(tally: Tensor, tokens: int | Tensor | None = None) -> Tensor:

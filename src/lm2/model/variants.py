@@ -119,6 +119,16 @@ VARIANTS: dict[str, dict[str, Any]] = {
         memory_output="read",
         memory_candidate="input",
     ),
+    # Stage 31: stage 30b's write with the normalised delta rule: a token replaces what its address reads from the bank
+    # instead of blending its content into the rows, so a key's new value displaces its old one, and a spread address
+    # moves all rows alike instead of pulling them together (stage 30b's collapse, its track).
+    "lm2-delta-input": _hard(
+        write_penalty=0.1,
+        write_penalty_warmup=19_200,
+        memory_write="delta",
+        memory_output="read",
+        memory_candidate="input",
+    ),
     "rmt": {"arch": "rmt"},  # memory tokens (DESIGN §4); their number is a backbone setting
     "armt": {"arch": "armt"},  # memory tokens writing an associative memory per block (DESIGN §4)
     "armt-paper": {"arch": "armt", "armt_feature_norm": False},  # φ = DPFP-ν as the paper's equations state it
