@@ -124,8 +124,8 @@ def test_init_from_another_memory_variant_keeps_every_shared_weight_and_names_th
     finished_run, tmp_path, caplog
 ):
     """A run with writes addressed by key (W_A, no forget gate) from row-aligned weights: every weight both have is
-    the file's; W_A starts from the model's own initialisation, the forget gates are not used, and the warning names
-    both. Keys outside the memory path must still match (a wider model is refused as before)."""
+    the file's; W_A starts from the model's own initialisation, the forget gates are not used, and the warnings name
+    both and the fields that differ (memory_output too, though no preset sets it). Keys outside the memory path must still match (a wider model is refused as before)."""
     source = finished_run / "model"
     addressed = {"memory_write": "addressed", "memory_output": "read"}
     with caplog.at_level(logging.WARNING):
@@ -141,6 +141,8 @@ def test_init_from_another_memory_variant_keeps_every_shared_weight_and_names_th
         caplog.text
     )
     assert "of the weights are not used (model.layers.0.memory.forget_gate.bias" in caplog.text
+    for field in ("memory_write='rows' there, 'addressed' here", "memory_output='bank' there, 'read' here"):
+        assert field in caplog.text
     wider = {**addressed, "hidden_size": 64}
     with pytest.raises(ValueError, match=r"do not match its config.json: \d+ of another shape"):
         Trainer(tiny_config(tmp_path / "wider", model=wider, run={"init_from": str(source)}))

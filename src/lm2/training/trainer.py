@@ -113,7 +113,9 @@ class Trainer:
         if self.resume_from is None and start is not None:  # a resumed run was checked against its own config
             saved = LM2Config.from_pretrained(start)
             here = self.model_config
-            moved = [f"{k}={getattr(saved, k)!r} there, {getattr(here, k)!r} here" for k in memory_fields(saved.arch)
+            # memory_output is not a preset field (its default never moved), but the addressed writes change it too
+            fields = (*memory_fields(saved.arch), *(("memory_output",) if saved.arch == "lm2" else ()))
+            moved = [f"{k}={getattr(saved, k)!r} there, {getattr(here, k)!r} here" for k in fields
                      if getattr(saved, k) != getattr(here, k)]  # fmt: skip
             if moved:  # allowed (a new variant from pretrained weights), but never by accident
                 log.warning("%s was trained with other memory fields than this run's: %s", start, "; ".join(moved))
