@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 import torch
 
-from lm2.model.config import MEMORY_PRESETS
-from lm2.model.flops import parameter_counts
+from lm2.model.config import MEMORY_PRESETS, MEMORY_WRITES, LM2Config
+from lm2.model.flops import forward_flops_per_token, parameter_counts
 from lm2.model.memory import (
     accumulate_writes,
     apply_delta_writes,
@@ -439,3 +439,16 @@ def test_parameter_counts_match_every_lm2_variant_built(overrides):
     when there, W_A instead of the forget gate with the addressed write."""
     model = tiny_model("lm2", **overrides)
     assert parameter_counts(model.config)["total"] == sum(p.numel() for p in model.parameters())
+
+
+def test_the_flop_count_adds_what_each_write_computes():
+    """`forward_flops_per_token`, which benchmarks quote: the addressed write reads every row in every memory block and
+    scores every row with its write key; the delta write also reads what each address points at (a_i M, 2·d·m per
+    token and memory block), and nothing else."""
+    base = {"arch": "lm2", "memory_output": "read", "memory_layers": [0, 1], "hidden_size": 32, "segment_length": 16}
+    flops = {
+        write: forward_flops_per_token(LM2Config(**{**base, "memory_slots": 16, "memory_write": write}), 16)
+        for write in MEMORY_WRITES
+    }
+    assert flops["rows"] < flops["addressed"] < flops["delta"]
+    assert flops["delta"] - flops["addressed"] == 2 * 2 * 32 * 16

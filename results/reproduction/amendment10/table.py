@@ -10,7 +10,7 @@ from lm2.evaluation.study import wilson
 
 HERE = Path(__file__).resolve().parent
 A7, A9, A11 = HERE.parent / "amendment7", HERE.parent / "amendment9", HERE.parent / "amendment11"
-A13 = HERE.parent / "amendment13"
+A13, A14 = HERE.parent / "amendment13", HERE.parent / "amendment14"
 R2 = HERE.parent / "round2" / "eval" / "qa1"
 LENGTHS = ("0k", "1k", "2k", "4k", "8k", "16k", "32k", "64k")
 ROWS = {  # row: (label, evaluation folder per seed)
@@ -19,6 +19,8 @@ ROWS = {  # row: (label, evaluation folder per seed)
     "lm2-gated-64": ("`lm2`, alive writes, gated read, 64 segments", [A11 / "eval-LG0", A11 / "eval-LG1"]),
     # amendment 13: writes addressed by key of the token's own content (memory_write="addressed", candidate "input")
     "lm2-addressed-64": ("`lm2`, alive writes addressed by key, 64 segments", [A13 / "eval-LA0", A13 / "eval-LA1"]),
+    # amendment 14: the same by the normalised delta rule (memory_write="delta", docs/memory.md stage 31)
+    "lm2-delta-64": ("`lm2`, alive writes by the delta rule, 64 segments", [A14 / "eval-LD0", A14 / "eval-LD1"]),
     "rmt-64": ("`rmt`, 64 segments", [A9 / "eval-L-rmt", HERE / "eval-L-rmt1"]),
     "armt-64": ("`armt`, 64 segments", [A9 / "eval-L-armt", HERE / "eval-L-armt1"]),
     # (V1) was stopped at step 271 and finished in the next session (docs/reproduction.md, "How the queue ended")
@@ -102,6 +104,7 @@ def candidate(key: str, label: str, above: float | None) -> None:
 
 candidate("lm2-gated-64", "gated read (amendment 11b", lm2)
 candidate("lm2-addressed-64", "addressed write (amendment 13", far_mean("lm2-gated-64"))
+candidate("lm2-delta-64", "delta write (amendment 14", far_mean("lm2-gated-64"))
 
 
 def verdict(a: str, b: str) -> str:
@@ -120,6 +123,8 @@ PAIRS = (("lm2-64", "rmt-64"), ("lm2-64", "vanilla-64"), ("rmt-64", "vanilla-64"
 GATED = (("lm2-gated-64", "lm2-64"), ("lm2-gated-64", "rmt-64"), ("lm2-gated-64", "vanilla-64"))  # amendment 11b
 ADDRESSED = (("lm2-addressed-64", "lm2-gated-64"), ("lm2-addressed-64", "rmt-64"), ("lm2-addressed-64", "vanilla-64"),
              ("lm2-addressed-64", "armt-64"))  # amendment 13  # fmt: skip
-for a, b in PAIRS + GATED + ADDRESSED:
+DELTA = (("lm2-delta-64", "lm2-gated-64"), ("lm2-delta-64", "lm2-addressed-64"), ("lm2-delta-64", "rmt-64"),
+         ("lm2-delta-64", "vanilla-64"), ("lm2-delta-64", "armt-64"))  # amendment 14  # fmt: skip
+for a, b in PAIRS + GATED + ADDRESSED + DELTA:
     if found := verdict(a, b):
         print(f"{a} against {b}: {found}")

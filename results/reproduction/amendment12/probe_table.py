@@ -1,4 +1,4 @@
-"""docs/reproduction.md, amendments 12b and 12c: the probes' tables and the registered readings from the files of
+"""docs/reproduction.md, amendments 12b, 12c, 13 and 14: the probes' tables and the registered readings from the files of
 `run.sh` (probe/<R>/probe.json), beside each model's own answers on the same questions (amendment 11a's
 `lm2 retention` files, where they exist). Usage: python results/reproduction/amendment12/probe_table.py"""
 
@@ -15,6 +15,9 @@ RUNS = {  # run: label
     "L-armt": "armt (L-armt), seed 0", "L-armt1": "armt (L-armt1), seed 1",
     # amendment 12c
     "L-lm2-paper": "lm2-paper (L-lm2-paper), seed 0", "L-lm2-paper1": "lm2-paper (L-lm2-paper1), seed 1",
+    # amendments 13 and 14: writes addressed by key, as a convex mix and by the delta rule
+    "LA0": "lm2, addressed write (LA0)", "LA1": "lm2, addressed write (LA1)",
+    "LD0": "lm2, delta write (LD0)", "LD1": "lm2, delta write (LD1)",
 }  # fmt: skip
 FAR = 8192  # the registered far examples: the latest fact at least this many tokens before the state
 

@@ -30,6 +30,14 @@ def _hard(forget_floor: float = 0.0, **fields: Any) -> dict[str, Any]:
 
 
 # Name → the LM2Config fields that define the variant (applied over the backbone).
+# Writes addressed by key of the token's own content (stages 30b and 31): stage 11's price, the read added as it is.
+_BY_KEY_OWN_CONTENT = {
+    "write_penalty": 0.1,
+    "write_penalty_warmup": 19_200,
+    "memory_output": "read",
+    "memory_candidate": "input",
+}
+
 VARIANTS: dict[str, dict[str, Any]] = {
     "lm2": {"arch": "lm2"},  # the memory bank (DESIGN §2) with LM2Config's default memory fields
     "lm2-paper": {"arch": "lm2", "memory_preset": "paper"},  # the paper's exact equations
@@ -112,23 +120,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
         write_penalty=0.1, write_penalty_warmup=19_200, memory_write="addressed", memory_output="read"
     ),
     # Stage 30b: the same, writing the token's own content, c = tanh(E_t W_C), instead of a read of the bank.
-    "lm2-addressed-input": _hard(
-        write_penalty=0.1,
-        write_penalty_warmup=19_200,
-        memory_write="addressed",
-        memory_output="read",
-        memory_candidate="input",
-    ),
+    "lm2-addressed-input": _hard(memory_write="addressed", **_BY_KEY_OWN_CONTENT),
     # Stage 31: stage 30b's write with the normalised delta rule: a token replaces what its address reads from the bank
     # instead of blending its content into the rows, so a key's new value displaces its old one, and a spread address
     # moves all rows alike instead of pulling them together (stage 30b's collapse, its track).
-    "lm2-delta-input": _hard(
-        write_penalty=0.1,
-        write_penalty_warmup=19_200,
-        memory_write="delta",
-        memory_output="read",
-        memory_candidate="input",
-    ),
+    "lm2-delta-input": _hard(memory_write="delta", **_BY_KEY_OWN_CONTENT),
     "rmt": {"arch": "rmt"},  # memory tokens (DESIGN §4); their number is a backbone setting
     "armt": {"arch": "armt"},  # memory tokens writing an associative memory per block (DESIGN §4)
     "armt-paper": {"arch": "armt", "armt_feature_norm": False},  # φ = DPFP-ν as the paper's equations state it
