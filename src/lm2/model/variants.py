@@ -29,7 +29,6 @@ def _hard(forget_floor: float = 0.0, **fields: Any) -> dict[str, Any]:
                    "input_bias": -3.0, "forget_floor": forget_floor, **fields})  # fmt: skip
 
 
-# Name → the LM2Config fields that define the variant (applied over the backbone).
 # Writes addressed by key of the token's own content (stages 30b and 31): stage 11's price, the read added as it is.
 _BY_KEY_OWN_CONTENT = {
     "write_penalty": 0.1,
@@ -38,6 +37,7 @@ _BY_KEY_OWN_CONTENT = {
     "memory_candidate": "input",
 }
 
+# Name → the LM2Config fields that define the variant (applied over the backbone).
 VARIANTS: dict[str, dict[str, Any]] = {
     "lm2": {"arch": "lm2"},  # the memory bank (DESIGN §2) with LM2Config's default memory fields
     "lm2-paper": {"arch": "lm2", "memory_preset": "paper"},  # the paper's exact equations
