@@ -125,7 +125,8 @@ def test_init_from_another_memory_variant_keeps_every_shared_weight_and_names_th
 ):
     """A run with writes addressed by key (W_A, no forget gate) from row-aligned weights: every weight both have is
     the file's; W_A starts from the model's own initialisation, the forget gates are not used, and the warnings name
-    both and the fields that differ (memory_output too, though no preset sets it). Keys outside the memory path must still match (a wider model is refused as before)."""
+    both and the fields that differ (memory_output too, though no preset sets it). Keys outside the memory path must
+    still match (a wider model is refused as before)."""
     source = finished_run / "model"
     addressed = {"memory_write": "addressed", "memory_output": "read"}
     with caplog.at_level(logging.WARNING):

@@ -1,5 +1,5 @@
-"""docs/reproduction.md, amendments 12b, 12c, 13 and 14: the probes' tables and the registered readings from the files of
-`run.sh` (probe/<R>/probe.json), beside each model's own answers on the same questions (amendment 11a's
+"""docs/reproduction.md, amendments 12b, 12c, 13 and 14: the probes' tables and the registered readings from the
+files of `run.sh` (probe/<R>/probe.json), beside each model's own answers on the same questions (amendment 11a's
 `lm2 retention` files, where they exist). Usage: python results/reproduction/amendment12/probe_table.py"""
 
 import json
