@@ -203,6 +203,16 @@ def test_the_addressed_write_refuses_what_needs_a_row_per_token_or_a_special_fir
         LM2Config(memory_preset="paper", memory_write="addressed", memory_output="read")
 
 
+def test_the_row_clip_is_a_flag_of_the_delta_write_only():
+    for write in ("rows", "addressed"):
+        with pytest.raises(ValueError, match=rf"memory_row_clip=True needs memory_write='delta'.*'{write}'"):
+            LM2Config(memory_write=write, memory_output="read", memory_row_clip=True)
+    with pytest.raises(ValueError, match=r"memory_row_clip=1 must be true or false"):
+        LM2Config(memory_write="delta", memory_output="read", memory_row_clip=1)
+    clipped = LM2Config(memory_write="delta", memory_output="read", memory_row_clip=True)
+    assert LM2Config.from_dict(clipped.to_diff_dict()).memory_row_clip is True
+
+
 def test_the_paper_preset_has_no_write_penalty():
     with pytest.raises(ValueError, match=r"memory_preset='paper' sets write_penalty=0.0, but write_penalty=0.5"):
         LM2Config(memory_preset="paper", write_penalty=0.5)

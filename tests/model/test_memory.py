@@ -396,6 +396,56 @@ def test_delta_writes_stay_bounded_and_leave_the_bank_exactly_when_gates_are_shu
     assert torch.equal(shut(ids).memory.memory, m0)
 
 
+def _clipped_pair(seed: int = 0):
+    """The same tiny delta-write model without and with `memory_row_clip`, its learned M_0 scaled to 3 × the identity
+    so that the first segment's writes leave rows outside [-1, 1] and the clip has something to do."""
+    models = []
+    for clip in (False, True):
+        overrides = {**DELTA, "input_bias": 0.0, "memory_init": "learned", "memory_row_clip": clip}
+        model = tiny_model("lm2", seed=seed, **overrides)
+        with torch.no_grad():
+            model.model.memory_init.mul_(3.0)
+        models.append(model)
+    return models
+
+
+@torch.no_grad()
+def test_the_row_clip_is_the_delta_step_clipped_to_the_box_and_changes_nothing_inside_it():
+    """`memory_row_clip` (docs/memory.md "Stage 32"): after a complete segment the clipped bank is the unclipped bank
+    clipped to [-1, 1] (same weights, same M_0), where the unclipped one has left the box; the logits of that first
+    segment are equal (the bank is taken only when it completes). A bank that stays inside the box is not touched:
+    with the identity M_0 and shut hard gates the clipped bank is M_0 bit for bit (clamping a float inside [-1, 1]
+    returns it unchanged on every CPU)."""
+    plain, clipped = _clipped_pair()
+    ids = random_ids(2, 6, seed=3)  # one complete segment
+    free, held = plain(ids), clipped(ids)
+    assert free.memory.memory.abs().max() > 1.5
+    torch.testing.assert_close(held.memory.memory, free.memory.memory.clamp(-1, 1), rtol=0, atol=1e-12)
+    torch.testing.assert_close(held.logits, free.logits, rtol=0, atol=1e-12)
+    longer = clipped(random_ids(2, 10 * 6, seed=4)).memory.memory
+    assert longer.abs().max() <= 1.0 and (longer.abs() == 1.0).any()
+    shut = tiny_model("lm2", **{**DELTA, "memory_gates": "hard", "input_bias": -10.0, "memory_row_clip": True})
+    assert torch.equal(shut(ids).memory.memory, shut.model.initial_state(2, torch.device("cpu")).memory)
+
+
+@pytest.mark.parametrize("cuts", [(1, 2, 3, 4, 5, 6, 7, 9, 11, 13, 17), (6, 12), (5, 14)])
+@torch.no_grad()
+def test_a_clipped_delta_bank_streams_exactly(cuts):
+    """Chunked == whole for a model whose clip binds, wherever the input is cut (token by token as generation feeds
+    it, at segment boundaries, inside segments): the clip acts once per completed segment, on the bank the segment's
+    writes leave, whatever the chunks were."""
+    _, model = _clipped_pair(seed=1)
+    ids = random_ids(2, 20, seed=6)  # three complete segments of 6 and two tokens
+    whole = model(ids)
+    bounds, state, logits = [0, *cuts, 20], None, []
+    for a, z in zip(bounds[:-1], bounds[1:], strict=True):
+        out = model(ids[:, a:z], memory=state)
+        state, logits = out.memory, [*logits, out.logits]
+    torch.testing.assert_close(torch.cat(logits, 1), whole.logits, rtol=0, atol=1e-10)
+    torch.testing.assert_close(state.memory, whole.memory.memory, rtol=0, atol=1e-12)
+    assert whole.memory.memory.abs().max() <= 1.0
+
+
 def test_reopening_hard_sigmoid_is_the_hard_sigmoid_forward_and_passes_only_gradients_that_reopen():
     """`memory_gate_grad="reopen"`: the forward is `hardsigmoid` itself (the same call, so the same bits); the
     backward is its slope 1/6 inside (−3, 3) and, past an edge, 1/6 only where the gradient points back in."""

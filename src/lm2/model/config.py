@@ -23,6 +23,7 @@ MEMORY_GATES = ("sigmoid", "hard")
 MEMORY_GATE_GRADS = ("exact", "reopen")
 MEMORY_CANDIDATES = ("read", "input")
 MEMORY_WRITES = ("rows", "addressed", "delta")
+ADDRESSED_WRITES = ("addressed", "delta")  # no row belongs to a token: each write goes where its key points
 # Named settings of the memory-variant fields (DESIGN §2, "Memory at length"; docs/memory.md).
 MEMORY_PRESETS = {
     "paper": {
@@ -39,6 +40,7 @@ MEMORY_PRESETS = {
         "write_penalty_warmup": 0,
         "memory_candidate": "read",
         "memory_write": "rows",
+        "memory_row_clip": False,
     },
 }
 VANILLA_MODES = ("full", "segmented")
@@ -143,6 +145,11 @@ class LM2Config(PreTrainedConfig):
         between, each row takes min(a_ij / |a_i|², 1) of the error); an evenly spread address moves every row
         alike, so the rows keep their differences where the convex mix shrinks them. The same fields as
         `"addressed"`: `memory_output="read"`, no centring, W_A instead of the forget gate.
+    memory_row_clip: with `memory_write="delta"` only (not in the paper; docs/memory.md "Stage 32"): after each
+        segment's writes every entry of the bank is clipped to [-1, 1], the range of the candidates (tanh) and of
+        M_0, which the convex mix of `"addressed"` never leaves and the delta rule's step does (its rows' norms grow
+        with the input's length, docs/reproduction.md "Amendment 15"). The clip is the projection onto that box:
+        it is non-expansive and leaves a bank inside the box as it is, so shut gates still leave it bit for bit.
     write_penalty: λ ≥ 0 of a write cost added to the training loss (default 0.1; 0 is the paper's loss): the
         loss of `LM2ForCausalLM(labels=...)` and of `lm2 train` becomes cross-entropy + λ · mean g_in, the
         input gate averaged over real tokens, memory blocks and width (with `num_items_in_batch`, and in
@@ -231,6 +238,7 @@ class LM2Config(PreTrainedConfig):
     memory_gate_grad: str = "exact"
     memory_candidate: str = "read"
     memory_write: str = "rows"
+    memory_row_clip: bool = False
     write_penalty: float = 0.1
     write_penalty_warmup: int = 19_200
     memory_preset: str | None = None
@@ -319,6 +327,13 @@ class LM2Config(PreTrainedConfig):
         _choice("memory_write", self.memory_write, MEMORY_WRITES)
         if not isinstance(self.memory_read_norm, bool):
             raise ValueError(f"memory_read_norm={self.memory_read_norm!r} must be true or false")
+        if not isinstance(self.memory_row_clip, bool):
+            raise ValueError(f"memory_row_clip={self.memory_row_clip!r} must be true or false")
+        if self.memory_row_clip and self.memory_write != "delta":
+            raise ValueError(
+                f"memory_row_clip=True needs memory_write='delta' (it bounds the delta rule's rows), "
+                f"got memory_write={self.memory_write!r}"
+            )
         if not (isinstance(self.memory_read_center, bool) or self.memory_read_center in ("keys", "split", "gated")):
             raise ValueError(
                 f"memory_read_center={self.memory_read_center!r} must be true, false, 'keys' (the keys only), "
@@ -446,7 +461,7 @@ class LM2Config(PreTrainedConfig):
                 "arch='lm2': bank row i belongs to token i of a segment (DESIGN §2)"
             )
         _positive("memory_heads", self.memory_heads)
-        if self.memory_write in ("addressed", "delta"):
+        if self.memory_write in ADDRESSED_WRITES:
             self._validate_addressed()
         if self.hidden_size % self.memory_heads:
             raise ValueError(f"memory_heads={self.memory_heads} must divide hidden_size={self.hidden_size}")

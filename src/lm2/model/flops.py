@@ -7,7 +7,7 @@ set measured time ratios against FLOP ratios in benchmarks.
 
 from __future__ import annotations
 
-from .config import LM2Config
+from .config import ADDRESSED_WRITES, LM2Config
 
 
 def parameter_counts(config: LM2Config) -> dict[str, int]:
@@ -20,7 +20,7 @@ def parameter_counts(config: LM2Config) -> dict[str, int]:
     mlp = 3 * d * f + ((2 * f + d) if config.mlp_bias else 0)
     backbone = layers * (attn + mlp + 2 * d) + d
     per_block = 6 * d * d + 3 * d + (d if config.memory_gain is not None else 0)  # W_Q, W_K, W_V, 3 gates
-    if config.memory_write in ("addressed", "delta"):
+    if config.memory_write in ADDRESSED_WRITES:
         per_block -= d  # W_A instead of W_forget, which has a bias
     if config.memory_candidate == "input":
         per_block += d * d  # W_C
@@ -70,7 +70,7 @@ def forward_flops_per_token(config: LM2Config, length: int) -> float:
     if config.arch == "lm2":
         ids = config.memory_layer_ids
         first = config.memory_slots + (config.memory_read_center in ("split", "gated"))  # the rows' mean too
-        addressed = config.memory_write in ("addressed", "delta")  # every block reads and addresses every row
+        addressed = config.memory_write in ADDRESSED_WRITES  # every block reads and addresses every row
         rows = [first if i == ids[0] or addressed else (span + 1) / 2 for i in ids]
         # W_Q, W_K, W_V, 3 gates (W_A instead of W_forget when addressed) and W_C
         projections = 7 if config.memory_candidate == "input" else 6

@@ -36,7 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from .backbone import SegmentContext, attend, state_projection
-from .config import LM2Config
+from .config import ADDRESSED_WRITES, LM2Config
 from .state import merge_columns
 
 
@@ -186,7 +186,7 @@ class LM2Memory(nn.Module):
         self.hard_gates = config.memory_gates == "hard"
         self.reopen_gates = config.memory_gate_grad == "reopen"
         self.candidate = config.memory_candidate
-        self.addressed = config.memory_write in ("addressed", "delta")  # an address instead of a row per token
+        self.addressed = config.memory_write in ADDRESSED_WRITES  # an address instead of a row per token
         self.delta = config.memory_write == "delta"  # the address's read replaced, not blended
         # The first memory block (every memory block with the addressed write): its bank holds earlier segments only.
         self.reads_whole_bank = reads_whole_bank or self.addressed

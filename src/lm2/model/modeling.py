@@ -23,7 +23,7 @@ from transformers.utils import ModelOutput
 from .armt import AssociativeMemory, associations, check_associative, initial_associations, write_associative
 from .backbone import RMSNorm, RotaryEmbedding, SegmentContext
 from .block import DecoderLayer
-from .config import LM2Config
+from .config import ADDRESSED_WRITES, LM2Config
 from .layout import gather_outputs, grid_layout, segment_slices
 from .loss import causal_lm_loss
 from .memory import Gate, LM2Memory, apply_delta_writes, apply_writes, bank_dtype, initial_bank, write_rows
@@ -191,7 +191,7 @@ class LM2Model(LM2PreTrainedModel):
         if cfg.recurrent_memory_tokens:
             caches = read_prefix(self.layers, self.norm, state, caches, dtype, assoc)
         bank = state.memory if cfg.arch == "lm2" else None
-        addressed = bank is not None and cfg.memory_write in ("addressed", "delta")  # no row belongs to a token
+        addressed = bank is not None and cfg.memory_write in ADDRESSED_WRITES  # no row belongs to a token
         rows = None if bank is None or addressed else bank[:, start : start + n]  # (b, n, d) rows entering block 0
         new_caches, written = [], []
         for layer, cache, association in zip(self.layers, caches, assoc, strict=True):
@@ -207,7 +207,7 @@ class LM2Model(LM2PreTrainedModel):
         complete = offset == cfg.segment_length  # memory tokens write only after a complete segment
         if addressed:  # inside a segment (every generated token) nothing is computed here
             if bool(complete.any()):
-                memory = take_writes(memory, new_caches, complete, cfg.memory_write == "delta")
+                memory = take_writes(memory, new_caches, complete, cfg.memory_write == "delta", cfg.memory_row_clip)
         elif bank is not None:  # only real tokens write their rows; the others pass through (DESIGN §2)
             memory = write_rows(bank, rows, start, valid)
         if cfg.arch == "rmt":
@@ -227,15 +227,17 @@ class LM2Model(LM2PreTrainedModel):
         return h, MemoryState(memory, offset, layers, cfg.arch, associative, normalizer), tally
 
 
-def take_writes(bank: Tensor, caches: list[LayerCache], complete: Tensor, delta: bool) -> Tensor:
+def take_writes(bank: Tensor, caches: list[LayerCache], complete: Tensor, delta: bool, clip: bool = False) -> Tensor:
     """The bank `(b, m, d)` after the addressed writes waiting in the memory blocks' caches, for the samples whose
     segment is `complete` `(b,)`: every block's in one step with `memory_write="delta"` (docs/memory.md "Stage 31"),
-    else block by block, convex mixes ("Stage 30")."""
+    then with `clip` (`memory_row_clip`, "Stage 32") every entry clipped to [-1, 1]; else block by block, convex
+    mixes ("Stage 30")."""
     done = complete[:, None, None]
     sums = [(cache.write_weight, cache.write_sum) for cache in caches if cache.write_weight is not None]
     if delta:
         weight, total = (torch.stack(parts).sum(0) for parts in zip(*sums, strict=True))
-        return torch.where(done, apply_delta_writes(bank, weight, total), bank)
+        new = apply_delta_writes(bank, weight, total)
+        return torch.where(done, new.clamp(-1.0, 1.0) if clip else new, bank)
     for weight, total in sums:
         bank = torch.where(done, apply_writes(bank, weight, total), bank)
     return bank

@@ -125,6 +125,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # instead of blending its content into the rows, so a key's new value displaces its old one, and a spread address
     # moves all rows alike instead of pulling them together (stage 30b's collapse, its track).
     "lm2-delta-input": _hard(memory_write="delta", **_BY_KEY_OWN_CONTENT),
+    # Stage 32: the same, each entry of the bank clipped to [-1, 1] after every segment's writes (`memory_row_clip`),
+    # the range its rows start in and the convex mix keeps, since the delta rule's rows grow with the input's length.
+    "lm2-delta-clip-input": _hard(memory_write="delta", memory_row_clip=True, **_BY_KEY_OWN_CONTENT),
     "rmt": {"arch": "rmt"},  # memory tokens (DESIGN §4); their number is a backbone setting
     "armt": {"arch": "armt"},  # memory tokens writing an associative memory per block (DESIGN §4)
     "armt-paper": {"arch": "armt", "armt_feature_norm": False},  # φ = DPFP-ν as the paper's equations state it
