@@ -10,7 +10,7 @@ from lm2.evaluation.study import wilson
 
 HERE = Path(__file__).resolve().parent
 A7, A9, A11 = HERE.parent / "amendment7", HERE.parent / "amendment9", HERE.parent / "amendment11"
-A13, A14 = HERE.parent / "amendment13", HERE.parent / "amendment14"
+A13, A14, A15 = HERE.parent / "amendment13", HERE.parent / "amendment14", HERE.parent / "amendment15"
 R2 = HERE.parent / "round2" / "eval" / "qa1"
 LENGTHS = ("0k", "1k", "2k", "4k", "8k", "16k", "32k", "64k")
 ROWS = {  # row: (label, evaluation folder per seed)
@@ -21,6 +21,10 @@ ROWS = {  # row: (label, evaluation folder per seed)
     "lm2-addressed-64": ("`lm2`, alive writes addressed by key, 64 segments", [A13 / "eval-LA0", A13 / "eval-LA1"]),
     # amendment 14: the same by the normalised delta rule (memory_write="delta", docs/memory.md stage 31)
     "lm2-delta-64": ("`lm2`, alive writes by the delta rule, 64 segments", [A14 / "eval-LD0", A14 / "eval-LD1"]),
+    # amendment 15: the same with the bank clipped to [-1, 1] (memory_row_clip, stage 32): trained so, and amendment
+    # 14's models with the clip at evaluation only (16k-64k)
+    "lm2-delta-clip-64": ("`lm2`, delta write, bank clipped, 64 segments", [A15 / "eval-LC0", A15 / "eval-LC1"]),
+    "lm2-delta-clip-test": ("`lm2`, delta write, clipped at evaluation only", [A15 / "eval-TC0", A15 / "eval-TC1"]),
     "rmt-64": ("`rmt`, 64 segments", [A9 / "eval-L-rmt", HERE / "eval-L-rmt1"]),
     "armt-64": ("`armt`, 64 segments", [A9 / "eval-L-armt", HERE / "eval-L-armt1"]),
     # (V1) was stopped at step 271 and finished in the next session (docs/reproduction.md, "How the queue ended")
@@ -105,6 +109,25 @@ def candidate(key: str, label: str, above: float | None) -> None:
 candidate("lm2-gated-64", "gated read (amendment 11b", lm2)
 candidate("lm2-addressed-64", "addressed write (amendment 13", far_mean("lm2-gated-64"))
 candidate("lm2-delta-64", "delta write (amendment 14", far_mean("lm2-gated-64"))
+candidate("lm2-delta-clip-64", "delta write, bank clipped (amendment 15", far_mean("lm2-delta-64"))
+
+
+def mean_over(key: str, lengths: tuple[str, ...]) -> float | None:
+    """The mean of a row's cells over `lengths`; None where one is missing."""
+    got = [table[key][x] for x in lengths]
+    return sum(c[0] for c in got) / len(got) if all(got) else None
+
+
+for key, lengths, bar in (
+    ("lm2-delta-clip-64", ("8k", "16k", "32k", "64k"), "LC, the hypothesis"),
+    ("lm2-delta-clip-test", ("16k", "32k", "64k"), "TC, the clip at evaluation only"),
+):
+    clipped, free = mean_over(key, lengths), mean_over("lm2-delta-64", lengths)
+    if None not in (clipped, free):
+        print(
+            f"amendment 15, {bar}: mean over {'-'.join((lengths[0], lengths[-1]))} {clipped:.1f} against "
+            f"amendment 14's {free:.1f} ({clipped - free:+.1f} points; the rule reads +-5)"
+        )
 
 
 def verdict(a: str, b: str) -> str:
@@ -125,6 +148,8 @@ ADDRESSED = (("lm2-addressed-64", "lm2-gated-64"), ("lm2-addressed-64", "rmt-64"
              ("lm2-addressed-64", "armt-64"))  # amendment 13  # fmt: skip
 DELTA = (("lm2-delta-64", "lm2-gated-64"), ("lm2-delta-64", "lm2-addressed-64"), ("lm2-delta-64", "rmt-64"),
          ("lm2-delta-64", "vanilla-64"), ("lm2-delta-64", "armt-64"))  # amendment 14  # fmt: skip
-for a, b in PAIRS + GATED + ADDRESSED + DELTA:
+CLIP = (("lm2-delta-clip-64", "lm2-delta-64"), ("lm2-delta-clip-64", "rmt-64"), ("lm2-delta-clip-64", "vanilla-64"),
+        ("lm2-delta-clip-64", "armt-64"), ("lm2-delta-clip-test", "lm2-delta-64"))  # amendment 15  # fmt: skip
+for a, b in PAIRS + GATED + ADDRESSED + DELTA + CLIP:
     if found := verdict(a, b):
         print(f"{a} against {b}: {found}")

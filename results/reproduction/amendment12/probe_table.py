@@ -18,6 +18,7 @@ RUNS = {  # run: label
     # amendments 13 and 14: writes addressed by key, as a convex mix and by the delta rule
     "LA0": "lm2, addressed write (LA0)", "LA1": "lm2, addressed write (LA1)",
     "LD0": "lm2, delta write (LD0)", "LD1": "lm2, delta write (LD1)",
+    "LC0": "lm2, delta write, bank clipped (LC0)", "LC1": "lm2, delta write, bank clipped (LC1)",
 }  # fmt: skip
 FAR = 8192  # the registered far examples: the latest fact at least this many tokens before the state
 
