@@ -150,6 +150,7 @@ class LM2Config(PreTrainedConfig):
         M_0, which the convex mix of `"addressed"` never leaves and the delta rule's step does (its rows' norms grow
         with the input's length, docs/reproduction.md "Amendment 15"). The clip is the projection onto that box:
         it is non-expansive and leaves a bank inside the box as it is, so shut gates still leave it bit for bit.
+        In the reproduction study it bounded the rows and changed qa1 at no length (amendment 15).
     write_penalty: λ ≥ 0 of a write cost added to the training loss (default 0.1; 0 is the paper's loss): the
         loss of `LM2ForCausalLM(labels=...)` and of `lm2 train` becomes cross-entropy + λ · mean g_in, the
         input gate averaged over real tokens, memory blocks and width (with `num_items_in_batch`, and in

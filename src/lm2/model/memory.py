@@ -19,7 +19,8 @@ no row belongs to a token, and each token's write goes where its write key point
 accumulate the segment's writes (`accumulate_writes`, kept in their caches between calls) and the bank takes them
 when the segment completes (`apply_writes`). With `memory_write="delta"` the same, but each token writes the error
 of what its address reads from the bank, normalised (`delta_address`, `delta_errors`), and the bank takes every
-block's writes in one step (`apply_delta_writes`).
+block's writes in one step (`apply_delta_writes`; with `memory_row_clip`, then clipped to [-1, 1] by the model's
+`take_writes`).
 
 Precision: under bf16 autocast the projections (W_Q, W_K, W_V, the three gates, W_C) and the read run in bf16 with
 fp32 accumulation like every other matmul (`state_projection`); the bank, the gate activations and the
