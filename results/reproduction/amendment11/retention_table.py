@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-RUNS = ("L", "L1", "L-rmt", "L-armt", "LG0", "LG1")
+RUNS = ("L", "L1", "L-rmt", "L-armt", "LG0", "LG1", "LD0", "LD1", "LC0", "LC1")
 LABELS = {
     "L": "lm2 (L), seed 0",
     "L1": "lm2 (L1), seed 1",
@@ -16,6 +16,10 @@ LABELS = {
     "L-armt": "armt (L-armt), seed 0",
     "LG0": "lm2, gated read (LG0)",
     "LG1": "lm2, gated read (LG1)",
+    "LD0": "lm2, delta write (LD0)",
+    "LD1": "lm2, delta write (LD1)",
+    "LC0": "lm2, delta write, bank clipped (LC0)",
+    "LC1": "lm2, delta write, bank clipped (LC1)",
 }
 STEPS = ("1", "2", "4", "8", "16", "32")
 FAR_STEPS = ("32", "64", "128")
