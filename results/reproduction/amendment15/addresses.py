@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import torch
+from bank_range import held_out  # beside this file
 
-from lm2.integrations.pretrained import load_pretrained
-
-BOOKS = Path("runs/reproduction/books/heldout")
 TOKENS = 16_384
 
 
@@ -57,15 +54,12 @@ def main(out: str, folders: list[str]) -> None:
     torch.set_num_threads(1)
     rows = {}
     for folder in folders:
-        model, tokenizer = load_pretrained(folder)
-        model.eval()
+        model, books = held_out(folder, TOKENS)
         if model.config.memory_write not in ("addressed", "delta"):
             raise SystemExit(f"{folder}: memory_write={model.config.memory_write!r} has no addresses")
-        books = sorted(BOOKS.glob("*.txt"))
         recorded: dict[int, list] = {}
-        for book in books:
-            ids = tokenizer(book.read_text(encoding="utf-8"), add_special_tokens=False)["input_ids"][:TOKENS]
-            for block, parts in addresses(model, torch.tensor(ids)).items():
+        for ids in books.values():
+            for block, parts in addresses(model, ids).items():
                 recorded.setdefault(block, []).extend(parts)
         rows[folder] = {}
         print(folder, f"({len(books)} books, {TOKENS} tokens each)")

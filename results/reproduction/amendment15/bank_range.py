@@ -37,16 +37,22 @@ def bank_range(model, ids: torch.Tensor) -> dict[int, tuple[float, float, float]
     return out
 
 
+def held_out(folder: str, tokens: int):
+    """The model of `folder` (eval mode) and each held-out book's first `tokens` token ids `(tokens,)`, by name."""
+    model, tokenizer = load_pretrained(folder)
+    books = {}
+    for book in sorted(BOOKS.glob("*.txt")):
+        ids = tokenizer(book.read_text(encoding="utf-8"), add_special_tokens=False)["input_ids"][:tokens]
+        books[book.stem] = torch.tensor(ids)
+    return model.eval(), books
+
+
 def main(out: str, folders: list[str]) -> None:
     torch.set_num_threads(1)
     rows = {}
     for folder in folders:
-        model, tokenizer = load_pretrained(folder)
-        model.eval()
-        per_book = []
-        for book in sorted(BOOKS.glob("*.txt")):
-            ids = tokenizer(book.read_text(encoding="utf-8"), add_special_tokens=False)["input_ids"][:TOKENS]
-            per_book.append(bank_range(model, torch.tensor(ids)))
+        model, books = held_out(folder, TOKENS)
+        per_book = [bank_range(model, ids) for ids in books.values()]
         mean = {s: [round(sum(b[s][k] for b in per_book) / len(per_book), 3) for k in range(3)] for s in SEGMENTS}
         rows[folder] = {"books": len(per_book), "after_segments": mean}
         print(folder, f"({len(per_book)} books)")
