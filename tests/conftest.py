@@ -69,6 +69,17 @@ VARIANTS = [
         "lm2",
         {"memory_write": "delta", "memory_output": "read", "memory_candidate": "input", "input_bias": 0.0},
     ),
+    (  # the same addressed by content with a key strength (memory_address="cosine"), two heads
+        "lm2",
+        {
+            "memory_write": "delta",
+            "memory_output": "read",
+            "memory_address": "cosine",
+            "memory_heads": 2,
+            "input_bias": 0.0,
+            "memory_address_strength": 3.0,
+        },
+    ),
     ("rmt", {}),
     ("armt", {"initializer_range": 0.2}),
     (

@@ -11,8 +11,10 @@ from lm2.model.config import MEMORY_PRESETS, MEMORY_WRITES, LM2Config
 from lm2.model.flops import forward_flops_per_token, parameter_counts
 from lm2.model.memory import (
     accumulate_writes,
+    address_rows,
     apply_delta_writes,
     apply_writes,
+    cosine_address,
     delta_address,
     delta_errors,
     initial_bank,
@@ -502,3 +504,35 @@ def test_the_flop_count_adds_what_each_write_computes():
     }
     assert flops["rows"] < flops["addressed"] < flops["delta"]
     assert flops["delta"] - flops["addressed"] == 2 * 2 * 32 * 16
+    cosine = LM2Config(**{**base, "memory_slots": 16, "memory_write": "delta", "memory_address": "cosine"})
+    heads = cosine.memory_heads
+    assert forward_flops_per_token(cosine, 16) - flops["delta"] == 2 * 2 * 32 * heads  # E_t W_β, per memory block
+
+
+def test_a_cosine_address_goes_where_the_key_points_as_sharply_as_its_strength_says():
+    """`cosine_address` (`memory_address="cosine"`): strength 0 spreads a write evenly; a write key pointing where row
+    2's key points puts more on row 2 the stronger it is (almost all of it at β = 50, wherever the other rows point,
+    since their cosines stay below 1); and neither the write key's nor the bank keys' lengths change the address,
+    where the dot address of the same keys changes with them."""
+    torch.manual_seed(2)
+    key = torch.randn(1, 2, 5, 4, dtype=torch.float64)  # 2 heads, 5 rows, head dim 4
+    query = key[:, :, 2:3] * 0.01  # one token per head, pointing along row 2's key, short
+    strengths = [torch.full((1, 2, 1), beta, dtype=torch.float64) for beta in (0.0, 5.0, 50.0)]
+    even, mid, sharp = (cosine_address(query, key, beta) for beta in strengths)
+    torch.testing.assert_close(even, torch.full_like(even, 0.2), rtol=0, atol=1e-12)
+    assert (mid[..., 2] > 0.2).all() and (sharp[..., 2] > mid[..., 2]).all() and (sharp[..., 2] > 0.99).all()
+    scaled = cosine_address(query * 300.0, key * torch.rand(1, 2, 5, 1, dtype=torch.float64) * 7, strengths[1])
+    torch.testing.assert_close(scaled, mid, rtol=0, atol=1e-12)
+    assert (address_rows(query * 300.0, key) - address_rows(query, key)).abs().max() > 0.1
+
+
+def test_the_cosine_address_starts_at_its_strength():
+    """The key strength starts at `memory_address_strength` on every token (W_β's output is small at initialisation,
+    so softplus(b_β) is what a token gets), at 10 and at a strength whose softplus⁻¹ would overflow a naive expm1. The
+    bias is set in float32 before the test model is cast to float64, hence a float32 tolerance."""
+    for strength in (10.0, 0.5, 800.0):
+        model = tiny_model("lm2", **{**DELTA, "memory_address": "cosine", "memory_address_strength": strength})
+        bias = model.model.layers[0].memory.strength_proj.bias
+        torch.testing.assert_close(
+            torch.nn.functional.softplus(bias), torch.full_like(bias, strength), rtol=1e-6, atol=0
+        )

@@ -27,6 +27,14 @@ LM2_VARIANTS = [kw for arch, kw in VARIANTS if arch == "lm2"] + [
         "memory_gain": 0.5,
     },
     {"memory_write": "delta", "memory_output": "read", "memory_gates": "sigmoid", "memory_query": "attention"},
+    {
+        "memory_write": "delta",
+        "memory_output": "read",
+        "memory_gates": "sigmoid",
+        "memory_address": "cosine",
+        "memory_heads": 2,
+        "memory_address_strength": 4.0,
+    },
 ]
 TOL = dict(rtol=1e-9, atol=1e-10)
 
@@ -93,7 +101,12 @@ def reference(model, ids):
                     weight, total = torch.zeros_like(rows), torch.zeros_like(rows)
                     for i in range(T):
                         for head in range(mem.heads):
-                            a = torch.softmax(mk[head] @ wq[head, i] / math.sqrt(e), 0)  # (m,)
+                            if cfg.memory_address == "cosine":  # softmax(β cos), β = softplus(E_t W_β + b_β)
+                                beta = torch.nn.functional.softplus(mem.strength_proj(x[i]))[head]
+                                unit = lambda v: v / v.norm(dim=-1, keepdim=True)  # noqa: E731
+                                a = torch.softmax(beta * (unit(mk[head]) @ unit(wq[head, i])), 0)
+                            else:
+                                a = torch.softmax(mk[head] @ wq[head, i] / math.sqrt(e), 0)  # (m,)
                             part = slice(head * e, (head + 1) * e)
                             written = c[i, part]
                             if delta:  # the error of what the address reads from the entering bank, a / |a|²

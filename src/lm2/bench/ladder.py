@@ -116,12 +116,13 @@ MODEL_FIELDS = ("arch", "forget_bias", "input_bias", "forget_floor", "write_pena
 # does not record one was trained with that value.
 LATER_FIELDS = {"memory_candidate": "read", "write_penalty_warmup": 0, "memory_gate_grad": "exact",
                 "memory_read_center": False, "memory_read_center_fraction": None,
-                "memory_write": "rows", "memory_row_clip": False}  # fmt: skip
+                "memory_write": "rows", "memory_row_clip": False, "memory_address": "dot",
+                "memory_address_strength": 10.0}  # fmt: skip
 # Fields that act only in the LM2 bank: a change of their defaults does not change an RMT, ARMT or vanilla model.
 LM2_ONLY_FIELDS = ("forget_bias", "input_bias", "forget_floor", "write_penalty", "write_penalty_warmup",
                    "memory_read_norm", "memory_read_center", "memory_read_center_fraction", "memory_update",
                    "memory_gates", "memory_gate_grad", "memory_candidate", "memory_preset",
-                   "memory_write", "memory_row_clip")  # fmt: skip
+                   "memory_write", "memory_row_clip", "memory_address", "memory_address_strength")  # fmt: skip
 
 
 def model_fields(plan: LadderPlan, task: str, model: str) -> dict[str, Any]:

@@ -24,6 +24,7 @@ MEMORY_GATE_GRADS = ("exact", "reopen")
 MEMORY_CANDIDATES = ("read", "input")
 MEMORY_WRITES = ("rows", "addressed", "delta")
 ADDRESSED_WRITES = ("addressed", "delta")  # no row belongs to a token: each write goes where its key points
+MEMORY_ADDRESSES = ("dot", "cosine")
 # Named settings of the memory-variant fields (DESIGN §2, "Memory at length"; docs/memory.md).
 MEMORY_PRESETS = {
     "paper": {
@@ -41,6 +42,7 @@ MEMORY_PRESETS = {
         "memory_candidate": "read",
         "memory_write": "rows",
         "memory_row_clip": False,
+        "memory_address": "dot",
     },
 }
 VANILLA_MODES = ("full", "segmented")
@@ -151,6 +153,16 @@ class LM2Config(PreTrainedConfig):
         with the input's length, docs/reproduction.md "Amendment 15"). The clip is the projection onto that box:
         it is non-expansive and leaves a bank inside the box as it is, so shut gates still leave it bit for bit.
         In the reproduction study it bounded the rows and changed qa1 at no length (amendment 15).
+    memory_address: how an addressed write's key picks its rows (`memory_write="addressed"` or `"delta"` only; not in
+        the paper). `"dot"` (default): a = softmax((E_t W_A) Kᵀ / sqrt(e)) over the rows' keys K, per memory head.
+        `"cosine"`: content addressing with a key strength, as in the Neural Turing Machine: a_j = softmax_j(β cos(q,
+        k_j)) with q = E_t W_A, and β = softplus(E_t W_β + b_β) ≥ 0 per token and memory head, so that each write sets
+        how sharply it addresses, independently of the key's and the rows' magnitudes (one more d × h map and its
+        bias per memory block). The study's addressed writes learned near-even dot addresses (docs/reproduction.md
+        "Amendment 15c").
+    memory_address_strength: the key strength β that `memory_address="cosine"` starts at (b_β = softplus⁻¹ of it,
+        W_β from the usual initialisation); > 0, default 10, at which a key's cosine margin of 0.5 over the 63 other
+        rows of a 64-row bank puts 1 / (1 + 63 e⁻⁵) = 70 % of a write on its row.
     write_penalty: λ ≥ 0 of a write cost added to the training loss (default 0.1; 0 is the paper's loss): the
         loss of `LM2ForCausalLM(labels=...)` and of `lm2 train` becomes cross-entropy + λ · mean g_in, the
         input gate averaged over real tokens, memory blocks and width (with `num_items_in_batch`, and in
@@ -240,6 +252,8 @@ class LM2Config(PreTrainedConfig):
     memory_candidate: str = "read"
     memory_write: str = "rows"
     memory_row_clip: bool = False
+    memory_address: str = "dot"
+    memory_address_strength: float = 10.0
     write_penalty: float = 0.1
     write_penalty_warmup: int = 19_200
     memory_preset: str | None = None
@@ -335,6 +349,15 @@ class LM2Config(PreTrainedConfig):
                 f"memory_row_clip=True needs memory_write='delta' (it bounds the delta rule's rows), "
                 f"got memory_write={self.memory_write!r}"
             )
+        _choice("memory_address", self.memory_address, MEMORY_ADDRESSES)
+        if self.memory_address != "dot" and self.memory_write not in ADDRESSED_WRITES:
+            raise ValueError(
+                f"memory_address={self.memory_address!r} needs an addressed write (memory_write 'addressed' or "
+                f"'delta'), got memory_write={self.memory_write!r}"
+            )
+        strength = self.memory_address_strength
+        if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 < strength < math.inf:
+            raise ValueError(f"memory_address_strength={strength!r} must be a finite number > 0")
         if not (isinstance(self.memory_read_center, bool) or self.memory_read_center in ("keys", "split", "gated")):
             raise ValueError(
                 f"memory_read_center={self.memory_read_center!r} must be true, false, 'keys' (the keys only), "

@@ -22,6 +22,8 @@ def parameter_counts(config: LM2Config) -> dict[str, int]:
     per_block = 6 * d * d + 3 * d + (d if config.memory_gain is not None else 0)  # W_Q, W_K, W_V, 3 gates
     if config.memory_write in ADDRESSED_WRITES:
         per_block -= d  # W_A instead of W_forget, which has a bias
+        if config.memory_address == "cosine":
+            per_block += (d + 1) * config.memory_heads  # W_β and b_β, a key strength per memory head
     if config.memory_candidate == "input":
         per_block += d * d  # W_C
     memory = len(config.memory_layer_ids) * per_block
@@ -79,6 +81,8 @@ def forward_flops_per_token(config: LM2Config, length: int) -> float:
             per_token += len(ids) * 3 * 2 * d * config.memory_slots
         if config.memory_write == "delta":  # what each address reads, a_i M, for the error
             per_token += len(ids) * 2 * d * config.memory_slots
+        if addressed and config.memory_address == "cosine":  # the key strengths, E_t W_β
+            per_token += len(ids) * 2 * d * config.memory_heads
     elif config.arch == "rmt":
         k = config.num_memory_tokens
         # Every segment token also sees the k read tokens; each segment adds 2k memory-token passes (read and

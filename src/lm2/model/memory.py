@@ -20,7 +20,8 @@ accumulate the segment's writes (`accumulate_writes`, kept in their caches betwe
 when the segment completes (`apply_writes`). With `memory_write="delta"` the same, but each token writes the error
 of what its address reads from the bank, normalised (`delta_address`, `delta_errors`), and the bank takes every
 block's writes in one step (`apply_delta_writes`; with `memory_row_clip`, then clipped to [-1, 1] by the model's
-`take_writes`).
+`take_writes`). With `memory_address="cosine"` either write addresses by content with a key strength
+(`cosine_address`) instead of by dot product.
 
 Precision: under bf16 autocast the projections (W_Q, W_K, W_V, the three gates, W_C) and the read run in bf16 with
 fp32 accumulation like every other matmul (`state_projection`); the bank, the gate activations and the
@@ -58,10 +59,11 @@ def bank_dtype(dtype: torch.dtype) -> torch.dtype:
 
 class Gate(nn.Linear):
     """A gate's linear map whose bias starts at `bias_init` (b_f = +forget_bias keeps the memory at first,
-    a negative input bias makes a row earn its write); `_init_weights` reads `bias_init`."""
+    a negative input bias makes a row earn its write; `out` features, default the width, as for the cosine address's
+    key strengths); `_init_weights` reads `bias_init`."""
 
-    def __init__(self, width: int, bias_init: float) -> None:
-        super().__init__(width, width)
+    def __init__(self, width: int, bias_init: float, out: int | None = None) -> None:
+        super().__init__(width, width if out is None else out)
         self.bias_init = bias_init
 
 
@@ -200,6 +202,10 @@ class LM2Memory(nn.Module):
         self.forget_gate = None if self.addressed else Gate(d, config.forget_bias)
         # W_A: the key a token writes with (memory_write="addressed", not in the paper).
         self.address_proj = nn.Linear(d, d, bias=False) if self.addressed else None
+        # W_β, b_β: memory_address="cosine"'s key strength per memory head, starting at memory_address_strength.
+        cosine = self.addressed and config.memory_address == "cosine"
+        start = config.memory_address_strength + math.log(-math.expm1(-config.memory_address_strength))  # softplus⁻¹
+        self.strength_proj = Gate(d, start, self.heads) if cosine else None
         # W_C: the candidate from the token's own input instead of the read (not in the paper).
         self.candidate_proj = nn.Linear(d, d, bias=False) if self.candidate == "input" else None
         # Optional learnable gain on E_gated (not in the paper): 0 at init switches the memory off exactly.
@@ -315,7 +321,14 @@ class LM2Memory(nn.Module):
         g_in = squash(state_projection(self.in_gate, x, dtype))
         pre = e_mem if self.candidate_proj is None else state_projection(self.candidate_proj, x, dtype)
         candidate = torch.tanh(pre)
-        address = address_rows(self._heads(state_projection(self.address_proj, x, dtype)), key.to(dtype))
+        write_key = self._heads(state_projection(self.address_proj, x, dtype))
+        if self.strength_proj is None:
+            address = address_rows(write_key, key.to(dtype))
+        else:
+            strength = nn.functional.softplus(state_projection(self.strength_proj, x, dtype)).transpose(
+                1, 2
+            )  # (b, h, n)
+            address = cosine_address(write_key, key.to(dtype), strength)
         if self.delta:
             errors = delta_errors(address, bank.to(dtype), candidate)
             weight, total = accumulate_writes(delta_address(address), g_in, errors, ctx.valid)
@@ -339,6 +352,15 @@ def address_rows(query: Tensor, key: Tensor) -> Tensor:
     for the write keys q `(b, h, n, e)` and the bank's keys `(b, h, m, e)`. Returns `(b, h, n, m)`, each token's
     weights summing to 1."""
     return (query @ key.transpose(-1, -2) / math.sqrt(query.shape[-1])).softmax(-1)
+
+
+def cosine_address(query: Tensor, key: Tensor, strength: Tensor) -> Tensor:
+    """Where each token writes with `memory_address="cosine"` (content addressing with a key strength, as in the
+    Neural Turing Machine): softmax(β cos(q, k_j)) over the bank's rows, per head, for the write keys q `(b, h, n, e)`,
+    the bank's keys `(b, h, m, e)` and the strengths β ≥ 0 `(b, h, n)`. Returns `(b, h, n, m)`, each token's weights
+    summing to 1: even at β = 0, on the closest rows as β grows."""
+    cosine = nn.functional.normalize(query, dim=-1) @ nn.functional.normalize(key, dim=-1).transpose(-1, -2)
+    return (strength[..., None] * cosine).softmax(-1)
 
 
 def accumulate_writes(address: Tensor, g_in: Tensor, candidate: Tensor, valid: Tensor | None) -> tuple[Tensor, Tensor]:
