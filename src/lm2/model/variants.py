@@ -128,8 +128,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # Stage 32: the same, each entry of the bank clipped to [-1, 1] after every segment's writes (`memory_row_clip`),
     # the range its rows start in and the convex mix keeps, since the delta rule's rows grow with the input's length.
     "lm2-delta-clip-input": _hard(memory_write="delta", memory_row_clip=True, **_BY_KEY_OWN_CONTENT),
-    # Not yet measured (docs/reproduction.md amendment 15c's lead): stage 31's write addressed by content with a key
-    # strength (`memory_address="cosine"`), since the dot address of the study's addressed writes stayed near even.
+    # Stage 33: stage 31's write addressed by content with a key strength (`memory_address="cosine"`), since the dot
+    # address of the study's addressed writes stayed near even (docs/reproduction.md amendment 15c).
     "lm2-delta-cosine-input": _hard(memory_write="delta", memory_address="cosine", **_BY_KEY_OWN_CONTENT),
     "rmt": {"arch": "rmt"},  # memory tokens (DESIGN §4); their number is a backbone setting
     "armt": {"arch": "armt"},  # memory tokens writing an associative memory per block (DESIGN §4)
