@@ -203,9 +203,10 @@ class LM2Memory(nn.Module):
         # W_A: the key a token writes with (memory_write="addressed", not in the paper).
         self.address_proj = nn.Linear(d, d, bias=False) if self.addressed else None
         # W_β, b_β: memory_address="cosine"'s key strength per memory head, starting at memory_address_strength.
-        cosine = self.addressed and config.memory_address == "cosine"
-        start = config.memory_address_strength + math.log(-math.expm1(-config.memory_address_strength))  # softplus⁻¹
-        self.strength_proj = Gate(d, start, self.heads) if cosine else None
+        self.strength_proj = None
+        if self.addressed and config.memory_address == "cosine":
+            beta = config.memory_address_strength
+            self.strength_proj = Gate(d, beta + math.log(-math.expm1(-beta)), self.heads)  # b_β = softplus⁻¹(β)
         # W_C: the candidate from the token's own input instead of the read (not in the paper).
         self.candidate_proj = nn.Linear(d, d, bias=False) if self.candidate == "input" else None
         # Optional learnable gain on E_gated (not in the paper): 0 at init switches the memory off exactly.
@@ -325,10 +326,8 @@ class LM2Memory(nn.Module):
         if self.strength_proj is None:
             address = address_rows(write_key, key.to(dtype))
         else:
-            strength = nn.functional.softplus(state_projection(self.strength_proj, x, dtype)).transpose(
-                1, 2
-            )  # (b, h, n)
-            address = cosine_address(write_key, key.to(dtype), strength)
+            strength = nn.functional.softplus(state_projection(self.strength_proj, x, dtype))  # β   (b, n, h)
+            address = cosine_address(write_key, key.to(dtype), strength.transpose(1, 2))
         if self.delta:
             errors = delta_errors(address, bank.to(dtype), candidate)
             weight, total = accumulate_writes(delta_address(address), g_in, errors, ctx.valid)

@@ -227,7 +227,7 @@ class LM2Model(LM2PreTrainedModel):
         return h, MemoryState(memory, offset, layers, cfg.arch, associative, normalizer), tally
 
 
-def take_writes(bank: Tensor, caches: list[LayerCache], complete: Tensor, delta: bool, clip: bool = False) -> Tensor:
+def take_writes(bank: Tensor, caches: list[LayerCache], complete: Tensor, delta: bool, clip: bool) -> Tensor:
     """The bank `(b, m, d)` after the addressed writes waiting in the memory blocks' caches, for the samples whose
     segment is `complete` `(b,)`: every block's in one step with `memory_write="delta"` (docs/memory.md "Stage 31"),
     then with `clip` (`memory_row_clip`, "Stage 32") every entry clipped to [-1, 1]; else block by block, convex
