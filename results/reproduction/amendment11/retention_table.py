@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-RUNS = ("L", "L1", "L-rmt", "L-armt", "LG0", "LG1", "LD0", "LD1", "LC0", "LC1")
+RUNS = ("L", "L1", "L-rmt", "L-armt", "LG0", "LG1", "LD0", "LD1", "LC0", "LC1", "LK0", "LK1")
 LABELS = {
     "L": "lm2 (L), seed 0",
     "L1": "lm2 (L1), seed 1",
@@ -20,6 +20,8 @@ LABELS = {
     "LD1": "lm2, delta write (LD1)",
     "LC0": "lm2, delta write, bank clipped (LC0)",
     "LC1": "lm2, delta write, bank clipped (LC1)",
+    "LK0": "lm2, delta write, cosine address (LK0)",
+    "LK1": "lm2, delta write, cosine address (LK1)",
 }
 STEPS = ("1", "2", "4", "8", "16", "32")
 FAR_STEPS = ("32", "64", "128")

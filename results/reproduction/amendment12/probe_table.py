@@ -19,6 +19,7 @@ RUNS = {  # run: label
     "LA0": "lm2, addressed write (LA0)", "LA1": "lm2, addressed write (LA1)",
     "LD0": "lm2, delta write (LD0)", "LD1": "lm2, delta write (LD1)",
     "LC0": "lm2, delta write, bank clipped (LC0)", "LC1": "lm2, delta write, bank clipped (LC1)",
+    "LK0": "lm2, delta write, cosine address (LK0)", "LK1": "lm2, delta write, cosine address (LK1)",
 }  # fmt: skip
 FAR = 8192  # the registered far examples: the latest fact at least this many tokens before the state
 

@@ -1,7 +1,8 @@
 # docs/reproduction.md, amendment 12b: `lm2 probe` of the study's 64-segment memory models at 16k.
 # Usage: bash results/reproduction/amendment12/run.sh R...; R: L, L1, LG0, LG1, L-rmt, L-rmt1, L-armt, L-armt1, and
 # (amendment 12c) the paper's LM2, L-lm2-paper and L-lm2-paper1, (amendment 13) LM2 with addressed writes, LA0 and LA1,
-# (amendment 14) LM2 with the delta write, LD0 and LD1, and (amendment 15) the same with its bank clipped, LC0 and LC1.
+# (amendment 14) LM2 with the delta write, LD0 and LD1, (amendment 15) the same with its bank clipped, LC0 and LC1, and
+# (amendment 16) the same addressed by content, LK0 and LK1.
 # Each model's probe writes results/reproduction/amendment12/probe/<R>/; a finished one is skipped when rerun.
 set -u
 O=results/reproduction/amendment12/probe
@@ -13,7 +14,8 @@ model() {
     LA0|LA1) echo results/reproduction/amendment13/run-$1/model ;;
     LD0|LD1) echo results/reproduction/amendment14/run-$1/model ;;
     LC0|LC1) echo results/reproduction/amendment15/run-$1/model ;;
-    *) echo "run.sh: L, L1, LG0, LG1, L-rmt, L-rmt1, L-armt, L-armt1, L-lm2-paper, L-lm2-paper1, LA0, LA1, LD0, LD1, LC0 or LC1, not '$1'" >&2
+    LK0|LK1) echo results/reproduction/amendment16/run-$1/model ;;
+    *) echo "run.sh: L, L1, LG0, LG1, L-rmt, L-rmt1, L-armt, L-armt1, L-lm2-paper, L-lm2-paper1, LA0, LA1, LD0, LD1, LC0, LC1, LK0 or LK1, not '$1'" >&2
        return 2 ;;
   esac
 }
