@@ -11,7 +11,7 @@ from lm2.evaluation.study import wilson
 HERE = Path(__file__).resolve().parent
 A7, A9, A11 = HERE.parent / "amendment7", HERE.parent / "amendment9", HERE.parent / "amendment11"
 A13, A14, A15 = HERE.parent / "amendment13", HERE.parent / "amendment14", HERE.parent / "amendment15"
-A16 = HERE.parent / "amendment16"
+A16, A17 = HERE.parent / "amendment16", HERE.parent / "amendment17"
 R2 = HERE.parent / "round2" / "eval" / "qa1"
 LENGTHS = ("0k", "1k", "2k", "4k", "8k", "16k", "32k", "64k")
 ROWS = {  # row: (label, evaluation folder per seed)
@@ -28,6 +28,10 @@ ROWS = {  # row: (label, evaluation folder per seed)
     "lm2-delta-clip-test": ("`lm2`, delta write, clipped at evaluation only", [A15 / "eval-TC0", A15 / "eval-TC1"]),
     # amendment 16: the delta write addressed by content with a key strength (memory_address="cosine", stage 33)
     "lm2-delta-cosine-64": ("`lm2`, delta write, cosine address, 64 segments", [A16 / "eval-LK0", A16 / "eval-LK1"]),
+    # amendment 17: amendment 14's and 16's (G) models with the write price in the 500 steps on 1..64 segments only
+    "lm2-delta-price-64": ("`lm2`, delta write, priced on 64 segments", [A17 / "eval-LW0", A17 / "eval-LW1"]),
+    "lm2-delta-cosine-price-64": (
+        "`lm2`, delta write, cosine address, priced on 64 segments", [A17 / "eval-LWK0", A17 / "eval-LWK1"]),
     "rmt-64": ("`rmt`, 64 segments", [A9 / "eval-L-rmt", HERE / "eval-L-rmt1"]),
     "armt-64": ("`armt`, 64 segments", [A9 / "eval-L-armt", HERE / "eval-L-armt1"]),
     # (V1) was stopped at step 271 and finished in the next session (docs/reproduction.md, "How the queue ended")
@@ -114,6 +118,8 @@ candidate("lm2-addressed-64", "addressed write (amendment 13", far_mean("lm2-gat
 candidate("lm2-delta-64", "delta write (amendment 14", far_mean("lm2-gated-64"))
 candidate("lm2-delta-clip-64", "delta write, bank clipped (amendment 15", far_mean("lm2-delta-64"))
 candidate("lm2-delta-cosine-64", "delta write, cosine address (amendment 16", far_mean("lm2-delta-64"))
+candidate("lm2-delta-price-64", "delta write, priced on 64 segments (amendment 17", far_mean("lm2-delta-64"))
+candidate("lm2-delta-cosine-price-64", "cosine address, priced on 64 segments (amendment 17", far_mean("lm2-delta-64"))
 
 
 def mean_over(key: str, lengths: tuple[str, ...]) -> float | None:
@@ -122,16 +128,19 @@ def mean_over(key: str, lengths: tuple[str, ...]) -> float | None:
     return sum(c[0] for c in got) / len(got) if all(got) else None
 
 
-for amendment, key, lengths, bar in (
-    (15, "lm2-delta-clip-64", ("8k", "16k", "32k", "64k"), "LC, the hypothesis"),
-    (15, "lm2-delta-clip-test", ("16k", "32k", "64k"), "TC, the clip at evaluation only"),
-    (16, "lm2-delta-cosine-64", ("8k", "16k", "32k", "64k"), "LK, far facts with a sharper address"),
+FAR = ("8k", "16k", "32k", "64k")
+for amendment, key, lengths, bar, base in (
+    (15, "lm2-delta-clip-64", FAR, "LC, the hypothesis", "lm2-delta-64"),
+    (15, "lm2-delta-clip-test", ("16k", "32k", "64k"), "TC, the clip at evaluation only", "lm2-delta-64"),
+    (16, "lm2-delta-cosine-64", FAR, "LK, far facts with a sharper address", "lm2-delta-64"),
+    (17, "lm2-delta-price-64", FAR, "LW, far facts when fewer are written", "lm2-delta-64"),
+    (17, "lm2-delta-cosine-price-64", FAR, "LWK, the same with the cosine address", "lm2-delta-cosine-64"),
 ):
-    changed, free = mean_over(key, lengths), mean_over("lm2-delta-64", lengths)
+    changed, free = mean_over(key, lengths), mean_over(base, lengths)
     if None not in (changed, free):
         print(
             f"amendment {amendment}, {bar}: mean over {'-'.join((lengths[0], lengths[-1]))} {changed:.1f} against "
-            f"amendment 14's {free:.1f} ({changed - free:+.1f} points; the rule reads +-5)"
+            f"{base}'s {free:.1f} ({changed - free:+.1f} points; the rule reads +-5)"
         )
 
 
@@ -157,6 +166,10 @@ CLIP = (("lm2-delta-clip-64", "lm2-delta-64"), ("lm2-delta-clip-64", "rmt-64"), 
         ("lm2-delta-clip-64", "armt-64"), ("lm2-delta-clip-test", "lm2-delta-64"))  # amendment 15  # fmt: skip
 COSINE = (("lm2-delta-cosine-64", "lm2-delta-64"), ("lm2-delta-cosine-64", "rmt-64"),
           ("lm2-delta-cosine-64", "vanilla-64"), ("lm2-delta-cosine-64", "armt-64"))  # amendment 16  # fmt: skip
-for a, b in PAIRS + GATED + ADDRESSED + DELTA + CLIP + COSINE:
+# amendment 17
+PRICE = (("lm2-delta-price-64", "lm2-delta-64"), ("lm2-delta-cosine-price-64", "lm2-delta-cosine-64"),
+         ("lm2-delta-price-64", "rmt-64"), ("lm2-delta-price-64", "vanilla-64"),
+         ("lm2-delta-cosine-price-64", "rmt-64"), ("lm2-delta-cosine-price-64", "vanilla-64"))  # fmt: skip
+for a, b in PAIRS + GATED + ADDRESSED + DELTA + CLIP + COSINE + PRICE:
     if found := verdict(a, b):
         print(f"{a} against {b}: {found}")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RUNS = ("L", "L1", "L-rmt", "L-armt", "LG0", "LG1", "LD0", "LD1", "LC0", "LC1", "LK0", "LK1")
+RUNS += ("LW0", "LW1", "LWK0", "LWK1")
 LABELS = {
     "L": "lm2 (L), seed 0",
     "L1": "lm2 (L1), seed 1",
@@ -22,6 +23,10 @@ LABELS = {
     "LC1": "lm2, delta write, bank clipped (LC1)",
     "LK0": "lm2, delta write, cosine address (LK0)",
     "LK1": "lm2, delta write, cosine address (LK1)",
+    "LW0": "lm2, delta write, priced on 64 segments (LW0)",
+    "LW1": "lm2, delta write, priced on 64 segments (LW1)",
+    "LWK0": "lm2, cosine address, priced on 64 segments (LWK0)",
+    "LWK1": "lm2, cosine address, priced on 64 segments (LWK1)",
 }
 STEPS = ("1", "2", "4", "8", "16", "32")
 FAR_STEPS = ("32", "64", "128")

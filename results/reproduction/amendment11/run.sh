@@ -3,8 +3,8 @@
 #   GG0, GG1   round 2's recipe from (P) with no price and the gated read (memory_read_center="gated"), seed 0 / 1
 #   LG0, LG1   (GG<s>) + amendment 10's 500 steps on inputs of 1..32 then 1..64 segments, then evaluated at 0k-16k
 #   far R      (R: LG0, LG1) evaluated at 2k, 32k and 64k
-#   ret R      (R: L, L1, L-rmt, L-armt, LG0, LG1; LD0, LD1 of amendment 14, LC0, LC1 of 15, LK0, LK1 of 16) `lm2 retention`
-#              at 16k, the whole input and its last 4,096 tokens
+#   ret R      (R: L, L1, L-rmt, L-armt, LG0, LG1; LD0, LD1 of amendment 14, LC0, LC1 of 15, LK0, LK1 of 16,
+#              LW0, LW1, LWK0, LWK1 of 17) `lm2 retention` at 16k, the whole input and its last 4,096 tokens
 #   trace R    amendment 11c: the whole input's measurement once more, into retention-far/ (the trace to 128 segments)
 # Each training's run files and model are copied into run-<run>/ here when it ends (the models shipped).
 set -u
@@ -25,7 +25,9 @@ model() {
     LD0|LD1) echo results/reproduction/amendment14/run-$1/model ;;
     LC0|LC1) echo results/reproduction/amendment15/run-$1/model ;;
     LK0|LK1) echo results/reproduction/amendment16/run-$1/model ;;
-    *) echo "ret, trace: L, L1, L-rmt, L-armt, LG0, LG1, LD0, LD1, LC0, LC1, LK0 or LK1, not '$1'" >&2; return 2 ;;
+    LW0|LW1|LWK0|LWK1) echo results/reproduction/amendment17/run-$1/model ;;
+    *) echo "ret, trace: L, L1, L-rmt, L-armt, LG0, LG1, LD0, LD1, LC0, LC1, LK0, LK1, LW0, LW1, LWK0 or LWK1, not '$1'" >&2
+       return 2 ;;
   esac
 }
 ship() { mkdir -p $O/run-$1 && cp -r $A/$1/config.yaml $A/$1/metrics.jsonl $A/$1/model $O/run-$1/; }
