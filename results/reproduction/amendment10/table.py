@@ -32,6 +32,9 @@ ROWS = {  # row: (label, evaluation folder per seed)
     "lm2-delta-price-64": ("`lm2`, delta write, priced on 64 segments", [A17 / "eval-LW0", A17 / "eval-LW1"]),
     "lm2-delta-cosine-price-64": (
         "`lm2`, delta write, cosine address, priced on 64 segments", [A17 / "eval-LWK0", A17 / "eval-LWK1"]),
+    # amendment 17b: amendment 14's (LD) with every input gate's bias lowered by δ at test time (nothing trained)
+    **{f"lm2-delta-edge-{d}": (f"`lm2`, delta write, gate biases −{d} at test time",
+                               [A17 / f"eval-edge-LD{s}-{d}" for s in (0, 1)]) for d in ("0.25", "0.5", "1.0")},
     "rmt-64": ("`rmt`, 64 segments", [A9 / "eval-L-rmt", HERE / "eval-L-rmt1"]),
     "armt-64": ("`armt`, 64 segments", [A9 / "eval-L-armt", HERE / "eval-L-armt1"]),
     # (V1) was stopped at step 271 and finished in the next session (docs/reproduction.md, "How the queue ended")
@@ -135,6 +138,7 @@ for amendment, key, lengths, bar, base in (
     (16, "lm2-delta-cosine-64", FAR, "LK, far facts with a sharper address", "lm2-delta-64"),
     (17, "lm2-delta-price-64", FAR, "LW, far facts when fewer are written", "lm2-delta-64"),
     (17, "lm2-delta-cosine-price-64", FAR, "LWK, the same with the cosine address", "lm2-delta-cosine-64"),
+    *(("17b", f"lm2-delta-edge-{d}", FAR, f"(LD), gate biases -{d}", "lm2-delta-64") for d in ("0.25", "0.5", "1.0")),
 ):
     changed, free = mean_over(key, lengths), mean_over(base, lengths)
     if None not in (changed, free):

@@ -1,0 +1,96 @@
+"""docs/reproduction.md, amendment 17b: how close the delta write's input gates sit to their shut edge, and the models
+with every input gate's bias lowered by δ (fewer writes at test time, nothing trained).
+
+    python results/reproduction/amendment17/edge.py measure OUT.json MODEL_DIR...
+    python results/reproduction/amendment17/edge.py shift MODEL_DIR DELTA OUT_DIR
+
+`measure`: the first 16,384 tokens of each held-out book (amendment 15c's input), read one segment at a time from a
+fresh stream; per memory block, the mean input gate g_in = hardsigmoid(E_t W_in + b_in) over tokens and channels, and
+the same with the bias lowered by each of `DELTAS`, as a share of it (the stream is the unshifted model's: what the
+lower bias would leave written on the same inputs). `shift`: a copy of the model (its tokenizer too) whose memory
+blocks' input-gate biases are lowered by DELTA, for `lm2 eval`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+from torch.nn.functional import hardsigmoid, linear
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "amendment15"))
+from bank_range import held_out  # noqa: E402
+
+TOKENS = 16_384
+DELTAS = (0.25, 0.5, 1.0)
+
+
+@torch.no_grad()
+def pre_gates(model, ids: torch.Tensor) -> dict[int, torch.Tensor]:
+    """Per memory block, every token's input-gate pre-activation E_t W_in + b_in, flattened."""
+    out: dict[int, list[torch.Tensor]] = {}
+
+    def hook(block: int):
+        def record(module, args, kwargs) -> None:
+            gate = module.in_gate
+            out.setdefault(block, []).append(linear(kwargs["x"].double(), gate.weight.double(), gate.bias.double()))
+
+        return record
+
+    blocks = [(i, model.model.layers[i].memory) for i in model.config.memory_layer_ids]
+    hooks = [memory.register_forward_pre_hook(hook(i), with_kwargs=True) for i, memory in blocks]
+    try:
+        state = model.model.initial_state(1, ids.device)
+        for segment in ids[None].split(model.config.segment_length, dim=1):
+            state = model(segment, memory=state, logits_to_keep=1).memory
+    finally:
+        for handle in hooks:
+            handle.remove()
+    return {block: torch.cat([p.flatten() for p in parts]) for block, parts in out.items()}
+
+
+def measure(out: str, folders: list[str]) -> None:
+    rows = {}
+    for folder in folders:
+        model, books = held_out(folder, TOKENS)
+        if model.config.memory_gates != "hard":
+            raise SystemExit(f"{folder}: memory_gates={model.config.memory_gates!r}, this measures hard gates")
+        found: dict[int, list[torch.Tensor]] = {}
+        for ids in books.values():
+            for block, z in pre_gates(model, ids).items():
+                found.setdefault(block, []).append(z)
+        rows[folder] = {}
+        print(folder, f"({len(books)} books, {TOKENS} tokens each)")
+        for block, parts in sorted(found.items()):
+            z = torch.cat(parts)
+            base = hardsigmoid(z).mean()
+            stats = {"gate_mean": round(float(base), 4)}
+            stats |= {f"share_at_minus_{d}": round(float(hardsigmoid(z - d).mean() / base), 3) for d in DELTAS}
+            rows[folder][block] = stats
+            print(f"  block {block}: " + ", ".join(f"{k} {v}" for k, v in stats.items()))
+    Path(out).write_text(json.dumps(rows, indent=1))
+
+
+def shift(folder: str, delta: float, out: str) -> None:
+    if not delta > 0:
+        raise SystemExit(f"DELTA must be > 0, got {delta}")
+    model, _ = held_out(folder, 0)
+    with torch.no_grad():
+        for i in model.config.memory_layer_ids:
+            model.model.layers[i].memory.in_gate.bias -= delta
+    shutil.copytree(folder, out, dirs_exist_ok=True)  # the tokenizer's files; config and weights are rewritten next
+    model.save_pretrained(out)
+    print(f"{out}: {folder} with its input-gate biases lowered by {delta}")
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    if len(sys.argv) >= 4 and sys.argv[1] == "measure":
+        measure(sys.argv[2], sys.argv[3:])
+    elif len(sys.argv) == 5 and sys.argv[1] == "shift":
+        shift(sys.argv[2], float(sys.argv[3]), sys.argv[4])
+    else:
+        raise SystemExit(__doc__)
