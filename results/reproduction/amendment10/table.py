@@ -174,6 +174,7 @@ COSINE = (("lm2-delta-cosine-64", "lm2-delta-64"), ("lm2-delta-cosine-64", "rmt-
 PRICE = (("lm2-delta-price-64", "lm2-delta-64"), ("lm2-delta-cosine-price-64", "lm2-delta-cosine-64"),
          ("lm2-delta-price-64", "rmt-64"), ("lm2-delta-price-64", "vanilla-64"),
          ("lm2-delta-cosine-price-64", "rmt-64"), ("lm2-delta-cosine-price-64", "vanilla-64"))  # fmt: skip
-for a, b in PAIRS + GATED + ADDRESSED + DELTA + CLIP + COSINE + PRICE:
+EDGE = tuple((f"lm2-delta-edge-{d}", "lm2-delta-64") for d in ("0.25", "0.5", "1.0"))  # amendment 17b
+for a, b in PAIRS + GATED + ADDRESSED + DELTA + CLIP + COSINE + PRICE + EDGE:
     if found := verdict(a, b):
         print(f"{a} against {b}: {found}")

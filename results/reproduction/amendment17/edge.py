@@ -3,12 +3,15 @@ with every input gate's bias lowered by δ (fewer writes at test time, nothing t
 
     python results/reproduction/amendment17/edge.py measure OUT.json MODEL_DIR...
     python results/reproduction/amendment17/edge.py shift MODEL_DIR DELTA OUT_DIR
+    python results/reproduction/amendment17/edge.py facts OUT.json MODEL_DIR...
 
 `measure`: the first 16,384 tokens of each held-out book (amendment 15c's input), read one segment at a time from a
 fresh stream; per memory block, the mean input gate g_in = hardsigmoid(E_t W_in + b_in) over tokens and channels, and
 the same with the bias lowered by each of `DELTAS`, as a share of it (the stream is the unshifted model's: what the
 lower bias would leave written on the same inputs). `shift`: a copy of the model (its tokenizer too) whose memory
-blocks' input-gate biases are lowered by DELTA, for `lm2 eval`.
+blocks' input-gate biases are lowered by DELTA, for `lm2 eval`. `facts` (added after 17b's results): `measure` on
+the statements of the first `STORIES` qa1 test stories instead of the books (each story its statements alone, from a
+fresh stream), so that the facts' gates can be set beside the books'.
 """
 
 from __future__ import annotations
@@ -24,8 +27,12 @@ from torch.nn.functional import hardsigmoid, linear
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "amendment15"))
 from bank_range import held_out  # noqa: E402
 
+from lm2.integrations.pretrained import load_pretrained  # noqa: E402
+
 TOKENS = 16_384
 DELTAS = (0.25, 0.5, 1.0)
+STORIES = 100
+QA1 = Path("../shared/data/babi/en-10k/qa1_single-supporting-fact_test.txt")
 
 
 @torch.no_grad()
@@ -52,10 +59,28 @@ def pre_gates(model, ids: torch.Tensor) -> dict[int, torch.Tensor]:
     return {block: torch.cat([p.flatten() for p in parts]) for block, parts in out.items()}
 
 
-def measure(out: str, folders: list[str]) -> None:
+def stories(tokenizer) -> dict[str, torch.Tensor]:
+    """The statements of the first `STORIES` stories of qa1's test file, each story's joined by spaces, tokenized."""
+    found: list[list[str]] = []
+    for line in QA1.read_text(encoding="utf-8").splitlines():
+        number, text = line.split(" ", 1)
+        if number == "1":
+            if len(found) == STORIES:
+                break
+            found.append([])
+        if "?" not in text:
+            found[-1].append(text)
+    return {
+        str(i): torch.tensor(tokenizer(" ".join(f), add_special_tokens=False)["input_ids"]) for i, f in enumerate(found)
+    }
+
+
+def measure(out: str, folders: list[str], facts: bool = False) -> None:
     rows = {}
     for folder in folders:
         model, books = held_out(folder, TOKENS)
+        if facts:
+            books = stories(load_pretrained(folder)[1])
         if model.config.memory_gates != "hard":
             raise SystemExit(f"{folder}: memory_gates={model.config.memory_gates!r}, this measures hard gates")
         found: dict[int, list[torch.Tensor]] = {}
@@ -63,7 +88,7 @@ def measure(out: str, folders: list[str]) -> None:
             for block, z in pre_gates(model, ids).items():
                 found.setdefault(block, []).append(z)
         rows[folder] = {}
-        print(folder, f"({len(books)} books, {TOKENS} tokens each)")
+        print(folder, f"({len(books)} {'stories' if facts else f'books, {TOKENS} tokens each'})")
         for block, parts in sorted(found.items()):
             z = torch.cat(parts)
             base = hardsigmoid(z).mean()
@@ -88,8 +113,8 @@ def shift(folder: str, delta: float, out: str) -> None:
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
-    if len(sys.argv) >= 4 and sys.argv[1] == "measure":
-        measure(sys.argv[2], sys.argv[3:])
+    if len(sys.argv) >= 4 and sys.argv[1] in ("measure", "facts"):
+        measure(sys.argv[2], sys.argv[3:], facts=sys.argv[1] == "facts")
     elif len(sys.argv) == 5 and sys.argv[1] == "shift":
         shift(sys.argv[2], float(sys.argv[3]), sys.argv[4])
     else:
