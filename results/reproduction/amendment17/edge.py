@@ -78,9 +78,11 @@ def stories(tokenizer) -> dict[str, torch.Tensor]:
 def measure(out: str, folders: list[str], facts: bool = False) -> None:
     rows = {}
     for folder in folders:
-        model, books = held_out(folder, TOKENS)
         if facts:
-            books = stories(load_pretrained(folder)[1])
+            model, tokenizer = load_pretrained(folder)
+            model, books = model.eval(), stories(tokenizer)
+        else:
+            model, books = held_out(folder, TOKENS)
         if model.config.memory_gates != "hard":
             raise SystemExit(f"{folder}: memory_gates={model.config.memory_gates!r}, this measures hard gates")
         found: dict[int, list[torch.Tensor]] = {}
@@ -102,7 +104,7 @@ def measure(out: str, folders: list[str], facts: bool = False) -> None:
 def shift(folder: str, delta: float, out: str) -> None:
     if not delta > 0:
         raise SystemExit(f"DELTA must be > 0, got {delta}")
-    model, _ = held_out(folder, 0)
+    model, _ = load_pretrained(folder)
     with torch.no_grad():
         for i in model.config.memory_layer_ids:
             model.model.layers[i].memory.in_gate.bias -= delta
