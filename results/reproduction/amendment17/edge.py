@@ -4,6 +4,7 @@ with every input gate's bias lowered by δ (fewer writes at test time, nothing t
     python results/reproduction/amendment17/edge.py measure OUT.json MODEL_DIR...
     python results/reproduction/amendment17/edge.py shift MODEL_DIR DELTA OUT_DIR
     python results/reproduction/amendment17/edge.py facts OUT.json MODEL_DIR...
+    python results/reproduction/amendment17/edge.py context OUT.json MODEL_DIR...
 
 `measure`: the first 16,384 tokens of each held-out book (amendment 15c's input), read one segment at a time from a
 fresh stream; per memory block, the mean input gate g_in = hardsigmoid(E_t W_in + b_in) over tokens and channels, and
@@ -11,7 +12,10 @@ the same with the bias lowered by each of `DELTAS`, as a share of it (the stream
 lower bias would leave written on the same inputs). `shift`: a copy of the model (its tokenizer too) whose memory
 blocks' input-gate biases are lowered by DELTA, for `lm2 eval`. `facts` (added after 17b's results): `measure` on
 the statements of the first `STORIES` qa1 test stories instead of the books (each story its statements alone, from a
-fresh stream), so that the facts' gates can be set beside the books'.
+fresh stream), so that the facts' gates can be set beside the books'. `context` (added after `facts`): the first
+`CONTEXT_SAMPLES` of the evaluation's own qa1 inputs at 16k (`lm2 eval`'s samples: bAbI test split, evaluation seed 0,
+held-out books), each from a fresh stream, the same measure over the tokens of the facts and over the books' tokens
+apart.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from lm2.integrations.pretrained import load_pretrained  # noqa: E402
 TOKENS = 16_384
 DELTAS = (0.25, 0.5, 1.0)
 STORIES = 100
+CONTEXT_SAMPLES = 100
 QA1 = Path("../shared/data/babi/en-10k/qa1_single-supporting-fact_test.txt")
 
 
@@ -75,6 +80,46 @@ def stories(tokenizer) -> dict[str, torch.Tensor]:
     }
 
 
+def shares(z: torch.Tensor) -> dict[str, float]:
+    """The mean gate of pre-activations `z` and what each of `DELTAS` leaves of it."""
+    base = hardsigmoid(z).mean()
+    stats = {"gate_mean": round(float(base), 4)}
+    return stats | {f"share_at_minus_{d}": round(float(hardsigmoid(z - d).mean() / base), 3) for d in DELTAS}
+
+
+def context(out: str, folders: list[str]) -> None:
+    from lm2.evaluation.sources import GeneratedSource
+
+    rows = {}
+    for folder in folders:
+        model, tokenizer = load_pretrained(folder)
+        model.eval()
+        source = GeneratedSource(
+            tokenizer, "qa1", "16k", samples=100, seed=0, haystack="runs/reproduction/books/heldout"
+        )
+        found: dict[str, dict[int, list[torch.Tensor]]] = {"facts": {}, "books": {}}
+        for sample in source.build("qa1", "16k")[:CONTEXT_SAMPLES]:
+            encoded = tokenizer(sample.input, add_special_tokens=False, return_offsets_mapping=True)
+            spans, start = [], 0
+            for fact in sample.facts:  # in the input in their order
+                start = sample.input.index(fact, start)
+                spans.append((start, start + len(fact)))
+                start += len(fact)
+            is_fact = torch.tensor([any(a < e and b > s for s, e in spans) for a, b in encoded["offset_mapping"]])
+            for block, z in pre_gates(model, torch.tensor(encoded["input_ids"])).items():
+                z = z.view(len(is_fact), -1)
+                found["facts"].setdefault(block, []).append(z[is_fact].flatten())
+                found["books"].setdefault(block, []).append(z[~is_fact].flatten())
+        rows[folder] = {
+            kind: {b: shares(torch.cat(p)) for b, p in sorted(blocks.items())} for kind, blocks in found.items()
+        }
+        print(folder, f"({CONTEXT_SAMPLES} qa1 inputs at 16k)")
+        for kind, blocks in rows[folder].items():
+            for block, stats in blocks.items():
+                print(f"  {kind}, block {block}: " + ", ".join(f"{k} {v}" for k, v in stats.items()))
+    Path(out).write_text(json.dumps(rows, indent=1))
+
+
 def measure(out: str, folders: list[str], facts: bool = False) -> None:
     rows = {}
     for folder in folders:
@@ -115,7 +160,9 @@ def shift(folder: str, delta: float, out: str) -> None:
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
-    if len(sys.argv) >= 4 and sys.argv[1] in ("measure", "facts"):
+    if len(sys.argv) >= 4 and sys.argv[1] == "context":
+        context(sys.argv[2], sys.argv[3:])
+    elif len(sys.argv) >= 4 and sys.argv[1] in ("measure", "facts"):
         measure(sys.argv[2], sys.argv[3:], facts=sys.argv[1] == "facts")
     elif len(sys.argv) == 5 and sys.argv[1] == "shift":
         shift(sys.argv[2], float(sys.argv[3]), sys.argv[4])

@@ -8,6 +8,8 @@
 #   addr         amendment 15c's addresses.py on the four
 #   gates        17b: edge.py's measure of how near (LD0), (LD1)'s input gates sit to their shut edge
 #   facts        17b, added after its results: the same measure on the statements of 100 qa1 test stories
+#   context      17b, added after `facts`: the same measure inside the evaluation's 100 qa1 inputs at 16k, facts and
+#                books apart
 #   E0, E1       17b: (LD<s>) with every input gate's bias lowered by 0.25, 0.5 and 1.0 (edge.py shift), each
 #                evaluated at 0k-64k (nothing trained)
 # Each training's run files and model are copied into run-<run>/ here when it ends (the models shipped).
@@ -43,13 +45,16 @@ run() {
     facts)
       python $O/edge.py facts $O/edge-facts.json results/reproduction/amendment14/run-LD0/model \
         results/reproduction/amendment14/run-LD1/model > $O/edge-facts.log 2>&1 ;;
+    context)
+      python $O/edge.py context $O/edge-context.json results/reproduction/amendment14/run-LD0/model \
+        results/reproduction/amendment14/run-LD1/model > $O/edge-context.log 2>&1 ;;
     E0|E1) s=${1#E}
       for d in 0.25 0.5 1.0; do
         python $O/edge.py shift results/reproduction/amendment14/run-LD$s/model $d $A/edge/LD$s-$d > /dev/null 2>&1 \
           && lm2 eval $A/edge/LD$s-$d --out $O/eval-edge-LD$s-$d --lengths 0k,1k,2k,4k,8k,16k,32k,64k $test \
           > logs/a17-eval-edge-LD$s-$d.log 2>&1 || return 1
       done ;;
-    *) echo "run: LW0, LW1, LWK0, LWK1, addr, gates, facts, E0 or E1, not '$1'" >&2; return 2 ;;
+    *) echo "run: LW0, LW1, LWK0, LWK1, addr, gates, facts, context, E0 or E1, not '$1'" >&2; return 2 ;;
   esac
 }
 for r in "$@"; do run $r || exit 1; done
