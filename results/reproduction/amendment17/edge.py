@@ -31,6 +31,7 @@ from torch.nn.functional import hardsigmoid, linear
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "amendment15"))
 from bank_range import held_out  # noqa: E402
 
+from lm2.evaluation.sources import GeneratedSource  # noqa: E402
 from lm2.integrations.pretrained import load_pretrained  # noqa: E402
 
 TOKENS = 16_384
@@ -80,6 +81,12 @@ def stories(tokenizer) -> dict[str, torch.Tensor]:
     }
 
 
+def hard_gates(model, folder: str) -> None:
+    """Stop unless the model's gates are the hard sigmoid these shares are computed with."""
+    if model.config.memory_gates != "hard":
+        raise SystemExit(f"{folder}: memory_gates={model.config.memory_gates!r}, this measures hard gates")
+
+
 def shares(z: torch.Tensor) -> dict[str, float]:
     """The mean gate of pre-activations `z` and what each of `DELTAS` leaves of it."""
     base = hardsigmoid(z).mean()
@@ -88,17 +95,16 @@ def shares(z: torch.Tensor) -> dict[str, float]:
 
 
 def context(out: str, folders: list[str]) -> None:
-    from lm2.evaluation.sources import GeneratedSource
-
     rows = {}
     for folder in folders:
         model, tokenizer = load_pretrained(folder)
         model.eval()
+        hard_gates(model, folder)
         source = GeneratedSource(
-            tokenizer, "qa1", "16k", samples=100, seed=0, haystack="runs/reproduction/books/heldout"
+            tokenizer, "qa1", "16k", samples=CONTEXT_SAMPLES, seed=0, haystack="runs/reproduction/books/heldout"
         )
         found: dict[str, dict[int, list[torch.Tensor]]] = {"facts": {}, "books": {}}
-        for sample in source.build("qa1", "16k")[:CONTEXT_SAMPLES]:
+        for sample in source.build("qa1", "16k"):
             encoded = tokenizer(sample.input, add_special_tokens=False, return_offsets_mapping=True)
             spans, start = [], 0
             for fact in sample.facts:  # in the input in their order
@@ -128,8 +134,7 @@ def measure(out: str, folders: list[str], facts: bool = False) -> None:
             model, books = model.eval(), stories(tokenizer)
         else:
             model, books = held_out(folder, TOKENS)
-        if model.config.memory_gates != "hard":
-            raise SystemExit(f"{folder}: memory_gates={model.config.memory_gates!r}, this measures hard gates")
+        hard_gates(model, folder)
         found: dict[int, list[torch.Tensor]] = {}
         for ids in books.values():
             for block, z in pre_gates(model, ids).items():
@@ -137,11 +142,7 @@ def measure(out: str, folders: list[str], facts: bool = False) -> None:
         rows[folder] = {}
         print(folder, f"({len(books)} {'stories' if facts else f'books, {TOKENS} tokens each'})")
         for block, parts in sorted(found.items()):
-            z = torch.cat(parts)
-            base = hardsigmoid(z).mean()
-            stats = {"gate_mean": round(float(base), 4)}
-            stats |= {f"share_at_minus_{d}": round(float(hardsigmoid(z - d).mean() / base), 3) for d in DELTAS}
-            rows[folder][block] = stats
+            rows[folder][block] = stats = shares(torch.cat(parts))
             print(f"  block {block}: " + ", ".join(f"{k} {v}" for k, v in stats.items()))
     Path(out).write_text(json.dumps(rows, indent=1))
 
