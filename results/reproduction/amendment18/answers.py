@@ -94,8 +94,10 @@ def main(out: str | None) -> None:
                 "follows_latest": stats["wrong_follows"] >= stats["wrong_n"] / 2,
             }
             rows[name][length] = stats
-    print(f"\nshortcut-wrong questions, seeds pooled: accuracy % [95 % interval] / % naming the latest fact's place;"
-          f" '*' = answers the person (lower end > {BAR:.0f} %), '^' = follows the latest fact (>= 50 %)")
+    print(
+        f"\nshortcut-wrong questions, seeds pooled: accuracy % [95 % interval] / % naming the latest fact's place;"
+        f" '*' = answers the person (lower end > {BAR:.0f} %), '^' = follows the latest fact (>= 50 %)"
+    )
     print("| model | " + " | ".join(LENGTHS) + " |\n|---|" + "---|" * len(LENGTHS))
     for name, cells in rows.items():
         shown = []
