@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lm2.data import SHORTCUTS, compare_answers, majority_answer, shortcut_answers
+from lm2.data import SHORTCUTS, compare_answers, majority_answer, shortcut_answers, story_last_label
 
 BOOK = "The night was cold and the wind blew hard across the moor."
 
@@ -35,6 +35,13 @@ def test_yes_no_last_mention_compares_the_asked_place():
 def test_labels_named_in_the_question_are_never_answers():
     sample = {"input": "The garden is north of the kitchen.", "question": "What is north of the kitchen?"}
     assert shortcut_answers(sample, "qa4") == {"last_label": "garden", "last_mention": "garden"}
+
+
+def test_story_last_label_is_the_latest_facts_place_whoever_moved():
+    facts = ["Mary went to the kitchen.", "John went to the garden."]
+    assert story_last_label(facts, "Where is Mary?", "qa1") == "garden"  # wrong: Mary is in the kitchen
+    assert story_last_label(facts, "Where is John?", "qa1") == "garden"  # right: the latest fact is John's
+    assert story_last_label(facts, "Is Mary in the kitchen?", "qa6") == ""  # yes/no tasks have no place shortcut
 
 
 def test_majority_answer():

@@ -4,12 +4,12 @@ An analysis of the shipped qa1 answers; nothing is trained or evaluated again.
     python results/reproduction/amendment18/answers.py [OUT.json]
 
 For each of the study's qa1 test questions (bAbI test split, evaluation seed 0, 100 questions, the same at every
-length), the latest fact's place is the place named last in the story's statements before the question (qa1's
-last-label shortcut on the story alone, so the books' place words do not count). "Shortcut-wrong" questions are those
-where it is not the answer: the asked person moved earlier and someone else moved since. Per model row and length,
-both seeds' answers pooled: accuracy on the shortcut-wrong questions with its 95 % Wilson interval, the share of those
-answers that name the latest fact's place, and accuracy on the rest. Every answer file's questions and targets must
-be the pool's, in its order, or the script stops.
+length, in `lm2 eval`'s order), the latest fact's place is the place named last in the story's statements before the
+question (qa1's last-label shortcut on the story alone, so the books' place words do not count). "Shortcut-wrong"
+questions are those where it is not the answer: the asked person moved earlier and someone else moved since.
+Per model row and length, both seeds' answers pooled: accuracy on the shortcut-wrong questions with its 95 % Wilson
+interval, the share of those answers that name the latest fact's place, and accuracy on the rest. Every answer file's
+questions and targets must be the pool's, in its order, or the script stops.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ import json
 import sys
 from pathlib import Path
 
-from lm2.data.babi.sources import question_pool
 from lm2.data.metric import compare_answers
 from lm2.data.shortcuts import shortcut_answers
+from lm2.evaluation.sources import GeneratedSource
 from lm2.evaluation.study import wilson
+from lm2.integrations.pretrained import load_pretrained
 
 HERE = Path(__file__).resolve().parent
 R = HERE.parent
@@ -42,6 +43,9 @@ ROWS = {  # row: evaluation folders, one per seed (each with its eval-far-<name>
     "rmt, 64 segments": [R / "amendment9" / "eval-L-rmt", R / "amendment10" / "eval-L-rmt1"],
     "armt, 64 segments": [R / "amendment9" / "eval-L-armt", R / "amendment10" / "eval-L-armt1"],
     "vanilla, 64 segments": [R / "amendment10" / f"eval-V{s}" for s in (0, 1)],
+    # amendment 18b: (LD) + 1,000 steps on 1..16 segments, without the shortcut's questions (S) and with them (C)
+    "lm2, delta write, shortcut dropped (18b)": [HERE / f"eval-S{s}" for s in (0, 1)],
+    "lm2, delta write, its control (18b)": [HERE / f"eval-C{s}" for s in (0, 1)],
 }  # fmt: skip
 
 
@@ -59,9 +63,10 @@ def answer_files(folder: Path) -> dict[str, Path]:
 
 
 def main(out: str | None) -> None:
-    pool = question_pool("qa1", "test", BABI, 0, 100)[:100]
+    _, tokenizer = load_pretrained(ROWS["lm2, delta write (14)"][0].parent / "run-LD0" / "model")
+    pool = GeneratedSource(tokenizer, "qa1", "0k", samples=100, seed=0, babi=BABI).build("qa1", "0k")  # as `lm2 eval`
     latest = [shortcut_answers({"input": " ".join(q.facts), "question": q.question}, "qa1")["last_label"] for q in pool]
-    wrong = [place != q.answer for place, q in zip(latest, pool, strict=True)]
+    wrong = [place != q.target for place, q in zip(latest, pool, strict=True)]
     print(f"{sum(wrong)} of {len(pool)} questions are shortcut-wrong (the latest fact's place is not the answer)")
     rows: dict[str, dict[str, dict]] = {}
     for name, folders in ROWS.items():
@@ -73,10 +78,10 @@ def main(out: str | None) -> None:
             stats = {"wrong_right": 0, "wrong_follows": 0, "wrong_n": 0, "right_right": 0, "right_n": 0}
             for files in per_seed:
                 answers = list(csv.DictReader(files[length].open(encoding="utf-8")))
-                if [(a["question"], a["target"]) for a in answers] != [(q.question, q.answer) for q in pool]:
+                if [(a["question"], a["target"]) for a in answers] != [(q.question, q.target) for q in pool]:
                     raise SystemExit(f"{files[length]}: its questions are not the pool's, in its order")
                 for a, q, place, w in zip(answers, pool, latest, wrong, strict=True):
-                    correct = compare_answers(q.answer, a["output"], q.question, "qa1", "fixed")
+                    correct = compare_answers(q.target, a["output"], q.question, "qa1", "fixed")
                     if w:
                         stats["wrong_n"] += 1
                         stats["wrong_right"] += correct
@@ -99,6 +104,7 @@ def main(out: str | None) -> None:
         f" '*' = answers the person (lower end > {BAR:.0f} %), '^' = follows the latest fact (>= 50 %)"
     )
     print("| model | " + " | ".join(LENGTHS) + " |\n|---|" + "---|" * len(LENGTHS))
+    rows = {name: cells for name, cells in rows.items() if cells}  # rows not yet evaluated are left out
     for name, cells in rows.items():
         shown = []
         for length in LENGTHS:

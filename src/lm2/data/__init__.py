@@ -55,7 +55,7 @@ from lm2.data.haystack import (
 from lm2.data.metric import MODES, TASK_LABELS, chance_level, compare_answers, task_labels
 from lm2.data.paths import cache_dir, data_dir
 from lm2.data.prose import prose_sentences
-from lm2.data.shortcuts import SHORTCUTS, majority_answer, shortcut_answers
+from lm2.data.shortcuts import SHORTCUTS, majority_answer, shortcut_answers, story_last_label
 from lm2.data.tokenizer import (
     ANSWER_ID,
     ANSWER_TOKEN,
@@ -83,6 +83,6 @@ __all__ = [
     "load_tokenizer", "majority_answer", "MODES", "PAD_ID", "PAD_TOKEN", "parse_babi", "parse_length",
     "parse_lengths", "parse_tasks", "pg19_haystack", "prose_haystack", "prose_sentences", "question_pool",
     "read_babi_file", "save_babilong", "shortcut_answers", "SHORTCUTS", "SPECIAL_TOKENS", "split_sentences",
-    "SPLITS", "supporting_facts", "task_file_name", "task_id", "TASK_LABELS", "task_labels", "TASKS",
-    "texts_haystack", "train_tokenizer", "write_babi_dir",
+    "SPLITS", "story_last_label", "supporting_facts", "task_file_name", "task_id", "TASK_LABELS", "task_labels",
+    "TASKS", "texts_haystack", "train_tokenizer", "write_babi_dir",
 ]  # fmt: skip

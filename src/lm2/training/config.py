@@ -123,6 +123,11 @@ class DataConfig:
     """Shorten each training sample's input by a random share (0..this) of a segment (babilong): the
     question then falls anywhere in its segment, as it does at evaluation lengths, instead of always at
     the end of one. 0 keeps every sample at the stage's full length."""
+    drop_shortcut: bool = False
+    """Train only on questions whose answer is not the place named in the story's latest fact (babilong; the
+    last-label shortcut on the story alone, `lm2.data.story_last_label`): answering the latest fact's place,
+    whoever it is about, then never pays, and the model must find the asked one's fact. Validation keeps every
+    question. Tasks with no such shortcut (its answer empty) keep all their questions."""
 
     def __post_init__(self) -> None:
         from lm2.data import parse_tasks

@@ -20,7 +20,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from lm2.data import BabiSample, Haystack, babi_samples, build_sample, count_tokens, encode_sample
+from lm2.data import (
+    BabiSample,
+    Haystack,
+    babi_samples,
+    build_sample,
+    count_tokens,
+    encode_sample,
+    story_last_label,
+)
 
 IGNORE = -100
 
@@ -78,7 +86,10 @@ class BabilongStream:
     """On-the-fly BABILong samples of several bAbI tasks at a given input length."""
 
     def __init__(self, tasks: list[str], source: str | None, haystack: Haystack | None, tokenizer,
-                 seed: int, validation_fraction: float, generated: int = 10000) -> None:  # fmt: skip
+                 seed: int, validation_fraction: float, generated: int = 10000,
+                 drop_shortcut: bool = False) -> None:  # fmt: skip
+        """`drop_shortcut`: train only on the questions whose answer is not the story's latest fact's place
+        (`data.drop_shortcut`); validation keeps them all."""
         self.tokenizer, self.haystack, self.seed = tokenizer, haystack, seed
         self.train: dict[str, list[BabiSample]] = {}
         self.validation: dict[str, list[BabiSample]] = {}
@@ -86,6 +97,12 @@ class BabilongStream:
             self.train[task], self.validation[task] = split_train_validation(
                 babi_samples(task, "train", source, seed=seed, num_generated=generated), validation_fraction
             )
+            if drop_shortcut:
+                kept = [s for s in self.train[task] if story_last_label(s.facts, s.question, task) != s.answer]
+                if not kept:
+                    raise ValueError(f"data.drop_shortcut: every training question of {task} is answered by the "
+                                     "place named in its story's latest fact; nothing is left to train on")  # fmt: skip
+                self.train[task] = kept
         self.tasks = list(self.train)
         self._counts: dict[str, int] = {}  # token counts of background sentences and facts, memoised
         self._pools: dict[tuple[str, int], list[BabiSample]] = {}

@@ -103,7 +103,7 @@ class Trainer:
             return TextStream(data.text_dir, self.tokenizer, data.sequence_length, seed, self.out / "cache")
         return BabilongStream(
             data.babi_tasks, data.babi, load_haystack(data.haystack, seed, split="train"), self.tokenizer, seed,
-            data.validation_fraction, data.generated_questions,
+            data.validation_fraction, data.generated_questions, data.drop_shortcut,
         )  # fmt: skip
 
     def _build_model(self) -> LM2ForCausalLM:
