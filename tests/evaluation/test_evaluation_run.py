@@ -11,8 +11,9 @@ import torch
 
 import lm2.evaluation.run as run_module
 from lm2.cli.main import main
-from lm2.data import compare_answers, encode_sample, load_babilong
+from lm2.data import compare_answers, encode_sample, load_babilong, story_last_label
 from lm2.evaluation import FolderSource, GeneratedSource, evaluate, generate_answers, read_csv
+from lm2.evaluation.report import format_summary
 from lm2.integrations.pretrained import load_pretrained
 from tests.evaluation.conftest import save_model
 
@@ -177,7 +178,38 @@ def test_generated_samples_are_those_of_lm2_data_babilong(model_dir, tokenizer, 
     assert main([*argv, "--seed", "5", "--out", str(built), "--tokenizer", str(model_dir)]) == 0
     source = GeneratedSource(tokenizer, tasks="qa2", lengths="0k,80", samples=3, seed=5, babi="generate")
     for length in ("0k", "80"):
-        assert source.load("qa2", length) == load_babilong(built, "qa2", length)
+        loaded = source.load("qa2", length)
+        records = [{k: s[k] for k in ("input", "question", "target")} for s in loaded]
+        assert records == load_babilong(built, "qa2", length)
+        for sample in loaded:  # and the story's statements, in the input in their order
+            at = 0
+            for fact in sample["facts"]:
+                at = sample["input"].index(fact, at) + len(fact)
+
+
+def test_the_latest_facts_place_is_a_baseline_and_splits_the_models_accuracy(model_dir, data_dir, tmp_path):
+    """With generated samples (which know their stories), each cell reports `latest_fact` (the place named in the
+    story's latest statement) and the model's accuracy on the questions where that place is wrong; a folder of
+    samples without their statements reports neither."""
+    model, tokenizer = load_pretrained(model_dir)
+    source = GeneratedSource(tokenizer, tasks="qa1", lengths="0k,60", samples=12, babi="generate")
+    results = evaluate(model, tokenizer, source, tmp_path / "generated")
+    for length in ("0k", "60"):
+        samples, cell = source.load("qa1", length), results["cells"]["qa1"][length]
+        outputs = [row["output"] for row in read_csv(tmp_path / "generated" / cell["csv"])]
+        latest = [story_last_label(s["facts"], s["question"], "qa1") for s in samples]
+        right = [compare_answers(s["target"], p, s["question"], "qa1") for s, p in zip(samples, latest, strict=True)]
+        assert cell["baselines"]["latest_fact"] == pytest.approx(sum(right) / len(right))
+        wrong = [i for i, r in enumerate(right) if not r]
+        assert 0 < len(wrong) < len(samples)  # both kinds of question are in these samples
+        hits = [compare_answers(samples[i]["target"], outputs[i], samples[i]["question"], "qa1") for i in wrong]
+        assert cell["latest_fact_wrong"] == {"samples": len(wrong), "accuracy": pytest.approx(sum(hits) / len(hits))}
+    assert "model, latest fact wrong" in format_summary(results)
+    del results["cells"]["qa1"]["0k"]["baselines"]["latest_fact"], results["cells"]["qa1"]["0k"]["latest_fact_wrong"]
+    assert "—" in format_summary(results)  # a cell without them is shown as such
+    folder = evaluate(model, tokenizer, FolderSource(data_dir, tasks="qa1"), tmp_path / "folder")
+    for cell in folder["cells"]["qa1"].values():
+        assert "latest_fact" not in cell["baselines"] and "latest_fact_wrong" not in cell
 
 
 @pytest.mark.parametrize(

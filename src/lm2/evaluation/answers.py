@@ -1,11 +1,12 @@
 """Batched greedy answers to BABILong prompts, their score under the BABILong metric, and the score of
-the baselines a number is read against (chance, shortcuts, the majority answer)."""
+the baselines a number is read against (chance, shortcuts, the majority answer, and where the samples
+carry their stories' statements, the latest fact's place)."""
 
 from __future__ import annotations
 
 import torch
 
-from lm2.data import SHORTCUTS, chance_level, compare_answers, majority_answer, shortcut_answers
+from lm2.data import SHORTCUTS, chance_level, compare_answers, majority_answer, shortcut_answers, story_last_label
 
 
 @torch.no_grad()
@@ -47,10 +48,21 @@ def accuracy(targets: list[str], outputs: list[str], questions: list[str], task:
     return hits / len(targets)
 
 
-def baseline_accuracies(samples: list[dict[str, str]], task: str, mode: str = "fixed") -> dict[str, float]:
+def latest_fact_answers(samples: list[dict], task: str) -> list[str] | None:
+    """Per sample, the place named in its story's latest statement (`story_last_label`), whoever that statement
+    is about; None when the samples do not carry their statements ("facts") or the task has no such answer."""
+    if not samples or not all("facts" in s for s in samples):
+        return None
+    answers = [story_last_label(s["facts"], s["question"], task) for s in samples]
+    return answers if any(answers) else None
+
+
+def baseline_accuracies(samples: list[dict], task: str, mode: str = "fixed") -> dict[str, float]:
     """What answering without reading the story scores on `samples` under the same metric: `chance` (a
     uniform guess over the task's labels), each shortcut of `lm2.data.shortcuts`, and `majority` (always
-    the most frequent target of these samples)."""
+    the most frequent target of these samples); with the stories' statements, `latest_fact`: the place named
+    in the latest one, which the background's words cannot fool (what a model scores that answers "the
+    latest fact's place" wherever it still finds that fact)."""
     targets = [s["target"] for s in samples]
     questions = [s["question"] for s in samples]
     guesses = [shortcut_answers(s, task) for s in samples]
@@ -59,4 +71,25 @@ def baseline_accuracies(samples: list[dict[str, str]], task: str, mode: str = "f
         scores[name] = accuracy(targets, [g[name] for g in guesses], questions, task, mode)
     majority = majority_answer(targets) if targets else ""
     scores["majority"] = accuracy(targets, [majority] * len(targets), questions, task, mode)
+    if (latest := latest_fact_answers(samples, task)) is not None:
+        scores["latest_fact"] = accuracy(targets, latest, questions, task, mode)
     return scores
+
+
+def latest_fact_wrong(
+    samples: list[dict], outputs: list[str], task: str, mode: str = "fixed"
+) -> dict[str, float | int] | None:
+    """The model's accuracy on the samples whose answer is not the latest fact's place (None without the
+    stories' statements, or when there is no such sample): above chance there, it answers the one asked about
+    rather than the latest fact."""
+    latest = latest_fact_answers(samples, task)
+    if latest is None:
+        return None
+    rows = [i for i, (s, place) in enumerate(zip(samples, latest, strict=True))
+            if not compare_answers(s["target"], place, s["question"], task, mode=mode)]  # fmt: skip
+    if not rows:
+        return None
+    picked = [samples[i] for i in rows]
+    score = accuracy([s["target"] for s in picked], [outputs[i] for i in rows], [s["question"] for s in picked],
+                     task, mode)  # fmt: skip
+    return {"samples": len(rows), "accuracy": score}

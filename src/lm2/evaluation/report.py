@@ -89,13 +89,19 @@ def format_summary(results: dict) -> str:
     """One line per cell: the model's accuracy beside the task's chance level and the baselines."""
     cells = [(t, n) for t in results["tasks"] for n in results["lengths"] if n in results["cells"].get(t, {})]
     baselines = [b for b in _baseline_names(results) if b != "chance"]
-    head = ["task", "length", "samples", "model", "chance", *baselines, "seconds"]
+    wrong = any("latest_fact_wrong" in results["cells"][t][n] for t, n in cells)
+    head = ["task", "length", "samples", "model", *(["model, latest fact wrong"] if wrong else []), "chance",
+            *baselines, "seconds"]  # fmt: skip
     rows = []
     for task, length in cells:
         record = results["cells"][task][length]
         model = "OOM" if record["status"] == OOM else f"{100 * record['accuracy']:.1f}%"
-        scores = [f"{100 * record['baselines'][b]:.1f}%" for b in ["chance", *baselines]]
-        rows.append([task, length, str(record["samples"]), model, *scores, f"{record.get('seconds', 0):.1f}"])
+        part = record.get("latest_fact_wrong")
+        split = [f"{100 * part['accuracy']:.1f}% of {part['samples']}" if part else "—"] if wrong else []
+        scores = [f"{100 * record['baselines'][b]:.1f}%" if b in record["baselines"] else "—"
+                  for b in ["chance", *baselines]]  # fmt: skip
+        rows.append([task, length, str(record["samples"]), model, *split, *scores,
+                     f"{record.get('seconds', 0):.1f}"])  # fmt: skip
     widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(head)]
     align = [str.ljust, str.ljust] + [str.rjust] * (len(head) - 2)
     lines = [
@@ -104,7 +110,14 @@ def format_summary(results: dict) -> str:
         f"data:  {describe_data(results['data'])}",
         "chance: uniform guess over the task's labels; last_label: the most recent label in the input; "
         "last_mention: the label of the last sentence naming what the question names (exact for qa1 and qa6, "
-        "a shortcut elsewhere); majority: always the most frequent answer",
+        "a shortcut elsewhere); majority: always the most frequent answer"
+        + (
+            "; latest_fact: the place named in the story's latest statement, whoever it is about (the books' words "
+            "cannot fool it); 'model, latest fact wrong': the model on the questions where that place is not the "
+            "answer"
+            if wrong or "latest_fact" in baselines
+            else ""
+        ),
         "",
         "  ".join(f(h, w) for f, h, w in zip(align, head, widths, strict=True)),
     ]
@@ -117,10 +130,9 @@ def format_summary(results: dict) -> str:
 
 
 def _baseline_names(results: dict) -> list[str]:
-    for cells in results["cells"].values():
-        for record in cells.values():
-            return list(record["baselines"])
-    return ["chance"]
+    """Every baseline of any cell, in the order the cells first name them."""
+    names = {b: None for cells in results["cells"].values() for record in cells.values() for b in record["baselines"]}
+    return list(names) or ["chance"]
 
 
 # -- lm2 compare ------------------------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 Per cell: load the samples, build the prompts `<s> {input} {question} <ans>` (`encode_sample`), decode
 the answers greedily in batches with the model's cache (`generate_answers`), score them with the BABILong
-metric, score the baselines on the same samples, then write the cell's CSV and `results.json` (see
-`lm2.evaluation.results` for the layout and the resume rule).
+metric, score the baselines on the same samples (and, where the samples carry their stories' statements, the
+model on the questions whose answer is not the latest statement's place: `latest_fact_wrong`), then write the
+cell's CSV and `results.json` (see `lm2.evaluation.results` for the layout and the resume rule).
 
 Out of memory is a result, not a crash: a batch that raises `torch.OutOfMemoryError` is retried at half
 the batch size, and a cell that does not fit even one sample at a time is recorded as `oom`. A model
@@ -28,7 +29,7 @@ import torch
 
 from lm2.data import MODES, encode_sample
 from lm2.data.tokenizer import tokenizer_fingerprint
-from lm2.evaluation.answers import accuracy, baseline_accuracies, generate_answers
+from lm2.evaluation.answers import accuracy, baseline_accuracies, generate_answers, latest_fact_wrong
 from lm2.evaluation.report import plot_heatmaps
 from lm2.evaluation.results import (
     DONE,
@@ -200,6 +201,8 @@ def run_cell(
         batch_size=used,
         seconds=round(time.perf_counter() - start, 3),
     )
+    if (wrong := latest_fact_wrong(samples, outputs, task, metric)) is not None:
+        record["latest_fact_wrong"] = wrong
     return record, (targets, outputs, questions)
 
 

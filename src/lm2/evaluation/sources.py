@@ -41,8 +41,9 @@ class SampleSource(Protocol):
     def describe(self) -> dict:
         """JSON-able identity of the samples, without the task and length lists."""
 
-    def load(self, task: str, length: str) -> list[dict[str, str]]:
-        """The cell's samples as {"input", "question", "target"} records."""
+    def load(self, task: str, length: str) -> list[dict]:
+        """The cell's samples as {"input", "question", "target"} records; a source that knows each story's
+        statements adds them, in order, as "facts" (the `latest_fact` baseline needs them)."""
 
 
 def _positive_samples(samples: int | None, allow_none: bool) -> None:
@@ -152,8 +153,8 @@ class GeneratedSource:
             "tokenizer": tokenizer_fingerprint(self.tokenizer),
         }
 
-    def load(self, task: str, length: str) -> list[dict[str, str]]:
-        return [sample.to_dict() for sample in self.build(task, length)]
+    def load(self, task: str, length: str) -> list[dict]:
+        return [sample.to_dict() | {"facts": list(sample.facts)} for sample in self.build(task, length)]
 
     def build(self, task: str, length: str) -> list[BabilongSample]:
         """The cell's samples with their metadata (facts, supporting facts, where each fact stands)."""
