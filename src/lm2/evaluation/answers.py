@@ -80,8 +80,9 @@ def latest_fact_wrong(
     samples: list[dict], outputs: list[str], task: str, mode: str = "fixed"
 ) -> dict[str, float | int] | None:
     """The model's accuracy on the samples whose answer is not the latest fact's place (None without the
-    stories' statements, or when there is no such sample): above chance there, it answers the one asked about
-    rather than the latest fact."""
+    stories' statements, or when there is no such sample). At or below chance there, the model does not answer
+    the one asked about; above it, it may still not (naming an earlier fact's place, whoever is asked, also
+    scores above chance there)."""
     latest = latest_fact_answers(samples, task)
     if latest is None:
         return None
