@@ -155,6 +155,16 @@ def test_drop_shortcut_trains_only_where_the_latest_facts_place_is_wrong(tmp_pat
     assert "drop_shortcut: true" in (tmp_path / "drop" / "config.yaml").read_text()
 
 
+def test_drop_shortcut_with_nothing_left_is_refused(tmp_path, monkeypatch):
+    class Matches(str):  # a shortcut answer equal to every target
+        def __ne__(self, other):
+            return False
+
+    monkeypatch.setattr("lm2.training.data.story_last_label", lambda facts, question, task: Matches())
+    with pytest.raises(ValueError, match="data.drop_shortcut: every training question of qa1 is answered by"):
+        Trainer(tiny_config(tmp_path, data={"drop_shortcut": True}))
+
+
 def test_curriculum_advances_on_accuracy(tmp_path):
     cfg = tiny_config(tmp_path, curriculum={"segments": [0, 1], "advance": "accuracy", "threshold": 0.0},
                       run={"steps": 4, "eval_every": 2})  # fmt: skip
