@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lm2.data import SHORTCUTS, compare_answers, majority_answer, shortcut_answers, story_last_label
+from lm2.data import SHORTCUTS, compare_answers, latest_places, majority_answer, shortcut_answers, story_last_label
 
 BOOK = "The night was cold and the wind blew hard across the moor."
 
@@ -42,6 +42,11 @@ def test_story_last_label_is_the_latest_facts_place_whoever_moved():
     assert story_last_label(facts, "Where is Mary?", "qa1") == "garden"  # wrong: Mary is in the kitchen
     assert story_last_label(facts, "Where is John?", "qa1") == "garden"  # right: the latest fact is John's
     assert story_last_label(facts, "Is Mary in the kitchen?", "qa6") == ""  # yes/no tasks have no place shortcut
+
+
+def test_latest_places_gives_every_person_their_own_latest_move():
+    facts = ["Mary went to the kitchen.", "John went to the garden.", "Mary moved to the office."]
+    assert latest_places(facts) == {"Mary": "office", "John": "garden"}
 
 
 def test_majority_answer():

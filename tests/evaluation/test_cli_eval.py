@@ -80,6 +80,8 @@ def no_tokenizer_dir(model_dir, tmp_path):
         (["MODEL", "--data", "DATA", "--lengths", "8k"], "has no 8k.json; lengths present for qa1: 0k, 60"),
         (["MODEL", "--data", "EMPTY"], "holds no samples"),
         (["MODEL", "--data", "DATA", "--generate"], "--data reads the samples from a folder; --generate only"),
+        (["MODEL", "--data", "DATA", "--every-person"], "--data reads the samples from a folder; --every-person only"),
+        (["MODEL", "--generate", "--tasks", "qa2", "--every-person"], "every_person asks every person of a qa1 story"),
         (["MODEL", "--data", "DATA", "--batch-size", "0"], "--batch-size=0 must be at least 1"),
         (["MODEL", "--generate", "--samples", "0"], "--samples=0 must be at least 1"),
         (["MODEL", "--generate", "--haystack", "nowhere"], "haystack folder not found: nowhere"),

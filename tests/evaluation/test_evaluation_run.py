@@ -212,6 +212,47 @@ def test_the_latest_facts_place_is_a_baseline_and_splits_the_models_accuracy(mod
         assert "latest_fact" not in cell["baselines"] and "latest_fact_wrong" not in cell
 
 
+def test_every_person_asks_each_input_about_everyone_and_bounds_person_blind_answers(model_dir, tmp_path, monkeypatch):
+    """`every_person`: each input is asked about every person of its story (its own question among them, each
+    target that person's latest place); a model that gives an input one answer whoever is asked stays at or under
+    the person-blind bound, one that answers by the person goes above it."""
+    model, tokenizer = load_pretrained(model_dir)
+    plain = GeneratedSource(tokenizer, tasks="qa1", lengths="60", samples=10, babi="generate")
+    source = GeneratedSource(tokenizer, tasks="qa1", lengths="60", samples=10, babi="generate", every_person=True)
+    assert "every_person" not in plain.describe() and source.describe()["every_person"] is True
+    records, own = source.load("qa1", "60"), plain.load("qa1", "60")
+    for n, sample in enumerate(own):
+        asked = [r for r in records if r["group"] == n]
+        assert {r["input"] for r in asked} == {sample["input"]}
+        persons = {fact.split(" ")[0] for fact in sample["facts"]}
+        assert sorted(r["question"] for r in asked) == sorted(f"Where is {p}?" for p in persons)
+        assert {"question": sample["question"], "target": sample["target"]} in [
+            {"question": r["question"], "target": r["target"]} for r in asked
+        ]  # its own question, same answer
+        for r in asked:  # the target is the place of that person's latest statement
+            person = r["question"][len("Where is ") : -1]
+            latest = [f for f in sample["facts"] if f.startswith(person + " ")][-1]
+            assert latest.rstrip(".").endswith(r["target"])
+    answers = {}
+
+    def answer(model, tokenizer, prompts, max_new_tokens=8, batch_size=16):
+        return [answers[tuple(p)] for p in prompts]
+
+    monkeypatch.setattr(run_module, "generate_answers", answer)
+    for r in records:  # one answer per input, whoever is asked: the first person's place
+        first = next(x for x in records if x["group"] == r["group"])
+        answers[tuple(encode_sample(tokenizer, r, with_answer=False)["input_ids"])] = first["target"]
+    blind = evaluate(model, tokenizer, source, tmp_path / "blind")["cells"]["qa1"]["60"]
+    assert blind["accuracy"] <= blind["baselines"]["person_blind"] and blind["inputs_with_several_answers"] == 0
+    for r in records:  # the asked person's place
+        answers[tuple(encode_sample(tokenizer, r, with_answer=False)["input_ids"])] = r["target"]
+    reads = evaluate(model, tokenizer, source, tmp_path / "reads")["cells"]["qa1"]["60"]
+    assert reads["accuracy"] == 1.0 > reads["baselines"]["person_blind"] and reads["inputs_with_several_answers"] > 0
+    assert "inputs with several answers" in format_summary(evaluate(model, tokenizer, source, tmp_path / "reads"))
+    with pytest.raises(ValueError, match="every_person asks every person of a qa1 story; tasks=qa2, allowed: qa1"):
+        GeneratedSource(tokenizer, tasks="qa2", lengths="60", babi="generate", every_person=True)
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [

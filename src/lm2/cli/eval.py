@@ -2,8 +2,9 @@
 
 The samples come from a folder in the official layout (`--data DIR`: DIR/qaN/<length>.json, ours or the
 BABILong release) or are built like `lm2 data babilong` builds them (`--tasks`, `--lengths`, `--samples`,
-`--seed`, bAbI test questions, background text; lengths count tokens of the model's tokenizer). Answers
-are decoded greedily after `<s> {input} {question} <ans>` in batches, with the model's cache.
+`--seed`, bAbI test questions, background text; lengths count tokens of the model's tokenizer; with
+`--every-person`, each qa1 input asked about every person of its story). Answers are decoded greedily after
+`<s> {input} {question} <ans>` in batches, with the model's cache.
 
 OUT gets, per cell, `<task>_<length>_instruction_no_examples_no_post_prompt_no.csv` (target,output,question:
 BABILong's results layout), plus `results.json` (accuracy matrix, per-cell baselines and timings, run
@@ -32,6 +33,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     data.add_argument("--lengths", help="comma-separated lengths, e.g. 0k,1k,4k (default: 0k,1k,2k,4k; --data: all)")
     data.add_argument("--samples", type=int, help="samples per cell (default 100; with --data: all in the file)")
     data.add_argument("--seed", type=int, help="seed of the question choice and background (default 0)")
+    data.add_argument("--every-person", action="store_true",
+                      help="qa1: ask each input about every person its story names (its own question among them) "
+                           "and report the person-blind bound: what one answer per input, whoever is asked, can "
+                           "score")  # fmt: skip
     babi = data.add_mutually_exclusive_group()
     babi.add_argument("--babi", metavar="DIR", help="bAbI v1.2 folder (default: <data dir>/babi); "
                       "'generate' and 'download' mean --generate and --download, as in lm2 ablate")  # fmt: skip
@@ -90,8 +95,8 @@ def _check_args(args: argparse.Namespace) -> None:
         raise FileNotFoundError(f"model folder not found: {args.model}")
     check_at_least_one(args, "batch_size", "max_new_tokens", "max_tokens", "samples", "threads")
     if args.data is not None:
-        options = ("seed", "babi", "download", "generate", "pg19")
-        spec = [f"--{n}" for n in options if getattr(args, n) not in (None, False)]
+        options = ("seed", "babi", "download", "generate", "pg19", "every_person")
+        spec = [f"--{n.replace('_', '-')}" for n in options if getattr(args, n) not in (None, False)]
         spec += ["--haystack"] if args.haystack != "prose" else []
         if spec:
             raise UsageError(f"--data reads the samples from a folder; {', '.join(spec)} only apply to generation")
@@ -112,4 +117,5 @@ def _source(args: argparse.Namespace, tokenizer):
         seed=0 if args.seed is None else args.seed,
         babi=babi,
         haystack=haystack,
+        every_person=args.every_person,
     )

@@ -55,7 +55,7 @@ from lm2.data.haystack import (
 from lm2.data.metric import MODES, TASK_LABELS, chance_level, compare_answers, task_labels
 from lm2.data.paths import cache_dir, data_dir
 from lm2.data.prose import prose_sentences
-from lm2.data.shortcuts import SHORTCUTS, majority_answer, shortcut_answers, story_last_label
+from lm2.data.shortcuts import SHORTCUTS, latest_places, majority_answer, shortcut_answers, story_last_label
 from lm2.data.tokenizer import (
     ANSWER_ID,
     ANSWER_TOKEN,
@@ -79,7 +79,7 @@ __all__ = [
     "compare_answers", "compare_stats", "count_tokens", "data_dir", "default_tokenizer", "DEFAULT_VOCAB_SIZE",
     "download_babi", "encode_sample", "EOS_ID", "EOS_TOKEN", "find_babi_file", "folder_haystack", "generate_babi",
     "generate_babi_lines", "GENERATED_TASKS", "Haystack", "haystack_spec", "iter_babilong", "length_name",
-    "LENGTHS", "list_babilong", "load_babi", "load_babilong", "load_babilong_hub", "load_haystack",
+    "latest_places", "LENGTHS", "list_babilong", "load_babi", "load_babilong", "load_babilong_hub", "load_haystack",
     "load_tokenizer", "majority_answer", "MODES", "PAD_ID", "PAD_TOKEN", "parse_babi", "parse_length",
     "parse_lengths", "parse_tasks", "pg19_haystack", "prose_haystack", "prose_sentences", "question_pool",
     "read_babi_file", "save_babilong", "shortcut_answers", "SHORTCUTS", "SPECIAL_TOKENS", "split_sentences",

@@ -84,6 +84,15 @@ def story_last_label(facts: Iterable[str], question: str, task: str) -> str:
     return shortcut_answers({"input": " ".join(facts), "question": question}, task)["last_label"]
 
 
+def latest_places(facts: Iterable[str]) -> dict[str, str]:
+    """Every person a qa1 story names (each statement's first word, in order of first mention) and the place named
+    in that person's latest statement."""
+    facts = list(facts)
+    persons = dict.fromkeys(fact.split(" ", 1)[0] for fact in facts)
+    return {p: story_last_label([f for f in facts if f.split(" ", 1)[0] == p], f"Where is {p}?", "qa1")
+            for p in persons}  # fmt: skip
+
+
 def majority_answer(targets: Iterable[str]) -> str:
     """The most frequent target (ties: the alphabetically first)."""
     counts = Counter(targets)

@@ -4,6 +4,8 @@ carry their stories' statements, the latest fact's place)."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import torch
 
 from lm2.data import SHORTCUTS, chance_level, compare_answers, majority_answer, shortcut_answers, story_last_label
@@ -73,7 +75,31 @@ def baseline_accuracies(samples: list[dict], task: str, mode: str = "fixed") -> 
     scores["majority"] = accuracy(targets, [majority] * len(targets), questions, task, mode)
     if (latest := latest_fact_answers(samples, task)) is not None:
         scores["latest_fact"] = accuracy(targets, latest, questions, task, mode)
+    if samples and all("group" in s for s in samples):
+        scores["person_blind"] = person_blind_bound(samples)
     return scores
+
+
+def groups(samples: list[dict]) -> dict[int, list[int]]:
+    """The indices of the samples of each input (records with a "group", as `GeneratedSource(every_person=True)`
+    makes them: one input asked about every person of its story)."""
+    found: dict[int, list[int]] = {}
+    for i, sample in enumerate(samples):
+        found.setdefault(sample["group"], []).append(i)
+    return found
+
+
+def person_blind_bound(samples: list[dict]) -> float:
+    """The most any answer that ignores whom the question asks about can score on grouped samples: per input, as
+    many as share its most frequent target. A model above it answers according to the person asked."""
+    best = sum(max(Counter(samples[i]["target"] for i in rows).values()) for rows in groups(samples).values())
+    return best / len(samples)
+
+
+def several_answers(samples: list[dict], outputs: list[str]) -> float:
+    """Share of the inputs (grouped samples) given more than one distinct answer."""
+    found = groups(samples)
+    return sum(len({outputs[i].strip().lower() for i in rows}) > 1 for rows in found.values()) / len(found)
 
 
 def latest_fact_wrong(

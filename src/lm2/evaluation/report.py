@@ -90,14 +90,18 @@ def format_summary(results: dict) -> str:
     cells = [(t, n) for t in results["tasks"] for n in results["lengths"] if n in results["cells"].get(t, {})]
     baselines = [b for b in _baseline_names(results) if b != "chance"]
     wrong = any("latest_fact_wrong" in results["cells"][t][n] for t, n in cells)
-    head = ["task", "length", "samples", "model", *(["model, latest fact wrong"] if wrong else []), "chance",
-            *baselines, "seconds"]  # fmt: skip
+    varied = any("inputs_with_several_answers" in results["cells"][t][n] for t, n in cells)
+    head = ["task", "length", "samples", "model", *(["model, latest fact wrong"] if wrong else []),
+            *(["inputs with several answers"] if varied else []), "chance", *baselines, "seconds"]  # fmt: skip
     rows = []
     for task, length in cells:
         record = results["cells"][task][length]
         model = "OOM" if record["status"] == OOM else f"{100 * record['accuracy']:.1f}%"
         part = record.get("latest_fact_wrong")
         split = [f"{100 * part['accuracy']:.1f}% of {part['samples']}" if part else "—"] if wrong else []
+        if varied:
+            share = record.get("inputs_with_several_answers")
+            split.append("—" if share is None else f"{100 * share:.1f}%")
         scores = [f"{100 * record['baselines'][b]:.1f}%" if b in record["baselines"] else "—"
                   for b in ["chance", *baselines]]  # fmt: skip
         rows.append([task, length, str(record["samples"]), model, *split, *scores,
@@ -116,6 +120,12 @@ def format_summary(results: dict) -> str:
             "cannot fool it); 'model, latest fact wrong': the model on the questions where that place is not the "
             "answer"
             if wrong or "latest_fact" in baselines
+            else ""
+        )
+        + (
+            "; every person of each input asked: person_blind is the most that one answer per input, whoever is "
+            "asked, can score (a model above it answers according to the person)"
+            if "person_blind" in baselines
             else ""
         ),
         "",

@@ -29,7 +29,13 @@ import torch
 
 from lm2.data import MODES, encode_sample
 from lm2.data.tokenizer import tokenizer_fingerprint
-from lm2.evaluation.answers import accuracy, baseline_accuracies, generate_answers, latest_fact_wrong
+from lm2.evaluation.answers import (
+    accuracy,
+    baseline_accuracies,
+    generate_answers,
+    latest_fact_wrong,
+    several_answers,
+)
 from lm2.evaluation.report import plot_heatmaps
 from lm2.evaluation.results import (
     DONE,
@@ -203,6 +209,8 @@ def run_cell(
     )
     if (wrong := latest_fact_wrong(samples, outputs, task, metric)) is not None:
         record["latest_fact_wrong"] = wrong
+    if "person_blind" in record["baselines"]:  # every person of each input asked
+        record["inputs_with_several_answers"] = several_answers(samples, outputs)
     return record, (targets, outputs, questions)
 
 

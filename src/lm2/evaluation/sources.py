@@ -16,6 +16,7 @@ from lm2.data import (
     build_babilong,
     data_dir,
     haystack_spec,
+    latest_places,
     length_name,
     list_babilong,
     load_babilong,
@@ -111,6 +112,10 @@ class GeneratedSource:
     babi: a folder of bAbI files, `"download"`, `"generate"` (offline generator) or None (the shared
     data folder). haystack: `"prose"` (offline generated prose), `"pg19"` (PG19 test books through
     `datasets`), `"pg19:PATH"` (a saved copy) or a folder of .txt books.
+
+    every_person (qa1 only): each input is asked "Where is P?" for every person P its story names, P's latest
+    place the target, instead of its one question; the records of one input share a "group" number, and
+    `evaluate` then reports the person-blind bound (what any one answer per input can score) beside the model.
     """
 
     def __init__(
@@ -123,6 +128,7 @@ class GeneratedSource:
         babi: str | Path | None = None,
         haystack: str | Path = "prose",
         split: str = "test",
+        every_person: bool = False,
     ) -> None:
         _positive_samples(samples, allow_none=False)
         if split not in ("train", "test"):
@@ -131,6 +137,10 @@ class GeneratedSource:
         self.tasks = parse_tasks(tasks)
         self.lengths = [length_name(n) for n in parse_lengths(lengths)]
         self.samples, self.seed, self.split = samples, seed, split
+        if every_person and self.tasks != ["qa1"]:
+            tasks = ",".join(self.tasks)
+            raise ValueError(f"every_person asks every person of a qa1 story; tasks={tasks}, allowed: qa1")
+        self.every_person = every_person
         if babi is None and data_dir() is not None and (data_dir() / "babi").is_dir():
             babi = data_dir() / "babi"  # what `babi_samples` reads for None; recorded as a path
         if babi not in (None, "generate", "download"):
@@ -151,10 +161,17 @@ class GeneratedSource:
             "babi": "<data dir>/babi" if self.babi is None else str(self.babi),
             "haystack": self.haystack_spec,
             "tokenizer": tokenizer_fingerprint(self.tokenizer),
-        }
+        } | ({"every_person": True} if self.every_person else {})
 
     def load(self, task: str, length: str) -> list[dict]:
-        return [sample.to_dict() | {"facts": list(sample.facts)} for sample in self.build(task, length)]
+        records = [sample.to_dict() | {"facts": list(sample.facts)} for sample in self.build(task, length)]
+        if not self.every_person:
+            return records
+        return [
+            record | {"question": f"Where is {person}?", "target": place, "group": n}
+            for n, record in enumerate(records)
+            for person, place in latest_places(record["facts"]).items()
+        ]
 
     def build(self, task: str, length: str) -> list[BabilongSample]:
         """The cell's samples with their metadata (facts, supporting facts, where each fact stands)."""
