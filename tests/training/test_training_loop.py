@@ -135,7 +135,7 @@ def test_max_facts_curriculum_trains_on_short_stories_first(tmp_path):
     assert len(trainer.stream.pool("qa1", 1)) > 0  # no story that short: the shortest ones instead
 
 
-def test_drop_shortcut_trains_only_where_the_latest_facts_place_is_wrong(tmp_path):
+def test_drop_shortcut_trains_only_where_the_latest_facts_place_is_wrong(tmp_path, caplog):
     """`data.drop_shortcut` leaves out the questions whose answer is the place named in the story's latest fact, in
     every batch drawn, and keeps the validation set as it was."""
     from lm2.data import story_last_label
@@ -144,12 +144,16 @@ def test_drop_shortcut_trains_only_where_the_latest_facts_place_is_wrong(tmp_pat
         return story_last_label(sample.facts, sample.question, "qa1") == sample.target
 
     plain = Trainer(tiny_config(tmp_path / "plain", run={"steps": 2, "batch_size": 16}))
-    dropped = Trainer(tiny_config(tmp_path / "drop", data={"drop_shortcut": True}, run={"steps": 2, "batch_size": 16}))
+    with caplog.at_level("INFO", logger="lm2.training.data"):
+        drop = tiny_config(tmp_path / "drop", data={"drop_shortcut": True}, run={"steps": 2, "batch_size": 16})
+        dropped = Trainer(drop)
     items = [plain.stream.item(0, i, 0)["sample"] for i in range(64)]
     assert 0 < sum(map(shortcut_right, items)) < len(items)  # the filter has something to leave out
     items = [dropped.stream.item(step, i, 0)["sample"] for step in range(2) for i in range(64)]
     assert not any(map(shortcut_right, items))
-    assert 0 < len(dropped.stream.train["qa1"]) < len(plain.stream.train["qa1"])
+    kept, total = len(dropped.stream.train["qa1"]), len(plain.stream.train["qa1"])
+    assert 0 < kept < total
+    assert f"qa1: {kept} of {total} training questions kept" in caplog.text  # what the run says it dropped
     assert dropped.stream.validation == plain.stream.validation
     dropped.fit()  # and it trains
     assert "drop_shortcut: true" in (tmp_path / "drop" / "config.yaml").read_text()

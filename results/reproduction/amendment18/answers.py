@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from lm2.data.metric import compare_answers
-from lm2.data.shortcuts import shortcut_answers
+from lm2.data.shortcuts import story_last_label
 from lm2.evaluation.sources import GeneratedSource
 from lm2.evaluation.study import wilson
 from lm2.integrations.pretrained import load_pretrained
@@ -65,7 +65,7 @@ def answer_files(folder: Path) -> dict[str, Path]:
 def main(out: str | None) -> None:
     _, tokenizer = load_pretrained(ROWS["lm2, delta write (14)"][0].parent / "run-LD0" / "model")
     pool = GeneratedSource(tokenizer, "qa1", "0k", samples=100, seed=0, babi=BABI).build("qa1", "0k")  # as `lm2 eval`
-    latest = [shortcut_answers({"input": " ".join(q.facts), "question": q.question}, "qa1")["last_label"] for q in pool]
+    latest = [story_last_label(q.facts, q.question, "qa1") for q in pool]
     wrong = [place != q.target for place, q in zip(latest, pool, strict=True)]
     print(f"{sum(wrong)} of {len(pool)} questions are shortcut-wrong (the latest fact's place is not the answer)")
     rows: dict[str, dict[str, dict]] = {}

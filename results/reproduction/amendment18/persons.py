@@ -23,11 +23,11 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections import Counter
 from pathlib import Path
 
-from lm2.data import save_babilong, story_last_label
+from lm2.data import latest_places, save_babilong
 from lm2.data.metric import compare_answers
+from lm2.evaluation.answers import person_blind_bound, several_answers
 from lm2.evaluation.sources import GeneratedSource
 from lm2.evaluation.study import wilson
 from lm2.integrations.pretrained import load_pretrained
@@ -37,14 +37,6 @@ HELDOUT = "runs/reproduction/books/heldout"
 MISMATCH = 0.05
 
 
-def asked(facts: tuple[str, ...]) -> dict[str, str]:
-    """Every person a qa1 story names (the first word of each statement) and that person's latest place."""
-    persons = dict.fromkeys(fact.split(" ", 1)[0] for fact in facts)
-    return {
-        p: story_last_label([f for f in facts if f.split(" ", 1)[0] == p], f"Where is {p}?", "qa1") for p in persons
-    }
-
-
 def build(data: str, tokenizer_dir: str, lengths: list[str]) -> None:
     _, tokenizer = load_pretrained(tokenizer_dir)
     source = GeneratedSource(tokenizer, "qa1", lengths, samples=100, seed=0, babi=BABI, haystack=HELDOUT)
@@ -52,7 +44,7 @@ def build(data: str, tokenizer_dir: str, lengths: list[str]) -> None:
     for length in lengths:
         records, rows = [], []
         for n, sample in enumerate(source.build("qa1", length)):
-            places = asked(sample.facts)
+            places = latest_places(sample.facts)
             if places.get(sample.question.removeprefix("Where is ").removesuffix("?")) != sample.target:
                 raise SystemExit(f"{length}, input {n}: the test's own question is not among the persons' questions")
             for person, place in places.items():
@@ -78,11 +70,10 @@ def score(out: str, data: str, folders: list[str]) -> None:
             if len(answers) != len(rows):
                 raise SystemExit(f"{path}: {len(answers)} answers for {len(rows)} questions")
             right = [compare_answers(a["target"], a["output"], a["question"], "qa1", "fixed") for a in answers]
-            inputs: dict[int, list[int]] = {}
-            for i, row in enumerate(rows):
-                inputs.setdefault(row["input"], []).append(i)
-            bound = sum(max(Counter(answers[i]["target"] for i in qs).values()) for qs in inputs.values())
-            varied = sum(len({answers[i]["output"].strip().lower() for i in qs}) > 1 for qs in inputs.values())
+            grouped = [{"target": a["target"], "group": row["input"]} for a, row in zip(answers, rows, strict=True)]
+            inputs = len({row["input"] for row in rows})
+            bound = person_blind_bound(grouped)
+            varied = several_answers(grouped, [a["output"] for a in answers])
             own = [answers[i]["output"] for i, row in enumerate(rows) if row["own"]]
             ref = Path(shipped) / path.name
             before = [a["output"] for a in csv.DictReader(ref.open(encoding="utf-8"))]
@@ -92,12 +83,12 @@ def score(out: str, data: str, folders: list[str]) -> None:
             low, high = wilson(sum(right), len(right))
             result[folder][length] = cell = {
                 "questions": len(right),
-                "inputs": len(inputs),
+                "inputs": inputs,
                 "accuracy": round(100 * sum(right) / len(right), 1),
                 "interval": [round(100 * low, 1), round(100 * high, 1)],
-                "person_blind_bound": round(100 * bound / len(right), 1),
-                "uses_person": 100 * low > 100 * bound / len(right),
-                "inputs_with_several_answers": round(100 * varied / len(inputs), 1),
+                "person_blind_bound": round(100 * bound, 1),
+                "uses_person": low > bound,
+                "inputs_with_several_answers": round(100 * varied, 1),
                 "own_questions_differing_from_shipped": differ,
             }
             print(f"{folder} {length}: {cell['accuracy']} % [{cell['interval'][0]}, {cell['interval'][1]}] of "

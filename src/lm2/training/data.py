@@ -11,6 +11,7 @@ accumulation steps yields the same samples.
 from __future__ import annotations
 
 import hashlib
+import logging
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from lm2.data import (
 )
 
 IGNORE = -100
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -102,6 +104,9 @@ class BabilongStream:
                 if not kept:
                     raise ValueError(f"data.drop_shortcut: every training question of {task} is answered by the "
                                      "place named in its story's latest fact; nothing is left to train on")  # fmt: skip
+                logger.info("data.drop_shortcut: %s: %d of %d training questions kept (the place named in "
+                            "their story's latest fact is not their answer)", task, len(kept),
+                            len(self.train[task]))  # fmt: skip
                 self.train[task] = kept
         self.tasks = list(self.train)
         self._counts: dict[str, int] = {}  # token counts of background sentences and facts, memoised
