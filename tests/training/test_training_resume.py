@@ -168,6 +168,49 @@ def test_a_new_run_from_weights_may_price_writes_otherwise_than_they_were_traine
     assert int(again.model.write_sequences) == counted
 
 
+@pytest.fixture(scope="module")
+def vanilla_run(tmp_path_factory):
+    """A 2-step full-attention run: a backbone for the memory architectures (seconds)."""
+    out = tmp_path_factory.mktemp("vanilla")
+    Trainer(tiny_config(out, model={"arch": "vanilla"}, run={"steps": 2, "save_every": 0})).fit()
+    return out
+
+
+@pytest.mark.parametrize("arch", ["lm2", "rmt", "armt"])
+def test_a_memory_model_starts_from_a_vanilla_models_backbone(vanilla_run, finished_run, tmp_path, arch, caplog):
+    """`--init-from` a vanilla model into a memory architecture (docs/reproduction.md, amendment 20: the memories
+    compared on one trained backbone): every tensor of the file is the model's, unchanged; what the file lacks is the
+    memory, started as a fresh model starts it (LM2's gates at their initial biases) and finite; the run trains
+    from there. Another architecture than vanilla is refused, naming both."""
+    source = vanilla_run / "model"
+    with caplog.at_level(logging.WARNING, logger="lm2.training.trainer"):
+        trainer = Trainer(tiny_config(tmp_path / arch, model={"arch": arch}, run={"init_from": str(source)}))
+    saved = load_file(source / "model.safetensors")
+    state = trainer.model.state_dict()
+    assert set(saved) < set(state)
+    assert all(torch.equal(state[name], saved[name]) for name in saved)
+    memory = sorted(set(state) - set(saved))
+    expected = {"lm2": ".memory.", "rmt": "memory_tokens", "armt": "associative."}[arch]
+    assert any(expected in name for name in memory)
+    assert all(bool(torch.isfinite(state[name]).all()) for name in memory)
+    if arch == "lm2":
+        config = trainer.model.config
+        for name, bias in (
+            (".memory.in_gate.bias", config.input_bias),
+            (".memory.forget_gate.bias", config.forget_bias),
+        ):
+            for key in (k for k in memory if k.endswith(name)):
+                assert torch.equal(state[key], torch.full_like(state[key], bias)), key
+    assert f"is a vanilla model: it gives this {arch} model its backbone ({len(saved)} tensors)" in caplog.text
+    trainer.fit()
+    trained = load_file(tmp_path / arch / "model" / "model.safetensors")
+    assert any(not torch.equal(trained[name], saved[name]) for name in saved)  # the backbone trains on
+    with pytest.raises(ValueError, match="holds an arch='lm2' model and this run trains arch='armt': weights cross"):
+        Trainer(
+            tiny_config(tmp_path / "refused", model={"arch": "armt"}, run={"init_from": str(finished_run / "model")})
+        )
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_stops_at_a_step_boundary_with_a_checkpoint_and_exit_130(tmp_path, sig):
     cfg = tiny_config(tmp_path, run={"steps": 100000, "save_every": 0, "log_every": 1})

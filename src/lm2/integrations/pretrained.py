@@ -4,14 +4,16 @@
 `load_weights` is `from_pretrained` that never loads silently wrong: a weight the config asks for and the file
 lacks (transformers would initialise it at random), a weight the config has no place for, a shape mismatch,
 a NaN or infinite value, or an unreadable file (truncated, missing) is a `ValueError` naming the folder and
-what is wrong. Only a conversion passes `new_parameter`: the memory parameters a Llama does not have; and only a
-new training run whose memory fields differ from the weights' (`lm2 train --init-from`, a variant started from
-another's weights) passes `other_memory`: memory parameters one of the two variants has and the other lacks.
+what is wrong. Only a conversion passes `new_parameter`: the memory parameters a Llama does not have (or a
+`vanilla` model, whose backbone starts a memory model: `backbone_keys`); and only a new training run whose memory
+fields differ from the weights' (`lm2 train --init-from`, a variant started from another's weights) passes
+`other_memory`: memory parameters one of the two variants has and the other lacks.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -23,7 +25,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 from transformers.utils import logging as hf_logging
 
 from lm2.device import resolve_device
-from lm2.model import LM2ForCausalLM
+from lm2.model import LM2Config, LM2ForCausalLM
 
 DTYPES = {
     "auto": "auto",
@@ -135,6 +137,17 @@ def load_weights(
             f"{', ...' if len(bad) > 3 else ''}); the file is damaged or the training diverged"
         )
     return model
+
+
+def backbone_keys(config: LM2Config) -> set[str]:
+    """The state-dict keys of the backbone a model of `config` shares with a `vanilla` model of the same shapes (the
+    token embeddings, every block's attention, MLP and norms, the final norm and the head): what a vanilla model's
+    weights give a memory model (`lm2 train --init-from` a vanilla model), whose memory keeps its own
+    initialisation. Built on the meta device, so nothing is allocated."""
+    vanilla = copy.deepcopy(config)
+    vanilla.arch = "vanilla"
+    with torch.device("meta"):
+        return set(LM2ForCausalLM(vanilla).state_dict())
 
 
 def _memory_key(name: str) -> bool:

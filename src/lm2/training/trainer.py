@@ -23,7 +23,7 @@ from lm2.data import default_tokenizer, load_haystack, load_tokenizer
 from lm2.device import resolve_device
 from lm2.evaluation.answers import accuracy, generate_answers
 from lm2.files import atomic_folder
-from lm2.integrations.pretrained import load_weights, no_progress_bars
+from lm2.integrations.pretrained import backbone_keys, load_weights, no_progress_bars
 from lm2.model import LM2ForCausalLM
 from lm2.model.config import LM2Config, memory_fields
 
@@ -110,9 +110,12 @@ class Trainer:
         model = LM2ForCausalLM(self.model_config)  # the same draws from the seed whether or not weights follow
         start = self.resume_from or self.config.run.init_from  # a checkpoint resumes; init_from starts a run
         moved = []
+        backbone_only = None  # a memory model started from a vanilla model's backbone: its memory's keys
         if self.resume_from is None and start is not None:  # a resumed run was checked against its own config
             saved = LM2Config.from_pretrained(start)
             here = self.model_config
+            if saved.arch != here.arch:
+                backbone_only = backbone_transfer(start, saved.arch, here)
             # memory_output is not a preset field (its default never moved), but the addressed writes change it too
             fields = (*memory_fields(saved.arch), *(("memory_output",) if saved.arch == "lm2" else ()))
             moved = [f"{k}={getattr(saved, k)!r} there, {getattr(here, k)!r} here" for k in fields
@@ -123,7 +126,8 @@ class Trainer:
             # A new run from weights may price writes otherwise than they were trained (its own count from 0), and a
             # new memory variant may have memory parameters the weights lack, or lack some they have.
             new_run, other = self.resume_from is None, bool(moved)
-            model = load_weights(start, torch.float32, config=self.model_config, new_run=new_run, other_memory=other)
+            model = load_weights(start, torch.float32, config=self.model_config, new_parameter=backbone_only,
+                                 new_run=new_run, other_memory=other)  # fmt: skip
             log.info("weights from %s", start)
         model.to(self.device).train()
         if self.config.run.compile:
@@ -366,3 +370,23 @@ class _NoBar:
     def set_postfix(self, **kwargs) -> None: ...
 
     def close(self) -> None: ...
+
+
+def backbone_transfer(start: str, arch: str, config: LM2Config) -> Callable[[str], bool]:
+    """`run.init_from` holds a model of another architecture (`arch`, the saved model's) than the run's
+    (`config.arch`): allowed from a `vanilla` model only, whose backbone (embeddings, blocks, head) every architecture
+    shares, so that memory models compared with each other can start from one trained backbone and differ only in
+    their memory. Returns the test `load_weights` takes for the parameters the file may lack (this architecture's
+    memory, which keeps the model's own initialisation); raises `ValueError` for any other architecture."""
+    if arch != "vanilla":
+        raise ValueError(
+            f"run.init_from={start!r} holds an arch={arch!r} model and this run trains arch={config.arch!r}: weights "
+            "cross architectures only from a 'vanilla' model (the backbone every architecture shares); start from "
+            f"an arch={config.arch!r} model or a vanilla one"
+        )
+    backbone = backbone_keys(config)
+    log.warning(
+        "%s is a vanilla model: it gives this %s model its backbone (%d tensors); the memory starts from this "
+        "model's initialisation", start, config.arch, len(backbone),
+    )  # fmt: skip
+    return lambda key: key not in backbone
