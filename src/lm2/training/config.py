@@ -203,7 +203,8 @@ class RunConfig:
     checkpoints is resumed, and only with the configuration that made them (docs/training.md)."""
     init_from: str | None = None
     """A model folder (a run's `model/` or `step-N/`, `lm2 convert`'s output) whose weights start this run:
-    a new run from them (step 0, a fresh optimizer and schedule). Its model must have this run's shapes.
+    a new run from them (step 0, a fresh optimizer and schedule). Its model must have this run's shapes and
+    architecture, or be a `vanilla` model, whose backbone then starts this run's memory model (its memory fresh).
     `lm2 train --init-from DIR` is short for `--run.init_from DIR`."""
     steps: int = 1000
     """Optimizer steps."""
