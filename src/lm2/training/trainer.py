@@ -110,7 +110,7 @@ class Trainer:
         model = LM2ForCausalLM(self.model_config)  # the same draws from the seed whether or not weights follow
         start = self.resume_from or self.config.run.init_from  # a checkpoint resumes; init_from starts a run
         moved = []
-        backbone_only = None  # a memory model started from a vanilla model's backbone: its memory's keys
+        backbone_only = None  # from a vanilla model's backbone: which of this model's keys the file lacks (its memory)
         if self.resume_from is None and start is not None:  # a resumed run was checked against its own config
             saved = LM2Config.from_pretrained(start)
             here = self.model_config
