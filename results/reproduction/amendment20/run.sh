@@ -5,7 +5,8 @@
 # segments: 500 steps at 0k, then 500 each with lengths drawn from 1..1, 1..2, 1..4, 1..8, 1..16 segments of 64 tokens.
 # Then qa1 on the bAbI test split (100 questions per cell) at 0k-16k and the persons test at 0k, 1k and 4k.
 # Usage: bash results/reproduction/amendment20/run.sh NAME   (NAME: BL0, BL1 (LM2, amendment 14's delta write),
-#   BA0, BA1 (ARMT), BR0, BR1 (RMT), BV0 (full attention: amendment 22, from (VS0) itself); one thread each).
+#   BA0, BA1 (ARMT), BR0, BR1 (RMT), BV0 (full attention: amendment 22, from (VS0) itself); amendment 22b's BD0 (LM2,
+#   the library's default) and BP0 (LM2, the paper's equations); one thread each).
 #   A killed run resumes from its last checkpoint when rerun.
 set -eu
 name=$1; seed=${name:2:1}
@@ -18,7 +19,9 @@ case ${name:0:2} in
   BA) arch="--model.arch armt" ;;
   BR) arch="--model.arch rmt" ;;
   BV) arch="--model.arch vanilla" ;;
-  *) echo "unknown run $name (BL<seed>, BA<seed>, BR<seed>, BV<seed>)" >&2; exit 2 ;;
+  BD) arch="--model.arch lm2" ;;
+  BP) arch="--model.arch lm2 --model.memory_preset paper" ;;
+  *) echo "unknown run $name (BL<seed>, BA<seed>, BR<seed>, BV<seed>, BD<seed>, BP<seed>)" >&2; exit 2 ;;
 esac
 mkdir -p logs $O/run-$name
 lm2 train --config configs/reproduction/round2-qa1.yaml $arch --init-from $B --data.tokenizer $B \
