@@ -1,8 +1,8 @@
-"""docs/reproduction.md, amendments 19 and 20: one row per run — validation at 0k (best, last, the first evaluation at
+"""docs/reproduction.md, amendments 19–22b: one row per run — validation at 0k (best, last, the first evaluation at
 70 % or more), then every cell of its qa1 test (`eval-<NAME>/`) and persons test (`persons-<NAME>/`) with 95 % Wilson
 intervals and, for the persons test, the share of inputs given more than one answer.
 Usage: python results/reproduction/amendment19/table.py FOLDER NAME...
-(FOLDER: results/reproduction/amendment19 or amendment20)"""
+(FOLDER: results/reproduction/amendment19, amendment20 or amendment21)"""
 
 import json
 import sys
