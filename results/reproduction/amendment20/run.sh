@@ -6,7 +6,8 @@
 # Then qa1 on the bAbI test split (100 questions per cell) at 0k-16k and the persons test at 0k, 1k and 4k.
 # Usage: bash results/reproduction/amendment20/run.sh NAME   (NAME: BL0, BL1 (LM2, amendment 14's delta write),
 #   BA0, BA1 (ARMT), BR0, BR1 (RMT), BV0 (full attention: amendment 22, from (VS0) itself); amendment 22b's BD0 (LM2,
-#   the library's default) and BP0 (LM2, the paper's equations); one thread each).
+#   the library's default) and BP0 (LM2, the paper's equations); amendment 22c's BV1 and BS0 (vanilla-segmented);
+#   one thread each).
 #   A killed run resumes from its last checkpoint when rerun.
 set -eu
 name=$1; seed=${name:2:1}
@@ -21,7 +22,8 @@ case ${name:0:2} in
   BV) arch="--model.arch vanilla" ;;
   BD) arch="--model.arch lm2" ;;
   BP) arch="--model.arch lm2 --model.memory_preset paper" ;;
-  *) echo "unknown run $name (BL<seed>, BA<seed>, BR<seed>, BV<seed>, BD<seed>, BP<seed>)" >&2; exit 2 ;;
+  BS) arch="--model.arch vanilla --model.vanilla_mode segmented" ;;
+  *) echo "unknown run $name (BL<seed>, BA<seed>, BR<seed>, BV<seed>, BD<seed>, BP<seed>, BS<seed>)" >&2; exit 2 ;;
 esac
 mkdir -p logs $O/run-$name
 lm2 train --config configs/reproduction/round2-qa1.yaml $arch --init-from $B --data.tokenizer $B \
