@@ -80,6 +80,18 @@ VARIANTS = [
             "memory_address_strength": 3.0,
         },
     ),
+    (  # the same addressed by keys of the rows' own (memory_address="slots"), two heads, two memory blocks
+        "lm2",
+        {
+            "memory_write": "delta",
+            "memory_output": "read",
+            "memory_address": "slots",
+            "memory_heads": 2,
+            "memory_layers": [0, 2],
+            "memory_candidate": "input",
+            "input_bias": 0.0,
+        },
+    ),
     ("rmt", {}),
     ("armt", {"initializer_range": 0.2}),
     (

@@ -206,7 +206,9 @@ def test_the_addressed_write_refuses_what_needs_a_row_per_token_or_a_special_fir
 def test_the_cosine_address_needs_an_addressed_write_and_a_positive_strength():
     with pytest.raises(ValueError, match=r"memory_address='cosine' needs an addressed write .*memory_write='rows'"):
         LM2Config(memory_address="cosine")
-    with pytest.raises(ValueError, match=r"memory_address='soft' is not allowed; choose one of 'dot', 'cosine'"):
+    with pytest.raises(
+        ValueError, match=r"memory_address='soft' is not allowed; choose one of 'dot', 'cosine', 'slots'"
+    ):
         LM2Config(memory_write="delta", memory_output="read", memory_address="soft")
     for bad in (0.0, -1.0, float("inf"), float("nan"), True, "10"):
         with pytest.raises(ValueError, match=r"memory_address_strength=.* must be a finite number > 0"):
@@ -215,6 +217,8 @@ def test_the_cosine_address_needs_an_addressed_write_and_a_positive_strength():
         LM2Config(memory_preset="paper", memory_address="cosine")
     chosen = LM2Config(memory_write="addressed", memory_output="read", memory_address="cosine")
     assert LM2Config.from_dict(chosen.to_diff_dict()).memory_address == "cosine"
+    with pytest.raises(ValueError, match=r"memory_address='slots' needs an addressed write .*memory_write='rows'"):
+        LM2Config(memory_address="slots")
 
 
 def test_the_row_clip_is_a_flag_of_the_delta_write_only():

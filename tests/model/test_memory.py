@@ -507,6 +507,8 @@ def test_the_flop_count_adds_what_each_write_computes():
     cosine = LM2Config(**{**base, "memory_slots": 16, "memory_write": "delta", "memory_address": "cosine"})
     heads = cosine.memory_heads
     assert forward_flops_per_token(cosine, 16) - flops["delta"] == 2 * 2 * 32 * heads  # E_t W_β, per memory block
+    slots = LM2Config(**{**base, "memory_slots": 16, "memory_write": "delta", "memory_address": "slots"})
+    assert flops["delta"] - forward_flops_per_token(slots, 16) == 2 * 2 * 32 * 32  # no W_K of the rows, per block
 
 
 def test_a_cosine_address_goes_where_the_key_points_as_sharply_as_its_strength_says():
@@ -536,3 +538,49 @@ def test_the_cosine_address_starts_at_its_strength():
         torch.testing.assert_close(
             torch.nn.functional.softplus(bias), torch.full_like(bias, strength), rtol=1e-6, atol=0
         )
+
+
+SLOTS = {**DELTA, "memory_address": "slots", "memory_candidate": "input", "input_bias": 0.0, "memory_heads": 2}
+
+
+def _first_block_steps(model, ids):
+    """The first memory block's `MemoryStep` of every segment pass of `ids` (a fresh stream, one call)."""
+    steps = []
+    memory = model.model.layers[0].memory
+
+    def record(module, args, kwargs, output):
+        steps.append(module.forward(*args, **{**kwargs, "return_step": True}).step)
+
+    handle = memory.register_forward_hook(record, with_kwargs=True)
+    try:
+        model(ids)
+    finally:
+        handle.remove()
+    return steps
+
+
+@torch.no_grad()
+def test_slot_keys_address_the_rows_whatever_they_hold():
+    """`memory_address="slots"`: the rows' keys are the block's parameters κ, so a token's write address and its read
+    weights over the rows depend on the token alone, not on what earlier segments wrote; the read itself (V = M W_V)
+    does. Two inputs that differ only in their first segment: in the first memory block (whose input is the token's
+    embedding in both) the second segment's addresses and read weights are the same, its reads differ. With the dot
+    address (keys W_K of the rows) the same two inputs address differently (a larger initialisation than the default,
+    whose addresses are all within 1e-3 of even). κ starts at the spread of the keys that
+    W_K gives M_0's unit-RMS rows (std initializer_range · sqrt(d))."""
+    ids = random_ids(2, 12, seed=7)
+    ids[1, 6:] = ids[0, 6:]  # the same second segment after different first ones
+    sharp = {**SLOTS, "initializer_range": 0.3}  # at 0.02 every address is within 1e-3 of even
+    slots, dot = tiny_model("lm2", **sharp), tiny_model("lm2", **{**sharp, "memory_address": "dot"})
+    assert slots.model.layers[0].memory.k_proj is None  # κ instead of W_K: no unused parameter
+    steps = _first_block_steps(slots, ids)
+    assert len(steps) == 2
+    second = steps[1]
+    torch.testing.assert_close(second.address[0], second.address[1], rtol=0, atol=1e-12)
+    torch.testing.assert_close(second.weights[0], second.weights[1], rtol=0, atol=1e-12)
+    assert (second.read[0] - second.read[1]).abs().max() > 1e-3
+    dot_second = _first_block_steps(dot, ids)[1]
+    assert (dot_second.address[0] - dot_second.address[1]).abs().max() > 1e-4
+    keys = torch.cat([layer.memory.slot_keys.flatten() for layer in slots.model.layers if layer.memory])
+    expected = 0.3 * 32**0.5  # TINY's width
+    assert abs(keys.std().item() / expected - 1) < 0.15

@@ -35,6 +35,7 @@ LM2_VARIANTS = [kw for arch, kw in VARIANTS if arch == "lm2"] + [
         "memory_heads": 2,
         "memory_address_strength": 4.0,
     },
+    {"memory_write": "addressed", "memory_output": "read", "memory_address": "slots", "memory_gates": "sigmoid"},
 ]
 TOL = dict(rtol=1e-9, atol=1e-10)
 
@@ -83,7 +84,8 @@ def reference(model, ids):
                 if first and cfg.memory_read_center == "gated":  # the centred rows, and apart from them their mean
                     keyed = valued = normed(rows - rows.mean(0))
                     mean = normed(rows.mean(0, keepdim=True))
-                mk, mv = heads(mem.k_proj(keyed), mem.heads), heads(mem.v_proj(valued), mem.heads)
+                mv = heads(mem.v_proj(valued), mem.heads)
+                mk = mem.slot_keys if cfg.memory_address == "slots" else heads(mem.k_proj(keyed), mem.heads)
                 e_mem = torch.stack(
                     [softmax_read(mq[:, i], mk, mv, len(keyed) if first else i + 1).reshape(-1) for i in range(T)]
                 )

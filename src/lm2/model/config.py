@@ -24,7 +24,7 @@ MEMORY_GATE_GRADS = ("exact", "reopen")
 MEMORY_CANDIDATES = ("read", "input")
 MEMORY_WRITES = ("rows", "addressed", "delta")
 ADDRESSED_WRITES = ("addressed", "delta")  # no row belongs to a token: each write goes where its key points
-MEMORY_ADDRESSES = ("dot", "cosine")
+MEMORY_ADDRESSES = ("dot", "cosine", "slots")
 # Named settings of the memory-variant fields (DESIGN §2, "Memory at length"; docs/memory.md).
 MEMORY_PRESETS = {
     "paper": {
@@ -160,6 +160,13 @@ class LM2Config(PreTrainedConfig):
         how sharply it addresses, independently of the key's and the rows' magnitudes (one more d × h map and its
         bias per memory block). The study's addressed writes learned near-even dot addresses (docs/reproduction.md
         "Amendment 15c").
+        `"slots"` (docs/memory.md "Stage 34"): every row has a key of its own, κ_j, a learned parameter of each
+        memory block (h × m × e) that the row's content does not change; a write goes to a = softmax((E_t W_A) κᵀ /
+        sqrt(e)) and the read attends over the same keys, softmax((E_t W_Q) κᵀ / sqrt(e)) V with V = M W_V, so a key
+        finds the rows it wrote whatever has been written there since, and a first write of a new key lands where
+        that key points instead of spreading over rows whose content it does not match (content addressing has no
+        way to allocate a row). The block's keys no longer come from the rows, so it has no W_K: κ replaces the d × d
+        matrix with m × d numbers. ARMT's memory is addressed the same way, by a fixed map of its key.
     memory_address_strength: the key strength β that `memory_address="cosine"` starts at (b_β = softplus⁻¹ of it,
         W_β from the usual initialisation); > 0, default 10, at which a key's cosine margin of 0.5 over the 63 other
         rows of a 64-row bank puts 1 / (1 + 63 e⁻⁵) = 70 % of a write on its row.

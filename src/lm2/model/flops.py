@@ -24,6 +24,8 @@ def parameter_counts(config: LM2Config) -> dict[str, int]:
         per_block -= d  # W_A instead of W_forget, which has a bias
         if config.memory_address == "cosine":
             per_block += (d + 1) * config.memory_heads  # W_β and b_β, a key strength per memory head
+        if config.memory_address == "slots":
+            per_block += config.memory_slots * d - d * d  # κ, a key per row and memory head, instead of W_K
     if config.memory_candidate == "input":
         per_block += d * d  # W_C
     memory = len(config.memory_layer_ids) * per_block
@@ -76,6 +78,8 @@ def forward_flops_per_token(config: LM2Config, length: int) -> float:
         rows = [first if i == ids[0] or addressed else (span + 1) / 2 for i in ids]
         # W_Q, W_K, W_V, 3 gates (W_A instead of W_forget when addressed) and W_C
         projections = 7 if config.memory_candidate == "input" else 6
+        if addressed and config.memory_address == "slots":
+            projections -= 1  # κ: the rows' keys are parameters, not W_K of the rows
         per_token += len(ids) * 2 * projections * d * d + sum(2 * 2 * d * r for r in rows)
         if addressed:  # the write key's scores over the m rows, then Σ_i u_ij and Σ_i u_ij c_i
             per_token += len(ids) * 3 * 2 * d * config.memory_slots

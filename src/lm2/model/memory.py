@@ -21,7 +21,8 @@ when the segment completes (`apply_writes`). With `memory_write="delta"` the sam
 of what its address reads from the bank, normalised (`delta_address`, `delta_errors`), and the bank takes every
 block's writes in one step (`apply_delta_writes`; with `memory_row_clip`, then clipped to [-1, 1] by the model's
 `take_writes`). With `memory_address="cosine"` either write addresses by content with a key strength
-(`cosine_address`) instead of by dot product.
+(`cosine_address`) instead of by dot product; with `memory_address="slots"` the rows' keys are learned parameters of
+the block (`slot_keys`), not projections of the rows, for the write's address and the read alike.
 
 Precision: under bf16 autocast the projections (W_Q, W_K, W_V, the three gates, W_C) and the read run in bf16 with
 fp32 accumulation like every other matmul (`state_projection`); the bank, the gate activations and the
@@ -194,7 +195,10 @@ class LM2Memory(nn.Module):
         # The first memory block (every memory block with the addressed write): its bank holds earlier segments only.
         self.reads_whole_bank = reads_whole_bank or self.addressed
         self.q_proj = nn.Linear(d, d, bias=False)  # W_Q
-        self.k_proj = nn.Linear(d, d, bias=False)  # W_K
+        # κ: memory_address="slots"'s keys, one per row and memory head, in place of W_K (the keys of rows' content).
+        slots = self.addressed and config.memory_address == "slots"
+        self.slot_keys = nn.Parameter(torch.empty(self.heads, config.memory_slots, self.head_dim)) if slots else None
+        self.k_proj = None if slots else nn.Linear(d, d, bias=False)  # W_K
         self.v_proj = nn.Linear(d, d, bias=False)  # W_V
         self.out_gate = nn.Linear(d, d)  # W_out
         self.in_gate = Gate(d, config.input_bias)  # W_in, bias init input_bias
@@ -220,7 +224,8 @@ class LM2Memory(nn.Module):
         """Bank rows `(b, r, d)` → K, V `(b, h, r, e)` (eq. 1); in a block that centres its read (the first memory
         block, which reads the whole bank, `LM2Config.memory_read_center`), the rows minus their mean first (for
         K alone with `"keys"`; with `"split"` and `"gated"` followed by the mean as row r + 1, so K, V are
-        `(b, h, r + 1, e)`), or minus the learned fraction α ⊙ mean (`memory_read_center_fraction`)."""
+        `(b, h, r + 1, e)`), or minus the learned fraction α ⊙ mean (`memory_read_center_fraction`). With
+        `memory_address="slots"` K is the block's own keys κ, whatever the rows hold."""
         dtype = rows.dtype
         norm = rms_rows if self.read_norm else (lambda r: r)
         if self.read_center in ("split", "gated"):
@@ -234,8 +239,10 @@ class LM2Memory(nn.Module):
             keyed = rows
         keyed = norm(keyed)
         valued = norm(rows) if self.read_center == "keys" else keyed  # "keys": W_V reads the rows as they are
-        k, v = state_projection(self.k_proj, keyed, dtype), state_projection(self.v_proj, valued, dtype)
-        return self._heads(k), self._heads(v)
+        v = self._heads(state_projection(self.v_proj, valued, dtype))
+        if self.slot_keys is not None:
+            return self.slot_keys.to(v.dtype).expand(v.shape[0], -1, -1, -1), v
+        return self._heads(state_projection(self.k_proj, keyed, dtype)), v
 
     def _bank_keys(self, bank: Tensor, offset: Tensor, key: Tensor | None, value: Tensor | None):
         """K/V of the whole bank entering the segment, for the first memory block.

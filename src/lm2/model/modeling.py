@@ -49,6 +49,8 @@ class LM2PreTrainedModel(PreTrainedModel):
                 init.constant_(module.gain, self.config.memory_gain)
             if module.center_fraction is not None:
                 init.constant_(module.center_fraction, self.config.memory_read_center_fraction)
+            if module.slot_keys is not None:  # the spread W_K gives the keys of M_0's unit-RMS rows: std · sqrt(d)
+                init.normal_(module.slot_keys, std=std * self.config.hidden_size**0.5)
         elif isinstance(module, AssociativeMemory) and module.gain is not None:
             init.constant_(module.gain, self.config.armt_read_gain)
         elif isinstance(module, RotaryEmbedding):

@@ -131,6 +131,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # Stage 33: stage 31's write addressed by content with a key strength (`memory_address="cosine"`), since the dot
     # address of the study's addressed writes stayed near even (docs/reproduction.md amendment 15c).
     "lm2-delta-cosine-input": _hard(memory_write="delta", memory_address="cosine", **_BY_KEY_OWN_CONTENT),
+    # Stage 34: stage 31's write and read addressed by keys of the rows' own (`memory_address="slots"`, learned, not
+    # projections of what the rows hold), so that a key's first write has a row to go to and finds it again later,
+    # where content addresses spread over rows that hold nothing of that key (amendment 15c's near-even addresses).
+    "lm2-delta-slots-input": _hard(memory_write="delta", memory_address="slots", **_BY_KEY_OWN_CONTENT),
     "rmt": {"arch": "rmt"},  # memory tokens (DESIGN §4); their number is a backbone setting
     "armt": {"arch": "armt"},  # memory tokens writing an associative memory per block (DESIGN §4)
     "armt-paper": {"arch": "armt", "armt_feature_norm": False},  # φ = DPFP-ν as the paper's equations state it
