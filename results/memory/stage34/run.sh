@@ -20,6 +20,8 @@ for M in $models; do
       lm2 demo --acts 2 --models $M --seed $seed --out runs/$stage/seed$seed
       mkdir -p results/memory/stage34/$stage-seed$seed
       cp -r runs/$stage/seed$seed/babilong/eval/$M results/memory/stage34/$stage-seed$seed/
+      cp runs/$stage/seed$seed/babilong/train/$M/config.yaml runs/$stage/seed$seed/babilong/train/$M/metrics.jsonl \
+          results/memory/stage34/$stage-seed$seed/$M/
     fi
     lm2 eval $model --out results/memory/stage34/persons/$M-seed$seed --every-person $persons
   done
