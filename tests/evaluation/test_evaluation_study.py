@@ -135,6 +135,27 @@ def test_wilson_interval():
     assert study.wilson(0, 200)[0] == 0.0 and study.wilson(200, 200)[1] == 1.0
 
 
+def test_pooled_accuracy_counts_every_question_and_the_tie_rule_reads_the_intervals(tmp_path):
+    """Two runs' results pooled: 60 of 100 and 30 of 50 right at 1k is 90 of 150 (not the mean of 60 % and 60 %
+    weighted alike by accident: at 0k, 50 of 100 and 50 of 50 pool to 100 of 150, where the runs' mean is 75 %), with
+    the Wilson interval of the pooled count. Cells tie when each accuracy lies inside the other's interval; otherwise
+    the higher accuracy is above, whichever is passed first."""
+    runs = []
+    for i, cells in enumerate([{"0k": (0.5, 100), "1k": (0.6, 100)}, {"0k": (1.0, 50), "1k": (0.6, 50)}]):
+        path = tmp_path / f"run{i}.json"
+        payload = {length: {"accuracy": acc, "samples": n} for length, (acc, n) in cells.items()}
+        path.write_text(json.dumps({"cells": {"qa1": payload}}))
+        runs.append(path)
+    pooled = study.pooled_accuracy(runs)
+    assert pooled["0k"] == (100 / 150, *study.wilson(100, 150))
+    assert pooled["1k"][0] == pytest.approx(0.6) and pooled["1k"][1:] == pytest.approx(study.wilson(90, 150))
+    assert study.interval_order(pooled["0k"], pooled["1k"]) == "="
+    low = (0.2, *study.wilson(20, 100))
+    assert study.interval_order(pooled["1k"], low) == ">" and study.interval_order(low, pooled["1k"]) == "<"
+    barely = (0.5, 0.45, 0.55)  # inside its interval, but the other's accuracy is outside this one's
+    assert study.interval_order((0.56, 0.46, 0.66), barely) == ">"
+
+
 def small_books(folder: Path) -> Path:
     """Five 'books' of a few thousand tokens, three of them named as the study's held-out books."""
     folder.mkdir(parents=True)

@@ -5,10 +5,9 @@ against (BS0), `vanilla-segmented` (one segment's span, no memory), by the study
 each accuracy lies inside the other's interval.
 Usage: python results/reproduction/amendment20/ties.py"""
 
-import json
 from pathlib import Path
 
-from lm2.evaluation.study import wilson
+from lm2.evaluation.study import interval_order, pooled_accuracy
 
 HERE = Path(__file__).parent
 RECIPES = {  # recipe: (folder, {row: runs})
@@ -24,20 +23,12 @@ LENGTHS = ("0k", "1k", "4k", "8k", "16k")
 FAR = ("4k", "8k", "16k")  # the issue's targets average these
 
 
-def pooled(folder: Path, names: list[str]) -> dict[str, tuple[float, float, float]]:
-    """Accuracy and 95 % interval per length over the runs' questions together."""
-    counts: dict[str, list[float]] = {}
-    for name in names:
-        for length, cell in json.loads((folder / f"eval-{name}" / "results.json").read_text())["cells"]["qa1"].items():
-            right_total = counts.setdefault(length, [0.0, 0.0])
-            right_total[0] += cell["accuracy"] * cell["samples"]
-            right_total[1] += cell["samples"]
-    return {length: (right / total, *wilson(right, total)) for length, (right, total) in counts.items()}
-
-
 def main() -> None:
     for recipe, (folder, rows) in RECIPES.items():
-        table = {row: pooled(folder, names) for row, names in rows.items()}
+        table = {
+            row: pooled_accuracy([folder / f"eval-{name}" / "results.json" for name in names])
+            for row, names in rows.items()
+        }
         far = {row: 100 * sum(table[row][length][0] for length in FAR) / len(FAR) for row in rows}
         print(f"recipe {recipe}:")
         for row, names in rows.items():
@@ -50,11 +41,7 @@ def main() -> None:
             continue
         base = table["vanilla-segmented"]
         for row in [row for row in rows if row != "vanilla-segmented"]:
-            signs = []
-            for length in LENGTHS:
-                (a, a_low, a_high), (b, b_low, b_high) = table[row][length], base[length]
-                tie = b_low <= a <= b_high and a_low <= b <= a_high
-                signs.append(f"{length} {'=' if tie else '>' if a > b else '<'}")
+            signs = [f"{length} {interval_order(table[row][length], base[length])}" for length in LENGTHS]
             print(f"  {row} against vanilla-segmented: {', '.join(signs)}")
 
 

@@ -326,6 +326,26 @@ def wilson(correct: float, n: int, z: float = 1.96) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
+def pooled_accuracy(results: Sequence[Path], task: str = "qa1") -> dict[str, tuple[float, float, float]]:
+    """Accuracy and 95 % Wilson interval per length of `task` over the questions of several runs together (their
+    `lm2 eval` results.json files, e.g. two seeds of one model): (accuracy, low, high) as fractions."""
+    counts: dict[str, list[float]] = {}
+    for path in results:
+        for length, cell in json.loads(Path(path).read_text())["cells"][task].items():
+            right_total = counts.setdefault(length, [0.0, 0.0])
+            right_total[0] += cell["accuracy"] * cell["samples"]
+            right_total[1] += cell["samples"]
+    return {length: (right / total, *wilson(right, total)) for length, (right, total) in counts.items()}
+
+
+def interval_order(a: tuple[float, float, float], b: tuple[float, float, float]) -> str:
+    """The study's tie rule for two (accuracy, low, high) cells: `"="` when each accuracy lies inside the other's
+    interval, else `">"` or `"<"` as a's accuracy is above or below b's."""
+    if b[1] <= a[0] <= b[2] and a[1] <= b[0] <= a[2]:
+        return "="
+    return ">" if a[0] > b[0] else "<"
+
+
 def babilong_table(plan: StudyPlan, task: str) -> tuple[str, dict]:
     """Accuracy (%) per model and length: the mean over the seeds evaluated, its 95 % interval (the seeds'
     answers pooled) and each seed's score, beside chance and the last-location shortcut on the same questions;
