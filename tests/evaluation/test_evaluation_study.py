@@ -136,17 +136,21 @@ def test_wilson_interval():
 
 
 def test_pooled_accuracy_counts_every_question_and_the_tie_rule_reads_the_intervals(tmp_path):
-    """Two runs' results pooled: 60 of 100 and 30 of 50 right at 1k is 90 of 150 (not the mean of 60 % and 60 %
-    weighted alike by accident: at 0k, 50 of 100 and 50 of 50 pool to 100 of 150, where the runs' mean is 75 %), with
-    the Wilson interval of the pooled count. Cells tie when each accuracy lies inside the other's interval; otherwise
-    the higher accuracy is above, whichever is passed first."""
+    """Two runs' results pooled: 60 of 100 and 30 of 50 right at 1k is 90 of 150, and at 0k 50 of 100 and 50 of 50 pool
+    to 100 of 150 (66.7 %, where the runs' mean is 75 %), with the Wilson interval of the pooled count; a cell a run
+    could not score (out of memory) adds nothing, and a length no run scored is left out. Cells tie when each accuracy
+    lies inside the other's interval; otherwise the higher accuracy is above, whichever is passed first."""
     runs = []
-    for i, cells in enumerate([{"0k": (0.5, 100), "1k": (0.6, 100)}, {"0k": (1.0, 50), "1k": (0.6, 50)}]):
-        path = tmp_path / f"run{i}.json"
+    for i, cells in enumerate(
+        [{"0k": (0.5, 100), "1k": (0.6, 100), "64k": (None, 0)}, {"0k": (1.0, 50), "1k": (0.6, 50), "64k": (None, 0)}]
+    ):
+        path = tmp_path / f"run{i}"
+        path.mkdir()
         payload = {length: {"accuracy": acc, "samples": n} for length, (acc, n) in cells.items()}
-        path.write_text(json.dumps({"cells": {"qa1": payload}}))
+        (path / "results.json").write_text(json.dumps({"format": "lm2-babilong-results/1", "cells": {"qa1": payload}}))
         runs.append(path)
     pooled = study.pooled_accuracy(runs)
+    assert set(pooled) == {"0k", "1k"}
     assert pooled["0k"] == (100 / 150, *study.wilson(100, 150))
     assert pooled["1k"][0] == pytest.approx(0.6) and pooled["1k"][1:] == pytest.approx(study.wilson(90, 150))
     assert study.interval_order(pooled["0k"], pooled["1k"]) == "="

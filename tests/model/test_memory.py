@@ -566,8 +566,8 @@ def test_slot_keys_address_the_rows_whatever_they_hold():
     does. Two inputs that differ only in their first segment: in the first memory block (whose input is the token's
     embedding in both) the second segment's addresses and read weights are the same, its reads differ. With the dot
     address (keys W_K of the rows) the same two inputs address differently (a larger initialisation than the default,
-    whose addresses are all within 1e-3 of even). κ starts at the spread of the keys that
-    W_K gives M_0's unit-RMS rows (std initializer_range · sqrt(d))."""
+    whose addresses are all within 1e-3 of even). κ starts at the spread of the keys that W_K gives M_0's unit-RMS rows
+    (std initializer_range · sqrt(d))."""
     ids = random_ids(2, 12, seed=7)
     ids[1, 6:] = ids[0, 6:]  # the same second segment after different first ones
     sharp = {**SLOTS, "initializer_range": 0.3}  # at 0.02 every address is within 1e-3 of even

@@ -43,7 +43,7 @@ from typing import Any
 
 from lm2.bench.common import machine
 from lm2.data.babilong import length_name, parse_lengths
-from lm2.evaluation.results import is_done
+from lm2.evaluation.results import is_done, load_results
 from lm2.files import save_atomic, write_atomic
 from lm2.model.config import LM2Config, memory_fields
 from lm2.model.variants import VARIANTS
@@ -328,10 +328,13 @@ def wilson(correct: float, n: int, z: float = 1.96) -> tuple[float, float]:
 
 def pooled_accuracy(results: Sequence[Path], task: str = "qa1") -> dict[str, tuple[float, float, float]]:
     """Accuracy and 95 % Wilson interval per length of `task` over the questions of several runs together (their
-    `lm2 eval` results.json files, e.g. two seeds of one model): (accuracy, low, high) as fractions."""
+    `lm2 eval` results, files or folders, e.g. two seeds of one model): (accuracy, low, high) as fractions. A cell a
+    run could not score (out of memory: no accuracy) adds nothing; a length no run scored is left out."""
     counts: dict[str, list[float]] = {}
     for path in results:
-        for length, cell in json.loads(Path(path).read_text())["cells"][task].items():
+        for length, cell in load_results(path)["cells"][task].items():
+            if cell.get("accuracy") is None:
+                continue
             right_total = counts.setdefault(length, [0.0, 0.0])
             right_total[0] += cell["accuracy"] * cell["samples"]
             right_total[1] += cell["samples"]
@@ -350,8 +353,6 @@ def babilong_table(plan: StudyPlan, task: str) -> tuple[str, dict]:
     """Accuracy (%) per model and length: the mean over the seeds evaluated, its 95 % interval (the seeds'
     answers pooled) and each seed's score, beside chance and the last-location shortcut on the same questions;
     and the numbers as a dict."""
-    from lm2.evaluation.results import load_results
-
     header = "| length | " + " | ".join(plan.models) + " | chance | last label (shortcut) |"
     lines = [header, "|---|" + "---:|" * (len(plan.models) + 2)]
     numbers: dict = {}
