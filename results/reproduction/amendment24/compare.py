@@ -1,4 +1,4 @@
-"""docs/reproduction.md, amendments 23 to 25: runs against the runs they are read beside, by the study's tie rule at
+"""docs/reproduction.md, amendments 23 to 25b: runs against the runs they are read beside, by the study's tie rule at
 each length (a tie when each accuracy lies inside the other's 95 % Wilson interval; a group of runs pools its
 questions), with the mean over 4k, 8k and 16k; then ratios over 4k-16k (LM2 to RMT). A run not (yet) evaluated is said
 so. A run's folder follows from its name: B... amendment 20, L... amendment 21, X... amendment 23.
@@ -27,10 +27,14 @@ PAIRS = [  # (runs read, runs read beside)
     ("XLBL0,XLBL1", "XLBR0"),
     ("XLBA0", "LBA0"),  # 25: ARMT at amendment 23's budget
     ("XLBL0,XLBL1", "XLBA0"),
+    ("XLBR1", "LBR1"),  # 25b: RMT's and ARMT's seed 1 at amendment 23's budget
+    ("XLBA1", "LBA1"),
+    ("XLBL0,XLBL1", "XLBR0,XLBR1"),
+    ("XLBL0,XLBL1", "XLBA0,XLBA1"),
 ]
 RATIOS = [  # LM2 / RMT over 4k-16k
     ("XLBL0", "XLBR0"), ("LBL0", "LBR0"), ("LBK0", "LBR0"), ("LBK0", "LBR0,LBR1"), ("LBK0,LBK1", "LBR0,LBR1"),
-    ("BK0", "BR0"), ("XLBL0,XLBL1", "XLBR0"),
+    ("BK0", "BR0"), ("XLBL0,XLBL1", "XLBR0"), ("XLBL0,XLBL1", "XLBR0,XLBR1"),
 ]  # fmt: skip
 LENGTHS = ("0k", "1k", "4k", "8k", "16k")
 FAR = ("4k", "8k", "16k")  # the issue's targets average these
