@@ -1,4 +1,4 @@
-"""docs/reproduction.md, amendments 23 to 25b: runs against the runs they are read beside, by the study's tie rule at
+"""docs/reproduction.md, amendments 23 to 26: runs against the runs they are read beside, by the study's tie rule at
 each length (a tie when each accuracy lies inside the other's 95 % Wilson interval; a group of runs pools its
 questions), with the means over 4k, 8k and 16k and their ratio (LM2 to RMT or ARMT where the pair is one). A run not
 (yet) evaluated is said so. A run's folder follows from its name: B... amendment 20, L... amendment 21, X... 23.
@@ -31,6 +31,12 @@ PAIRS = [  # (runs read, runs read beside)
     ("XLBA1", "LBA1"),
     ("XLBL0,XLBL1", "XLBR0,XLBR1"),
     ("XLBL0,XLBL1", "XLBA0,XLBA1"),
+    ("LBL0,LBL1", "LBV0"),  # 26: full attention at amendment 21's budget, then at amendment 23's
+    ("LBR0,LBR1", "LBV0"),
+    ("LBV0", "BV0"),
+    ("XLBL0,XLBL1", "XLBV0"),
+    ("XLBR0,XLBR1", "XLBV0"),
+    ("XLBV0", "LBV0"),
     ("LBL0", "LBR0"),  # read beside: amendment 21's seed-0 pair; 24's keys against RMT's seeds; 24 after recipe 20
     ("LBK0", "LBR0,LBR1"),
     ("LBK0,LBK1", "LBR0,LBR1"),

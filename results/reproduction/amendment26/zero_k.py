@@ -1,0 +1,86 @@
+"""docs/reproduction.md, amendment 26 (2): why the segmented models stop short of the 0k gate. Each model answers the
+qa1 questions of the bAbI test split at 0k (no background; the story alone), and every answer is filed by where the
+last supporting fact's place word stands: in the segment of 64 tokens that holds the question's end (the answer is
+predicted there, so a segment's attention sees the fact) or in an earlier one (only a memory carries it). Accuracy and
+95 % Wilson interval per group and model, and each group against full attention's by the study's tie rule.
+
+Usage: python results/reproduction/amendment26/zero_k.py [--samples 1000] NAME=MODEL_DIR ...
+The first NAME is the reference (full attention). Answers are kept per model in zero-k.json beside this file;
+a model already there with the same samples is not answered again."""
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from lm2.analysis.retention import fact_spans
+from lm2.data.babilong import encode_sample
+from lm2.data.metric import compare_answers
+from lm2.evaluation.run import answer_in_batches
+from lm2.evaluation.sources import GeneratedSource
+from lm2.evaluation.study import interval_order, wilson
+from lm2.files import write_atomic
+from lm2.integrations.pretrained import load_pretrained
+
+SEGMENT = 64  # the study's segment length, also for full attention (which has none)
+OUT = Path(__file__).resolve().parent / "zero-k.json"
+BABI = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "babi"
+
+
+def in_view(sample, tokenizer) -> bool:
+    """Whether the last token of the last supporting fact lies in the segment of the prompt's last token."""
+    prompt = encode_sample(tokenizer, sample, with_answer=False)
+    ids = prompt["input_ids"]
+    _, end = fact_spans(sample, tokenizer)[max(sample.supporting)]
+    place = end  # index in `ids` of the fact's last token: +1 for the BOS token, -1 for the exclusive end
+    return place >= SEGMENT * ((len(ids) - 1) // SEGMENT)
+
+
+def answer(model_dir: str, samples: int) -> dict:
+    torch.set_num_threads(1)
+    model, tokenizer = load_pretrained(model_dir)
+    source = GeneratedSource(tokenizer, tasks="qa1", lengths="0k", samples=samples, seed=0, babi=str(BABI),
+                             haystack="prose")  # fmt: skip
+    built = source.build("qa1", "0k")
+    prompts = [encode_sample(tokenizer, s, with_answer=False)["input_ids"] for s in built]
+    outputs, _ = answer_in_batches(model, tokenizer, prompts, 32, 8)
+    return {"model": model_dir, "samples": samples,
+            "correct": [compare_answers(s.target, o, s.question, s.task, mode="fixed") for s, o in zip(built, outputs)],
+            "in_view": [in_view(s, tokenizer) for s in built]}  # fmt: skip
+
+
+def groups(record: dict) -> dict[str, tuple[float, float, float, int]]:
+    out = {}
+    for name, keep in (("all", lambda v: True), ("in view", lambda v: v), ("earlier", lambda v: not v)):
+        hits = [c for c, v in zip(record["correct"], record["in_view"], strict=True) if keep(v)]
+        out[name] = (sum(hits) / len(hits), *wilson(sum(hits), len(hits)), len(hits))
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--samples", type=int, default=1000)
+    p.add_argument("models", nargs="+", metavar="NAME=MODEL_DIR")
+    args = p.parse_args()
+    store = json.loads(OUT.read_text()) if OUT.is_file() else {}
+    named = [m.split("=", 1) for m in args.models]
+    for name, folder in named:
+        if store.get(name, {}).get("samples") != args.samples or store[name]["model"] != folder:
+            print(f"answering {name} ({folder})", flush=True)
+            store[name] = answer(folder, args.samples)
+            write_atomic(OUT, json.dumps(store) + "\n")
+    reference = groups(store[named[0][0]])
+    print("| model | all | fact in the question's segment | fact in an earlier segment |")
+    print("|---|---|---|---|")
+    for name, _ in named:
+        row = groups(store[name])
+        texts = []
+        for group, (acc, low, high, n) in row.items():
+            sign = "" if name == named[0][0] else f" {interval_order(row[group][:3], reference[group][:3])} ref"
+            texts.append(f"{100 * acc:.1f} [{100 * low:.0f}, {100 * high:.0f}] (n {n}){sign}")
+        print(f"| {name} | " + " | ".join(texts) + " |")
+
+
+if __name__ == "__main__":
+    main()
