@@ -45,8 +45,9 @@ def answer(model_dir: str, samples: int) -> dict:
     built = source.build("qa1", "0k")
     prompts = [encode_sample(tokenizer, s, with_answer=False)["input_ids"] for s in built]
     outputs, _ = answer_in_batches(model, tokenizer, prompts, 32, 8)
+    pairs = zip(built, outputs, strict=True)
     return {"model": model_dir, "samples": samples,
-            "correct": [compare_answers(s.target, o, s.question, s.task, mode="fixed") for s, o in zip(built, outputs)],
+            "correct": [compare_answers(s.target, o, s.question, s.task, mode="fixed") for s, o in pairs],
             "in_view": [in_view(s, tokenizer) for s in built]}  # fmt: skip
 
 
