@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from lm2.cli.demo import checkpoints_act, checkpoints_dir
+from lm2.cli.demo import STUDY_MODELS, checkpoints_act, shipped_models
 from lm2.cli.main import main
 from tests.integrations.tiny_checkpoint import save_tiny_checkpoint
 
@@ -66,21 +66,34 @@ def test_demo_quick_runs_all_acts_and_resumes(tmp_path, capsys):
 
 
 def test_act3_finds_the_checkpoints_or_says_why_it_is_skipped(tmp_path, monkeypatch, capsys):
-    """No path inside the package: --checkpoints, else $LM2_CHECKPOINTS, else ./results/repro, else skipped."""
+    """No path inside the package: --checkpoints, else $LM2_CHECKPOINTS (folders of <name>/model/), else the
+    study's models present under the current folder, else skipped with a note."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("LM2_CHECKPOINTS", raising=False)
     args = argparse.Namespace(checkpoints=None, out=tmp_path / "demo", quick=True, samples=8, seed=0, device="cpu")
-    assert checkpoints_dir(None) is None and checkpoints_act(args) == {}
+    assert shipped_models(None)[0] == {} and checkpoints_act(args) == {}
     printed = capsys.readouterr().out
-    assert "act 3 skipped: the shipped checkpoints are absent (no results/repro under the current folder)" in printed
+    assert ("act 3 skipped: the shipped checkpoints are absent (no results/reproduction/amendment23/ under the "
+            "current folder)") in printed  # fmt: skip
     assert "--checkpoints DIR or LM2_CHECKPOINTS=DIR" in printed
-    (tmp_path / "results" / "repro").mkdir(parents=True)
-    assert checkpoints_dir(None) == Path("results/repro")  # a checkout's root
-    monkeypatch.setenv("LM2_CHECKPOINTS", str(tmp_path / "elsewhere"))
-    assert checkpoints_dir(None) == tmp_path / "elsewhere" and checkpoints_dir(Path("given")) == Path("given")
+    save_tiny_checkpoint(tmp_path / STUDY_MODELS["rmt"], dtype=torch.float32)  # a checkout's root, one model present
+    assert shipped_models(None)[0] == {"rmt": Path(STUDY_MODELS["rmt"])}
+    mine = tmp_path / "elsewhere" / "mine" / "model"
+    save_tiny_checkpoint(mine, dtype=torch.float32)
+    monkeypatch.setenv("LM2_CHECKPOINTS", str(tmp_path / "elsewhere"))  # the environment's folder replaces the study's
+    assert shipped_models(None)[0] == {"mine": mine}
+    assert shipped_models(tmp_path / "empty") == ({}, f"no <name>/model/ under {tmp_path / 'empty'}")
     args.checkpoints = tmp_path / "empty"
     assert checkpoints_act(args) == {}
-    assert f"(no <arch>/model/ under {tmp_path / 'empty'})" in capsys.readouterr().out
+    assert f"(no <name>/model/ under {tmp_path / 'empty'})" in capsys.readouterr().out
+
+
+def test_the_study_models_act3_names_are_shipped():
+    """A checkout holds the models act 3 evaluates by default, each loadable with its tokenizer."""
+    root = README.parent
+    for name, path in STUDY_MODELS.items():
+        for file in ("config.json", "model.safetensors", "tokenizer.json"):
+            assert (root / path / file).is_file(), (name, path, file)
 
 
 def test_bad_options_are_refused(caplog):

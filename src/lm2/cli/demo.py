@@ -12,9 +12,12 @@ background text; the same architectures trained on qa1 by the reproduction study
 on the bAbI test split at lengths up to 8x the training length, beside chance and shortcut baselines, and
 compared with `lm2 compare`.
 
-Act 3, shipped checkpoints: the reproduction study's models (`<arch>/model/` folders, docs/reproduction.md)
-are evaluated on a few BABILong cells. They are found in `--checkpoints DIR`, else in $LM2_CHECKPOINTS, else
-in `results/repro` under the current folder (a checkout's); without them act 3 is skipped, saying so.
+Act 3, shipped checkpoints: the reproduction study's fine-tuned models are evaluated on qa1 at 0k, 1k, 4k and
+16k, with generated prose as background. By default they are the study's LM2 (the delta write), RMT and ARMT
+given equal budgets from the backbone that reads the person (docs/reproduction.md, amendments 23 and 25; seed 0
+of each), found under `results/reproduction/` of the current folder (a checkout's root); `--checkpoints DIR` or
+$LM2_CHECKPOINTS names another folder of `<name>/model/` folders instead (the first study's are in
+`results/repro`). Without any, act 3 is skipped, saying so.
 
 Everything goes to `--out` (default `runs/demo/`): results, tables, heatmaps and training curves. Models
 train two at a time in worker processes (one thread each). Killed and started again with the same command,
@@ -47,6 +50,13 @@ BACKBONE = {"hidden_size": 64, "intermediate_size": 256, "num_hidden_layers": 2,
 # curriculum; 8 segments of 16, not 4 of 32, by docs/memory.md "Stage 16").
 BABILONG_ZERO_K_SHARE, BABILONG_MAX_FACTS = 6, 4
 CHECKPOINTS_ENV = "LM2_CHECKPOINTS"
+# Act 3's models without --checkpoints or $LM2_CHECKPOINTS, relative to a checkout's root: the reproduction study's
+# memories at equal budgets (docs/reproduction.md, "Where the study stands"), seed 0 of each.
+STUDY_MODELS = {
+    "lm2": "results/reproduction/amendment23/run-XLBL0/model",  # LM2 with the delta write (amendments 14, 23)
+    "rmt": "results/reproduction/amendment23/run-XLBR0/model",
+    "armt": "results/reproduction/amendment23/run-XLBA0/model",
+}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -60,8 +70,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="act 2: longest training input in segments (lengths drawn from 1..this); evaluated at "
                         "0k and 1x, 2x, 4x, 8x its tokens")  # fmt: skip
     p.add_argument("--samples", type=int, default=100, help="act 2: test samples per task and length")
-    p.add_argument("--checkpoints", type=Path, metavar="DIR", help="act 3: folder of shipped models (<arch>/model/); "
-                   f"default: ${CHECKPOINTS_ENV}, else ./results/repro when it exists")  # fmt: skip
+    p.add_argument("--checkpoints", type=Path, metavar="DIR", help="act 3: folder of shipped models (<name>/model/); "
+                   f"default: ${CHECKPOINTS_ENV}, else the study's under ./results/reproduction")  # fmt: skip
     p.add_argument("--workers", type=int, default=2, help="models trained at once (one CPU thread each)")
     p.add_argument("--device", default="auto", help="auto (cuda when available), cpu or cuda (workers share the GPU)")
     p.add_argument("--seed", type=int, default=0)
@@ -272,14 +282,17 @@ def _smooth(values: list[float], weight: float = 0.8) -> list[float]:
 
 
 # -- act 3: shipped checkpoints ---------------------------------------------------------------------------
-def checkpoints_dir(option: Path | None) -> Path | None:
-    """Act 3's folder: `--checkpoints`, else $LM2_CHECKPOINTS, else ./results/repro when it exists, else None."""
-    if option is not None:
-        return option
-    if os.environ.get(CHECKPOINTS_ENV):
-        return Path(os.environ[CHECKPOINTS_ENV])
-    local = Path("results") / "repro"
-    return local if local.is_dir() else None
+def shipped_models(option: Path | None) -> tuple[dict[str, Path], str]:
+    """Act 3's models by name, and where they were looked for: the `<name>/model/` folders of `--checkpoints`,
+    else of $LM2_CHECKPOINTS, else `STUDY_MODELS` under the current folder (those present)."""
+    folder = option
+    if folder is None and os.environ.get(CHECKPOINTS_ENV):
+        folder = Path(os.environ[CHECKPOINTS_ENV])
+    if folder is not None:
+        found = {p.parent.parent.name: p.parent for p in sorted(folder.glob("*/model/config.json"))}
+        return found, f"no <name>/model/ under {folder}"
+    found = {name: Path(path) for name, path in STUDY_MODELS.items() if (Path(path) / "config.json").is_file()}
+    return found, "no results/reproduction/amendment23/ under the current folder"
 
 
 def checkpoints_act(args: argparse.Namespace) -> dict:
@@ -287,23 +300,19 @@ def checkpoints_act(args: argparse.Namespace) -> dict:
     from lm2.evaluation import GeneratedSource, comparison_table, evaluate, load_results
     from lm2.integrations.pretrained import load_weights
 
-    folder = checkpoints_dir(args.checkpoints)
-    found = [] if folder is None else sorted(p.parent for p in folder.glob("*/model/config.json"))
+    found, where = shipped_models(args.checkpoints)
     if not found:
-        where = "no results/repro under the current folder" if folder is None else f"no <arch>/model/ under {folder}"
         print(f"act 3 skipped: the shipped checkpoints are absent ({where}). They come with a checkout of the "
-              "repository (results/repro) or from scripts/reproduce.sh; point at them with --checkpoints DIR "
-              f"or {CHECKPOINTS_ENV}=DIR.")  # fmt: skip
+              "repository (results/reproduction, docs/reproduction.md); point at a folder of <name>/model/ "
+              f"folders with --checkpoints DIR or {CHECKPOINTS_ENV}=DIR.")  # fmt: skip
         return {}
-    lengths = ["0k", "1k"] if args.quick else ["0k", "1k", "4k"]
-    tasks = ["qa1"] if args.quick else ["qa1", "qa2", "qa3", "qa4", "qa5"]
+    lengths = ["0k", "1k"] if args.quick else ["0k", "1k", "4k", "16k"]
     paths = {}
-    for model_dir in found:
-        name = model_dir.parent.name
-        print(f"evaluating {model_dir} on {', '.join(tasks)} at {', '.join(lengths)}", flush=True)
+    for name, model_dir in found.items():
+        print(f"evaluating {name} ({model_dir}) on qa1 at {', '.join(lengths)}", flush=True)
         model = load_weights(model_dir).to(args.device)
         tokenizer = load_tokenizer(model_dir)
-        source = GeneratedSource(tokenizer, tasks=tasks, lengths=lengths, samples=min(args.samples, 50),
+        source = GeneratedSource(tokenizer, tasks=["qa1"], lengths=lengths, samples=min(args.samples, 50),
                                  seed=args.seed, babi="generate", haystack="prose")  # fmt: skip
         out = args.out / "checkpoints" / name
         evaluate(model, tokenizer, source, out, batch_size=32, model_path=model_dir)
