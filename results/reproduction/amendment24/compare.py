@@ -37,6 +37,8 @@ PAIRS = [  # (runs read, runs read beside)
     ("XLBL0,XLBL1", "XLBV0"),
     ("XLBR0,XLBR1", "XLBV0"),
     ("XLBV0", "LBV0"),
+    ("XLBK0", "XLBL0"),  # 26b: keys of the rows' own at amendment 23's budget
+    ("XLBK0", "LBK0"),
     ("LBL0", "LBR0"),  # read beside: amendment 21's seed-0 pair; 24's keys against RMT's seeds; 24 after recipe 20
     ("LBK0", "LBR0,LBR1"),
     ("LBK0,LBK1", "LBR0,LBR1"),
