@@ -2,7 +2,10 @@
 qa1 questions of the bAbI test split at 0k (no background; the story alone), and every answer is filed by where the
 last supporting fact's place word stands: in the segment of 64 tokens that holds the question's end (the answer is
 predicted there, so a segment's attention sees the fact) or in an earlier one (only a memory carries it). Accuracy and
-95 % Wilson interval per group and model, and each group against full attention's by the study's tie rule.
+95 % Wilson interval per group and model, and each group against full attention's by the study's tie rule. Then,
+added after the registration (a look, no rule): of each model's wrong answers on the earlier facts, the share that
+names the place of the input's latest fact (the last-label shortcut's answer), and the share that names a place
+where the asked person was earlier in the story (a stale fact of that person).
 
 Usage: python results/reproduction/amendment26/zero_k.py [--samples 1000] NAME=MODEL_DIR ...
 The first NAME is the reference (full attention). Answers are kept per model in zero-k.json beside this file;
@@ -10,6 +13,7 @@ a model already there with the same samples is not answered again."""
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 import torch
@@ -17,6 +21,7 @@ import torch
 from lm2.analysis.retention import fact_spans
 from lm2.data.babilong import encode_sample
 from lm2.data.metric import compare_answers
+from lm2.data.shortcuts import shortcut_answers
 from lm2.evaluation.run import answer_in_batches
 from lm2.evaluation.sources import GeneratedSource
 from lm2.evaluation.study import interval_order, wilson
@@ -37,6 +42,15 @@ def in_view(sample, tokenizer) -> bool:
     return place >= SEGMENT * ((len(ids) - 1) // SEGMENT)
 
 
+def stale(sample, output: str) -> bool:
+    """Whether a wrong `output` names the place of another fact about the person the qa1 question asks about."""
+    words = output.lower().split()
+    person = [w for w in re.findall(r"[A-Z][a-z]+", sample.question) if w != "Where"]
+    if not words or words[0] == sample.target.lower() or not person:
+        return False
+    return any(person[0] in fact and re.search(rf"\b{re.escape(words[0])}\b", fact.lower()) for fact in sample.facts)
+
+
 def answer(model_dir: str, samples: int) -> dict:
     torch.set_num_threads(1)
     model, tokenizer = load_pretrained(model_dir)
@@ -45,9 +59,13 @@ def answer(model_dir: str, samples: int) -> dict:
     built = source.build("qa1", "0k")
     prompts = [encode_sample(tokenizer, s, with_answer=False)["input_ids"] for s in built]
     outputs, _ = answer_in_batches(model, tokenizer, prompts, 32, 8)
-    pairs = zip(built, outputs, strict=True)
-    return {"model": model_dir, "samples": samples,
-            "correct": [compare_answers(s.target, o, s.question, s.task, mode="fixed") for s, o in pairs],
+    latest = [shortcut_answers(s, s.task)["last_label"] for s in built]
+    return {"model": model_dir, "samples": samples, "outputs": outputs,
+            "correct": [compare_answers(s.target, o, s.question, s.task, mode="fixed")
+                        for s, o in zip(built, outputs, strict=True)],
+            "latest_fact": [compare_answers(guess, o, s.question, s.task, mode="fixed")
+                            for s, o, guess in zip(built, outputs, latest, strict=True)],
+            "stale": [stale(s, o) for s, o in zip(built, outputs, strict=True)],
             "in_view": [in_view(s, tokenizer) for s in built]}  # fmt: skip
 
 
@@ -67,7 +85,8 @@ def main() -> None:
     store = json.loads(OUT.read_text()) if OUT.is_file() else {}
     named = [m.split("=", 1) for m in args.models]
     for name, folder in named:
-        if store.get(name, {}).get("samples") != args.samples or store[name]["model"] != folder:
+        kept = store.get(name, {})
+        if kept.get("samples") != args.samples or kept.get("model") != folder or "stale" not in kept:
             print(f"answering {name} ({folder})", flush=True)
             store[name] = answer(folder, args.samples)
             write_atomic(OUT, json.dumps(store) + "\n")
@@ -81,6 +100,17 @@ def main() -> None:
             sign = "" if name == named[0][0] else f" {interval_order(row[group][:3], reference[group][:3])} ref"
             texts.append(f"{100 * acc:.1f} [{100 * low:.0f}, {100 * high:.0f}] (n {n}){sign}")
         print(f"| {name} | " + " | ".join(texts) + " |")
+    print("\nWrong answers on the earlier facts: how many; naming the input's latest place; naming a stale place "
+          "of the asked person")  # fmt: skip
+    for name, _ in named:
+        record = store[name]
+        rows = zip(record["correct"], record["in_view"], record["latest_fact"], record["stale"], strict=True)
+        wrong = [(latest, old) for right, view, latest, old in rows if not view and not right]
+        n = max(1, len(wrong))
+        latest, old = sum(w[0] for w in wrong), sum(w[1] for w in wrong)
+        print(
+            f"  {name}: {len(wrong)}; latest {latest} ({100 * latest / n:.0f} %); stale {old} ({100 * old / n:.0f} %)"
+        )
 
 
 if __name__ == "__main__":
