@@ -18,11 +18,13 @@ from lm2.analysis.retention import (
     measure,
     memory_difference,
     plot_retention,
+    segments_back,
     supporting_distance,
     trace_after,
 )
 from lm2.cli.main import main
 from lm2.data import task_labels
+from lm2.data.babilong import encode_sample
 from lm2.evaluation import GeneratedSource
 from tests.evaluation.conftest import TINY
 
@@ -46,6 +48,26 @@ def test_distance_is_zero_when_the_supporting_fact_ends_the_input(tokenizer):
     last = [s for s in at_0k if max(s.supporting) == len(s.facts) - 1]
     assert last and all(supporting_distance(s, tokenizer) == 0 for s in last)
     assert all(supporting_distance(s, tokenizer) > 0 for s in at_0k if s not in last)
+
+
+def test_segments_back_counts_the_boundaries_between_the_fact_and_the_question(samples, tokenizer):
+    """Segments of one token count every token from the fact's last to `<ans>`; one segment as long as the prompt
+    counts none; in between, the boundaries of the prompt's segments; `keep_last` shifts the segments with the
+    prompt read, and a dropped fact has none."""
+    for sample in samples:
+        prompt = encode_sample(tokenizer, sample, with_answer=False)
+        question_tokens = len(prompt["input_ids"]) - 1 - prompt["question_start"]  # without <ans>
+        after = supporting_distance(sample, tokenizer) + question_tokens + 1  # input, question and <ans> tokens
+        assert segments_back(sample, tokenizer, 1) == after
+        assert segments_back(sample, tokenizer, len(prompt["input_ids"])) == 0
+        place, last = len(prompt["input_ids"]) - 1 - after, len(prompt["input_ids"]) - 1  # token indices
+        for length in (8, 16, 64):
+            starts = sum(1 for k in range(place + 1, last + 1) if k % length == 0)  # segments starting after the fact
+            assert segments_back(sample, tokenizer, length) == starts
+        assert segments_back(sample, tokenizer, 1, dropped=5) == after  # relative positions are kept
+        assert segments_back(sample, tokenizer, 8, dropped=place) is None  # the fact's last token dropped
+    with pytest.raises(ValueError, match="segment_length=0 must be at least 1"):
+        segments_back(samples[0], tokenizer, 0)
 
 
 def test_a_counterfactual_swaps_only_the_supporting_facts_label(samples, tokenizer):
@@ -138,6 +160,10 @@ def test_measure_scores_each_sample_and_traces_each_counterfactual(
     assert in_bins == pytest.approx(sum(last_label))
     steps = result["trace"]["steps"]
     assert result["trace"]["skipped"] == 0 and steps["0"]["inputs"] == len(samples) and steps["0"]["median"] == 1.0
+    length = model.config.segment_length
+    assert [r["segments_back"] for r in result["records"]] == [segments_back(s, tokenizer, length) for s in samples]
+    assert sum(r["samples"] for r in result["by_segments_back"]) == len(samples) and result["segment_length"] == length
+    assert f"segments back ({length} tokens each)" in format_report(result, "lm2")
     assert all(row["inputs"] <= len(samples) for row in steps.values())
     vanilla, _ = load_pretrained(vanilla_dir, "cpu", "auto")
     no_trace = measure(vanilla, tokenizer, samples[:2], [64])

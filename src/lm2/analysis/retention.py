@@ -4,7 +4,9 @@ Two measurements on BABILong samples of one task at one length (docs/memory.md, 
 
 - **accuracy by distance**: every answer binned by the tokens of the input after the last supporting fact
   (`supporting_distance`). A memory that is erased by what follows a fact answers recent facts and loses old
-  ones; one whose read is disturbed by a long input loses both.
+  ones; one whose read is disturbed by a long input loses both. The same answers are also binned by the segments
+  between the fact and the question (`segments_back`): at 0, the fact is in the question's own segment, where a
+  segment's attention sees it; from 1 on only a memory carries it (docs/reproduction.md, amendment 26).
 - **the fact's trace**: the sample beside its counterfactual, where the supporting fact names another label of
   the task (`counterfactual`: one word swapped for one of the same token count, so both inputs have the same
   tokens everywhere else and the same segments). Both run through the model one segment at a time; the norm of
@@ -36,6 +38,7 @@ from lm2.evaluation.study import wilson
 from lm2.files import save_atomic
 
 TRACE_STEPS = (0, 1, 2, 4, 8, 16, 32, 64, 128)  # later segments at which the trace is reported, where the input reaches
+SEGMENT_BINS = (1, 2, 4, 16)  # segments back: 0 (the question's own), 1, 2–3, 4–15, 16 or more
 
 
 def _encode(tokenizer, text: str) -> list[int]:
@@ -91,6 +94,21 @@ def supporting_distance(sample: BabilongSample, tokenizer) -> int:
         raise ValueError("the sample names no supporting fact")
     full = _encode(tokenizer, sample.input)
     return len(full) - _fact_span(sample, tokenizer, full, _fact_starts(sample), max(sample.supporting))[1]
+
+
+def segments_back(sample: BabilongSample, tokenizer, segment_length: int, dropped: int = 0) -> int | None:
+    """Segment boundaries between the last token of the last supporting fact and the prompt's last token (`<ans>`,
+    where the answer is predicted), with the prompt (`encode_sample` without the answer, BOS first) cut into
+    segments of `segment_length` tokens from its start, as a segmented model reads it: 0 when the fact lies in the
+    question's own segment; from 1 on only a memory can carry it there. `dropped`: the input tokens `keep_last`
+    removed (the segments are then those of the prompt read); None when the fact's last token was among them."""
+    if segment_length < 1:
+        raise ValueError(f"segment_length={segment_length} must be at least 1")
+    prompt = encode_sample(tokenizer, sample, with_answer=False)["input_ids"]
+    end = fact_spans(sample, tokenizer)[max(sample.supporting)][1]  # the fact's last token is prompt[end] (BOS first)
+    if end - 1 < dropped:
+        return None
+    return (len(prompt) - 1 - dropped) // segment_length - (end - dropped) // segment_length
 
 
 @dataclass(frozen=True)
@@ -251,14 +269,23 @@ def measure(
         )  # fmt: skip
     correct = [r["correct"] for r in records]
     distances, shortcut = [r["distance"] for r in records], [r["last_label"] for r in records]
+    length = model.config.segment_length  # None: full attention without segments (no segments back either)
+    for sample, record, cut in zip(samples, records, dropped, strict=True):
+        record["segments_back"] = None if length is None else segments_back(sample, tokenizer, length, cut)
+    kept = [i for i, r in enumerate(records) if r["segments_back"] is not None]
+    by_segments = None if length is None else accuracy_by_distance(
+        [records[i]["segments_back"] for i in kept], [correct[i] for i in kept], SEGMENT_BINS,
+        [shortcut[i] for i in kept],
+    )  # fmt: skip
     result = {
         "samples": len(samples),
         "accuracy": sum(correct) / len(correct),
         "by_distance": accuracy_by_distance(distances, correct, edges, shortcut),
+        "segment_length": length,
+        "by_segments_back": by_segments,
         "keep_last": last,
         "trace": None,
     }
-    length = model.config.segment_length
     if not carries_memory(model):
         return {**result, "records": records}
     curves, shares, skipped = {k: [] for k in steps}, {k: [] for k in steps}, 0
@@ -298,8 +325,10 @@ def keep_last(ids: list[int], dropped: int) -> list[int]:
 
 
 def bin_label(row: dict) -> str:
-    """`0–127` or `≥ 512`: a distance bin of `accuracy_by_distance`."""
-    return f"{row['from']}–{row['to'] - 1}" if row["to"] is not None else f"≥ {row['from']}"
+    """`0–127`, `1` or `≥ 512`: a bin of `accuracy_by_distance`."""
+    if row["to"] is None:
+        return f"≥ {row['from']}"
+    return str(row["from"]) if row["to"] == row["from"] + 1 else f"{row['from']}–{row['to'] - 1}"
 
 
 def format_report(result: dict, name: str) -> str:
@@ -310,19 +339,12 @@ def format_report(result: dict, name: str) -> str:
             f"Read from {result['keep_last']} tokens before the question (the input's earlier tokens dropped).",
             "",
         ]
-    lines += ["| tokens after the supporting fact | samples | accuracy % | 95 % interval | last-label shortcut % |"]
-    lines += ["|---|---:|---:|---|---:|"]
-    for row in result["by_distance"]:
-        span = bin_label(row)
-        if row["samples"]:
-            low, high = row["interval"]
-            shortcut = "–" if row.get("last_label") is None else f"{100 * row['last_label']:.1f}"
-            lines.append(
-                f"| {span} | {row['samples']} | {100 * row['accuracy']:.1f} | {100 * low:.1f}–{100 * high:.1f} "
-                f"| {shortcut} |"
-            )
-        else:
-            lines.append(f"| {span} | 0 | – | – | – |")
+    lines += _bin_table("tokens after the supporting fact", result["by_distance"])
+    if result.get("by_segments_back") is not None:
+        lines += [
+            "",
+            *_bin_table(f"segments back ({result['segment_length']} tokens each)", result["by_segments_back"]),
+        ]
     trace = result["trace"]
     if trace is None:
         lines += ["", "No memory crosses segments: no trace."]
@@ -336,6 +358,22 @@ def format_report(result: dict, name: str) -> str:
     cut = "" if result.get("keep_last") is None else " or lost the swapped word to --keep-last"
     lines.append(f"\n{trace['skipped']} inputs had no counterfactual (no label of the same token count fits){cut}.")
     return "\n".join(lines) + "\n"
+
+
+def _bin_table(title: str, rows: list[dict]) -> list[str]:
+    lines = [f"| {title} | samples | accuracy % | 95 % interval | last-label shortcut % |", "|---|---:|---:|---|---:|"]
+    for row in rows:
+        span = bin_label(row)
+        if row["samples"]:
+            low, high = row["interval"]
+            shortcut = "–" if row.get("last_label") is None else f"{100 * row['last_label']:.1f}"
+            lines.append(
+                f"| {span} | {row['samples']} | {100 * row['accuracy']:.1f} | {100 * low:.1f}–{100 * high:.1f} "
+                f"| {shortcut} |"
+            )
+        else:
+            lines.append(f"| {span} | 0 | – | – | – |")
+    return lines
 
 
 def plot_retention(result: dict, path: str | Path, name: str) -> Path:

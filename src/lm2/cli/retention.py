@@ -4,7 +4,8 @@ On BABILong samples of one task at one length (built as `lm2 eval` builds them: 
 text, the model's tokenizer), two measurements (docs/memory.md, stage 17):
 
 - accuracy by distance: each greedy answer binned by the tokens of the input after the last supporting fact
-  (--bins: the bin edges in tokens), with 95 % Wilson intervals;
+  (--bins: the bin edges in tokens), with 95 % Wilson intervals, and by the segments between that fact and the
+  question (0: in the question's own segment; from 1 on only a memory carries it);
 - the fact's trace (models whose memory crosses segments: lm2, rmt, armt): each input beside its counterfactual,
   where the supporting fact names another of the task's labels; the norm of the difference between the two
   memories after each later segment, relative to its norm after the segment holding the swapped word (median
