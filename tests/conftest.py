@@ -92,6 +92,16 @@ VARIANTS = [
             "input_bias": 0.0,
         },
     ),
+    (  # the delta rule taken write after write in token order (docs/memory.md "Stage 35"), two memory blocks
+        "lm2",
+        {
+            "memory_write": "sequential",
+            "memory_output": "read",
+            "memory_layers": [0, 2],
+            "memory_candidate": "input",
+            "input_bias": 0.0,
+        },
+    ),
     ("rmt", {}),
     ("armt", {"initializer_range": 0.2}),
     (

@@ -167,7 +167,11 @@ def test_memory_preset_refuses_a_conflicting_field_given_with_its_default_value(
         ("write_penalty", -0.1, r"write_penalty=-0.1 must be >= 0 \(0: no write cost\)"),
         ("write_penalty", float("inf"), r"write_penalty=inf must be a finite number"),
         ("memory_candidate", "token", r"memory_candidate='token' is not allowed; choose one of 'read', 'input'"),
-        ("memory_write", "keys", r"memory_write='keys' is not allowed; choose one of 'rows', 'addressed', 'delta'"),
+        (
+            "memory_write",
+            "keys",
+            r"memory_write='keys' is not allowed; choose one of 'rows', 'addressed', 'delta', 'sequential'",
+        ),
     ],
 )
 def test_bad_memory_variant_fields_name_the_field(field, value, message):
@@ -229,6 +233,7 @@ def test_the_row_clip_is_a_flag_of_the_delta_write_only():
         LM2Config(memory_write="delta", memory_output="read", memory_row_clip=1)
     clipped = LM2Config(memory_write="delta", memory_output="read", memory_row_clip=True)
     assert LM2Config.from_dict(clipped.to_diff_dict()).memory_row_clip is True
+    assert LM2Config(memory_write="sequential", memory_output="read", memory_row_clip=True).memory_row_clip is True
 
 
 def test_the_paper_preset_has_no_write_penalty():

@@ -13,10 +13,12 @@ from lm2.model.memory import (
     accumulate_writes,
     address_rows,
     apply_delta_writes,
+    apply_ordered_writes,
     apply_writes,
     cosine_address,
     delta_address,
     delta_errors,
+    delta_rates,
     initial_bank,
     read_gated_mean,
     read_rows,
@@ -302,7 +304,7 @@ def test_addressed_writes_keep_the_bank_within_one_and_leave_it_exactly_when_gat
     assert torch.equal(shut(ids).memory.memory, m0)
 
 
-@pytest.mark.parametrize("write", ["addressed", "delta"])
+@pytest.mark.parametrize("write", ["addressed", "delta", "sequential"])
 @torch.no_grad()
 def test_an_addressed_segment_writes_when_it_completes_and_its_writes_wait_in_the_cache(write):
     """The bank in the state is the one entering the unfinished segment: the state after 3 tokens of a segment of 6
@@ -313,7 +315,8 @@ def test_an_addressed_segment_writes_when_it_completes_and_its_writes_wait_in_th
     after_one = model(ids[:, :6]).memory
     partial = model(ids[:, 6:9], memory=after_one).memory
     torch.testing.assert_close(partial.memory, after_one.memory, rtol=1e-9, atol=1e-12)
-    assert [layer.write_weight is not None for layer in partial.layers] == [True, False, True]  # the memory blocks
+    cached = [(layer.write_address if write == "sequential" else layer.write_weight) for layer in partial.layers]
+    assert [c is not None for c in cached] == [True, False, True]  # the memory blocks
     whole = model(ids).memory.memory
     cut = model(ids[:, 9:], memory=partial).memory.memory
     torch.testing.assert_close(cut, whole, rtol=1e-9, atol=1e-12)
@@ -383,18 +386,83 @@ def test_a_spread_delta_write_keeps_the_rows_apart_where_the_convex_mix_pulls_th
     assert spread < 0.9
 
 
+def _ordered_loop(bank, address, rate, value):
+    """`apply_ordered_writes` as its definition says: one write after another, M ← M + a_kᵀ (β_k ⊙ (c_k − a_k M))."""
+    b, h, n, m = address.shape
+    rows = bank.view(b, m, h, -1).transpose(1, 2).clone()  # (b, h, m, e)
+    for k in range(n):
+        a = address[:, :, k]  # (b, h, m)
+        error = value[:, :, k] - (a[..., None, :] @ rows)[..., 0, :]  # (b, h, e)
+        rows = rows + a[..., :, None] * (rate[:, :, k] * error)[..., None, :]
+    return rows.transpose(1, 2).reshape(b, m, -1)
+
+
+def test_ordered_writes_are_the_delta_rule_applied_one_after_another():
+    """The chunked closed form (a triangular solve per channel and chunk) against the loop it stands for, on random
+    addresses, rates and candidates (float64: the two differ by summation order only); its gradient against finite
+    differences. One write alone moves what its address reads exactly g of the way to its candidate, whatever the
+    address (no row's step is capped, as the one-step delta write caps it); with an address on one row or spread
+    evenly, where that cap does not bind, it is the one-step delta write of the same token."""
+    torch.manual_seed(2)
+    b, h, n, m, e = 2, 2, 7, 5, 3
+    bank = torch.rand(b, m, h * e, dtype=torch.float64) * 2 - 1
+    address = torch.softmax(torch.randn(b, h, n, m, dtype=torch.float64) * 2, -1)
+    rate = torch.rand(b, h, n, e, dtype=torch.float64) / address.square().sum(-1, keepdim=True)
+    value = torch.rand(b, h, n, e, dtype=torch.float64) * 2 - 1
+    loop = _ordered_loop(bank, address, rate, value)
+    for chunk in (16, 3, 1):  # one chunk, chunks of 3 and a ragged last one, a write per chunk
+        torch.testing.assert_close(apply_ordered_writes(bank, address, rate, value, chunk), loop, rtol=1e-12,
+                                   atol=1e-12)  # fmt: skip
+    inputs = tuple(t.clone().requires_grad_() for t in (bank, address, rate, value))
+    assert torch.autograd.gradcheck(apply_ordered_writes, inputs)
+    g_in = torch.rand(b, 1, h * e, dtype=torch.float64)
+    candidate = value[:, :, :1].transpose(1, 2).reshape(b, 1, h * e)
+    spread = address[:, :, :1]
+    after = apply_ordered_writes(bank, spread, delta_rates(spread, g_in, None), value[:, :, :1])
+    before = _read(spread, bank)
+    torch.testing.assert_close(_read(spread, after), before + g_in * (candidate - before), rtol=1e-12, atol=1e-12)
+    sharp = torch.zeros(b, h, 1, m, dtype=torch.float64)
+    sharp[..., 3] = 1.0
+    for one in (sharp, torch.full((b, h, 1, m), 1 / m, dtype=torch.float64)):
+        ordered = apply_ordered_writes(bank, one, delta_rates(one, g_in, None), value[:, :, :1])
+        torch.testing.assert_close(ordered, _delta_step(bank, one, g_in, candidate), rtol=1e-12, atol=1e-12)
+
+
+def test_the_later_of_two_writes_to_one_row_wins_where_the_one_step_delta_averages_them():
+    """Two tokens of one segment write to row 2 alone with their gates open: written in order, row 2 ends as the
+    later candidate (the earlier one replaced); in one step, as the mean of the two. A padding column writes
+    nothing."""
+    torch.manual_seed(3)
+    bank = torch.rand(1, 4, 6, dtype=torch.float64) * 2 - 1
+    sharp = torch.zeros(1, 2, 2, 4, dtype=torch.float64)  # 2 heads of 3 channels, 2 tokens, 4 rows
+    sharp[..., 2] = 1.0
+    ones = torch.ones(1, 2, 6, dtype=torch.float64)
+    candidate = torch.rand(1, 2, 6, dtype=torch.float64) * 2 - 1  # (b, n, d)
+    heads = candidate.view(1, 2, 2, 3).transpose(1, 2)  # (b, h, n, e)
+    ordered = apply_ordered_writes(bank, sharp, delta_rates(sharp, ones, None), heads)
+    torch.testing.assert_close(ordered[0, 2], candidate[0, 1], rtol=1e-12, atol=1e-12)
+    assert torch.equal(ordered[0, [0, 1, 3]], bank[0, [0, 1, 3]])
+    torch.testing.assert_close(_delta_step(bank, sharp, ones, candidate)[0, 2], candidate[0].mean(0), rtol=1e-12,
+                               atol=1e-12)  # fmt: skip
+    padded = delta_rates(sharp, ones, torch.tensor([[True, False]]))
+    torch.testing.assert_close(apply_ordered_writes(bank, sharp, padded, heads)[0, 2], candidate[0, 0], rtol=1e-12,
+                               atol=1e-12)  # fmt: skip
+
+
+@pytest.mark.parametrize("write", ["delta", "sequential"])
 @torch.no_grad()
-def test_delta_writes_stay_bounded_and_leave_the_bank_exactly_when_gates_are_shut():
+def test_delta_writes_stay_bounded_and_leave_the_bank_exactly_when_gates_are_shut(write):
     """Every gate open for 60 segments: the bank stays within 2 (the step is non-expansive; this model settles below
     1), and it moved; with hard input gates past −3 no token writes and the bank is M_0 bit for bit (every weight
     and error product is exactly 0, so each row is M + 0/1)."""
     ids = random_ids(2, 60 * 6, seed=5)
-    open_model = tiny_model("lm2", **{**DELTA, "input_bias": 4.0, "memory_candidate": "input"})
+    fields = {**DELTA, "memory_write": write}
+    open_model = tiny_model("lm2", **{**fields, "input_bias": 4.0, "memory_candidate": "input"})
     bank = open_model(ids).memory.memory
     m0 = open_model.model.initial_state(2, torch.device("cpu")).memory
     assert bank.abs().max() <= 2.0
     assert (bank - m0).abs().max() > 0.1
-    shut = tiny_model("lm2", **{**DELTA, "memory_gates": "hard", "input_bias": -10.0})
+    shut = tiny_model("lm2", **{**fields, "memory_gates": "hard", "input_bias": -10.0})
     assert torch.equal(shut(ids).memory.memory, m0)
 
 
@@ -502,10 +570,11 @@ def test_the_flop_count_adds_what_each_write_computes():
         write: forward_flops_per_token(LM2Config(**{**base, "memory_slots": 16, "memory_write": write}), 16)
         for write in MEMORY_WRITES
     }
-    assert flops["rows"] < flops["addressed"] < flops["delta"]
+    assert flops["rows"] < flops["addressed"] < flops["delta"] < flops["sequential"]
     assert flops["delta"] - flops["addressed"] == 2 * 2 * 32 * 16
+    heads = LM2Config(**base).memory_heads  # sequential: N = 2 x 16 writes a segment, each (h m + d) N
+    assert flops["sequential"] - flops["delta"] == 2 * (heads * 16 + 32) * 2 * 16
     cosine = LM2Config(**{**base, "memory_slots": 16, "memory_write": "delta", "memory_address": "cosine"})
-    heads = cosine.memory_heads
     assert forward_flops_per_token(cosine, 16) - flops["delta"] == 2 * 2 * 32 * heads  # E_t W_β, per memory block
     slots = LM2Config(**{**base, "memory_slots": 16, "memory_write": "delta", "memory_address": "slots"})
     assert flops["delta"] - forward_flops_per_token(slots, 16) == 2 * 2 * 32 * 32  # no W_K of the rows, per block

@@ -36,6 +36,16 @@ LM2_VARIANTS = [kw for arch, kw in VARIANTS if arch == "lm2"] + [
         "memory_address_strength": 4.0,
     },
     {"memory_write": "addressed", "memory_output": "read", "memory_address": "slots", "memory_gates": "sigmoid"},
+    {"memory_write": "sequential", "memory_output": "read", "memory_gates": "sigmoid", "memory_layers": [0, 2]},
+    {
+        "memory_write": "sequential",
+        "memory_output": "read",
+        "memory_gates": "hard",
+        "input_bias": 0.0,
+        "memory_candidate": "input",
+        "memory_address": "slots",
+        "memory_heads": 2,
+    },
 ]
 TOL = dict(rtol=1e-9, atol=1e-10)
 
@@ -58,10 +68,12 @@ def reference(model, ids):
         initial_bank(cfg.memory_slots, cfg.hidden_size, torch.float64) if net.memory_init is None else net.memory_init
     )
     logits = []
-    addressed, delta = cfg.memory_write in ("addressed", "delta"), cfg.memory_write == "delta"
+    addressed = cfg.memory_write in ("addressed", "delta", "sequential")
+    delta, sequential = cfg.memory_write == "delta", cfg.memory_write == "sequential"
     for seg in ids.split(cfg.segment_length):  # the bank crosses segments; positions restart at 0
         T, h, rows = len(seg), net.embed_tokens(seg), bank.clone()
         sums = []  # addressed: each memory block's (Σ_i u_ij, Σ_i u_ij c_i) of the segment
+        ordered = []  # sequential: every write of the segment, (token, block, channels, a, β, c)
         cos, sin = net.rotary_emb(torch.arange(T), h.dtype)
         for layer in net.layers:
             x, sa, mem = layer.input_layernorm(h), layer.self_attn, layer.memory
@@ -110,6 +122,9 @@ def reference(model, ids):
                             else:
                                 a = torch.softmax(mk[head] @ wq[head, i] / math.sqrt(e), 0)  # (m,)
                             part = slice(head * e, (head + 1) * e)
+                            if sequential:  # kept for the segment's end, where the writes apply in order
+                                ordered.append((i, len(sums), part, a, g_in[i, part] / (a @ a), c[i, part]))
+                                continue
                             written = c[i, part]
                             if delta:  # the error of what the address reads from the entering bank, a / |a|²
                                 written = written - a @ rows[:, part]
@@ -134,7 +149,10 @@ def reference(model, ids):
                 gates = gates + g_in.mean(-1).sum()
             h = h + layer.mlp(layer.post_attention_layernorm(h))
         logits.append(model.lm_head(net.norm(h)))
-        if delta and cfg.segment_length == T:  # a complete segment: every block's errors in one normalised step
+        if sequential and cfg.segment_length == T:  # token by token, a token's blocks in order: M += a β (c − a M)
+            for _, _, part, a, beta, c in sorted(ordered, key=lambda w: w[:2]):
+                rows[:, part] = rows[:, part] + a[:, None] * (beta * (c - a @ rows[:, part]))[None, :]
+        elif delta and cfg.segment_length == T:  # a complete segment: every block's errors in one normalised step
             rows = rows + sum(t for _, t in sums) / sum(w for w, _ in sums).clamp(min=1)
         elif addressed and cfg.segment_length == T:  # a complete segment: each block's writes in turn, convex mixes
             for weight, total in sums:

@@ -7,7 +7,8 @@
 # Usage: bash results/reproduction/amendment20/run.sh NAME   (NAME: BL0, BL1 (LM2, amendment 14's delta write),
 #   BA0, BA1 (ARMT), BR0, BR1 (RMT), BV0 (full attention: amendment 22, from (VS0) itself); amendment 22b's BD0 (LM2,
 #   the library's default) and BP0 (LM2, the paper's equations); amendment 22c's BV1 and BS0 (vanilla-segmented);
-#   amendment 24's BK<seed> (BL's LM2 with the rows addressed by keys of their own, docs/memory.md stage 34); one
+#   amendment 24's BK<seed> (BL's LM2 with the rows addressed by keys of their own, docs/memory.md stage 34);
+#   amendment 27's BQ<seed> (BL's LM2 with the writes taken in order, memory_write="sequential", stage 35); one
 #   thread each).
 #   A killed run resumes from its last checkpoint when rerun.
 set -eu
@@ -19,13 +20,14 @@ run=runs/reproduction/amendment20/$name
 case ${name:0:2} in
   BL) arch="--model.arch lm2 --model.write_penalty 0 --model.memory_write delta --model.memory_output read --model.memory_candidate input" ;;
   BK) arch="--model.arch lm2 --model.write_penalty 0 --model.memory_write delta --model.memory_output read --model.memory_candidate input --model.memory_address slots" ;;
+  BQ) arch="--model.arch lm2 --model.write_penalty 0 --model.memory_write sequential --model.memory_output read --model.memory_candidate input" ;;
   BA) arch="--model.arch armt" ;;
   BR) arch="--model.arch rmt" ;;
   BV) arch="--model.arch vanilla" ;;
   BD) arch="--model.arch lm2" ;;
   BP) arch="--model.arch lm2 --model.memory_preset paper" ;;
   BS) arch="--model.arch vanilla --model.vanilla_mode segmented" ;;
-  *) echo "unknown run $name (BL<seed>, BK<seed>, BA<seed>, BR<seed>, BV<seed>, BD<seed>, BP<seed>, BS<seed>)" >&2; exit 2 ;;
+  *) echo "unknown run $name (BL<seed>, BK<seed>, BQ<seed>, BA<seed>, BR<seed>, BV<seed>, BD<seed>, BP<seed>, BS<seed>)" >&2; exit 2 ;;
 esac
 mkdir -p logs $O/run-$name
 lm2 train --config configs/reproduction/round2-qa1.yaml $arch --init-from $B --data.tokenizer $B \

@@ -53,6 +53,7 @@ class DecoderLayer(nn.Module):
         prefix = None if cache.prefix_key is None else (cache.prefix_key, cache.prefix_value)
         attn, key, value = self.self_attn(x, ctx, cache.key, cache.value, prefix)
         memory_key = memory_value = writes = write_weight = write_sum = None
+        ordered = (None, None, None)
         if self.memory is None:
             h = h + attn
         else:
@@ -64,14 +65,23 @@ class DecoderLayer(nn.Module):
                 ctx=ctx,
                 key=cache.memory_key,
                 value=cache.memory_value,
-                written=(cache.write_weight, cache.write_sum),
+                written=(cache.write_weight, cache.write_sum, cache.write_address, cache.write_rate, cache.write_value),
                 count_writes=count_writes,
             )
             rows, memory_key, memory_value, writes = out.rows, out.key, out.value, out.writes
             write_weight, write_sum = out.write_weight, out.write_sum
+            ordered = out.ordered or ordered
             h = h + attn + out.gated.to(h.dtype)  # eq. 3: E_next = E_attn + E_gated
         h = h + self.mlp(self.post_attention_layernorm(h))
         cache = LayerCache(
-            key, value, memory_key, memory_value, cache.prefix_key, cache.prefix_value, write_weight, write_sum
+            key,
+            value,
+            memory_key,
+            memory_value,
+            cache.prefix_key,
+            cache.prefix_value,
+            write_weight,
+            write_sum,
+            *ordered,
         )
         return h, rows, cache, writes

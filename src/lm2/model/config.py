@@ -22,8 +22,9 @@ MEMORY_UPDATES = ("paper", "mean", "delta")
 MEMORY_GATES = ("sigmoid", "hard")
 MEMORY_GATE_GRADS = ("exact", "reopen")
 MEMORY_CANDIDATES = ("read", "input")
-MEMORY_WRITES = ("rows", "addressed", "delta")
-ADDRESSED_WRITES = ("addressed", "delta")  # no row belongs to a token: each write goes where its key points
+MEMORY_WRITES = ("rows", "addressed", "delta", "sequential")
+ADDRESSED_WRITES = ("addressed", "delta", "sequential")  # no row belongs to a token: each goes where its key points
+DELTA_WRITES = ("delta", "sequential")  # a write replaces what its address reads
 MEMORY_ADDRESSES = ("dot", "cosine", "slots")
 # Named settings of the memory-variant fields (DESIGN §2, "Memory at length"; docs/memory.md).
 MEMORY_PRESETS = {
@@ -146,15 +147,27 @@ class LM2Config(PreTrainedConfig):
         token writing with its gate fully open to one row, or spread evenly over all, leaves a_i M = c_i (in
         between, each row takes min(a_ij / |a_i|², 1) of the error); an evenly spread address moves every row
         alike, so the rows keep their differences where the convex mix shrinks them. The same fields as
-        `"addressed"`: `memory_output="read"`, no centring, W_A instead of the forget gate.
-    memory_row_clip: with `memory_write="delta"` only (not in the paper; docs/memory.md "Stage 32"): after each
-        segment's writes every entry of the bank is clipped to [-1, 1], the range of the candidates (tanh) and of
-        M_0, which the convex mix of `"addressed"` never leaves and the delta rule's step does (its rows' norms grow
-        with the input's length, docs/reproduction.md "Amendment 15"). The clip is the projection onto that box:
+        `"addressed"`: `memory_output="read"`, no centring, W_A instead of the forget gate. `"sequential"` (not in
+        the paper; docs/memory.md "Stage 35"): the delta rule applied write after write, in the segment's token
+        order (a token's memory blocks in their order), each error taken against the bank as the earlier writes of
+        the segment left it: M ← M + a_iᵀ (β_i ⊙ (c_i − a_i M)) with β_i = g_in,i / |a_i|² per channel, so a
+        write moves what its address reads g_in of the way to its candidate (no row's step capped as `"delta"`
+        caps it; the step stays non-expansive), and a later write
+        to the same rows replaces an earlier one instead of being averaged with it (with `"delta"` two facts about
+        one person in one segment leave no trace of which came last: docs/reproduction.md, amendment 26c). The bank
+        still takes the segment's writes when it completes, from the addresses, rates and candidates the blocks'
+        caches hold, in closed form over 16 writes at a time (a triangular system per channel). Same fields as
+        `"delta"`.
+    memory_row_clip: with `memory_write="delta"` or `"sequential"` only (not in the paper; docs/memory.md "Stage
+        32"): after each segment's writes every entry of the bank is clipped to [-1, 1], the range of the
+        candidates (tanh) and of M_0, which the convex mix of `"addressed"` never leaves and the delta rule's step
+        does (its rows' norms grow with the input's length, docs/reproduction.md "Amendment 15"). The clip is the
+        projection onto that box:
         it is non-expansive and leaves a bank inside the box as it is, so shut gates still leave it bit for bit.
         In the reproduction study it bounded the rows and changed qa1 at no length (amendment 15).
-    memory_address: how an addressed write's key picks its rows (`memory_write="addressed"` or `"delta"` only; not in
-        the paper). `"dot"` (default): a = softmax((E_t W_A) Kᵀ / sqrt(e)) over the rows' keys K, per memory head.
+    memory_address: how an addressed write's key picks its rows (`memory_write` "addressed", "delta" or
+        "sequential" only; not in the paper). `"dot"` (default): a = softmax((E_t W_A) Kᵀ / sqrt(e)) over the rows'
+        keys K, per memory head.
         `"cosine"`: content addressing with a key strength, as in the Neural Turing Machine: a_j = softmax_j(β cos(q,
         k_j)) with q = E_t W_A, and β = softplus(E_t W_β + b_β) ≥ 0 per token and memory head, so that each write sets
         how sharply it addresses, independently of the key's and the rows' magnitudes (one more d × h map and its
@@ -351,16 +364,16 @@ class LM2Config(PreTrainedConfig):
             raise ValueError(f"memory_read_norm={self.memory_read_norm!r} must be true or false")
         if not isinstance(self.memory_row_clip, bool):
             raise ValueError(f"memory_row_clip={self.memory_row_clip!r} must be true or false")
-        if self.memory_row_clip and self.memory_write != "delta":
+        if self.memory_row_clip and self.memory_write not in DELTA_WRITES:
             raise ValueError(
-                f"memory_row_clip=True needs memory_write='delta' (it bounds the delta rule's rows), "
+                f"memory_row_clip=True needs memory_write='delta' or 'sequential' (it bounds the delta rule's rows), "
                 f"got memory_write={self.memory_write!r}"
             )
         _choice("memory_address", self.memory_address, MEMORY_ADDRESSES)
         if self.memory_address != "dot" and self.memory_write not in ADDRESSED_WRITES:
             raise ValueError(
-                f"memory_address={self.memory_address!r} needs an addressed write (memory_write 'addressed' or "
-                f"'delta'), got memory_write={self.memory_write!r}"
+                f"memory_address={self.memory_address!r} needs an addressed write (memory_write 'addressed', "
+                f"'delta' or 'sequential'), got memory_write={self.memory_write!r}"
             )
         strength = self.memory_address_strength
         if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 < strength < math.inf:

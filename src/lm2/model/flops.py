@@ -7,7 +7,7 @@ set measured time ratios against FLOP ratios in benchmarks.
 
 from __future__ import annotations
 
-from .config import ADDRESSED_WRITES, LM2Config
+from .config import ADDRESSED_WRITES, DELTA_WRITES, LM2Config
 
 
 def parameter_counts(config: LM2Config) -> dict[str, int]:
@@ -83,8 +83,11 @@ def forward_flops_per_token(config: LM2Config, length: int) -> float:
         per_token += len(ids) * 2 * projections * d * d + sum(2 * 2 * d * r for r in rows)
         if addressed:  # the write key's scores over the m rows, then Σ_i u_ij and Σ_i u_ij c_i
             per_token += len(ids) * 3 * 2 * d * config.memory_slots
-        if config.memory_write == "delta":  # what each address reads, a_i M, for the error
+        if config.memory_write in DELTA_WRITES:  # what each address reads, a_i M, for the error
             per_token += len(ids) * 2 * d * config.memory_slots
+        if config.memory_write == "sequential":  # each write's overlaps with the segment's earlier writes (m per
+            writes = len(ids) * span  # head) and its row of the triangular solve (one per channel), about N each
+            per_token += len(ids) * (config.memory_heads * config.memory_slots + d) * writes
         if addressed and config.memory_address == "cosine":  # the key strengths, E_t W_β
             per_token += len(ids) * 2 * d * config.memory_heads
     elif config.arch == "rmt":

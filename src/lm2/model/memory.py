@@ -20,7 +20,9 @@ accumulate the segment's writes (`accumulate_writes`, kept in their caches betwe
 when the segment completes (`apply_writes`). With `memory_write="delta"` the same, but each token writes the error
 of what its address reads from the bank, normalised (`delta_address`, `delta_errors`), and the bank takes every
 block's writes in one step (`apply_delta_writes`; with `memory_row_clip`, then clipped to [-1, 1] by the model's
-`take_writes`). With `memory_address="cosine"` either write addresses by content with a key strength
+`take_writes`). With `memory_write="sequential"` the blocks cache each token's address, rate and candidate instead of
+their sums (`delta_rates`), and the bank takes the writes one after another in token order
+(`apply_ordered_writes`). With `memory_address="cosine"` any addressed write addresses by content with a key strength
 (`cosine_address`) instead of by dot product; with `memory_address="slots"` the rows' keys are learned parameters of
 the block (`slot_keys`), not projections of the rows, for the write's address and the read alike.
 
@@ -39,7 +41,7 @@ import torch
 from torch import Tensor, nn
 
 from .backbone import SegmentContext, attend, state_projection
-from .config import ADDRESSED_WRITES, LM2Config
+from .config import ADDRESSED_WRITES, DELTA_WRITES, LM2Config
 from .state import merge_columns
 
 
@@ -166,6 +168,8 @@ class MemoryOutput:
     writes: Tensor | None = None  # (b, n) each token's g_in averaged over the width, when counted
     write_weight: Tensor | None = None  # memory_write="addressed": (b, m, d) the segment's writes so far
     write_sum: Tensor | None = None  # (`accumulate_writes`), to cache until the segment completes
+    # memory_write="sequential": the segment's per-token writes so far (address, rate, candidate), to cache
+    ordered: tuple[Tensor, Tensor, Tensor] | None = None
 
 
 class LM2Memory(nn.Module):
@@ -191,7 +195,8 @@ class LM2Memory(nn.Module):
         self.reopen_gates = config.memory_gate_grad == "reopen"
         self.candidate = config.memory_candidate
         self.addressed = config.memory_write in ADDRESSED_WRITES  # an address instead of a row per token
-        self.delta = config.memory_write == "delta"  # the address's read replaced, not blended
+        self.delta = config.memory_write in DELTA_WRITES  # the address's read replaced, not blended
+        self.sequential = config.memory_write == "sequential"  # ... write after write, in the segment's order
         # The first memory block (every memory block with the addressed write): its bank holds earlier segments only.
         self.reads_whole_bank = reads_whole_bank or self.addressed
         self.q_proj = nn.Linear(d, d, bias=False)  # W_Q
@@ -268,7 +273,7 @@ class LM2Memory(nn.Module):
         ctx: SegmentContext,
         key: Tensor | None = None,
         value: Tensor | None = None,
-        written: tuple[Tensor | None, Tensor | None] = (None, None),
+        written: tuple[Tensor | None, ...] = (None, None),
         return_step: bool = False,
         count_writes: bool = False,
     ) -> MemoryOutput:
@@ -278,7 +283,8 @@ class LM2Memory(nn.Module):
         `(b, n, d)` bank rows M_t[i] of the new columns entering this block; bank `(b, m, d)` the stream's
         bank (read by the first memory block); key/value this block's cached memory K/V of the segment;
         `count_writes` also returns each token's input gate averaged over the width (the write tally);
-        `written` the addressed write's sums of the segment so far (this block's cache; `rows` is then None).
+        `written` the addressed write's sums of the segment so far, or with `memory_write="sequential"` its
+        (address, rate, candidate) of each token so far (this block's cache; `rows` is then None).
         """
         dtype = bank.dtype if rows is None else rows.dtype  # the bank's precision (rows: a slice of it, or eq. 6's)
         source = x if self.query == "input" else attn
@@ -335,6 +341,18 @@ class LM2Memory(nn.Module):
         else:
             strength = nn.functional.softplus(state_projection(self.strength_proj, x, dtype))  # β   (b, n, h)
             address = cosine_address(write_key, key.to(dtype), strength.transpose(1, 2))
+        gated = g_out * e_mem
+        if self.gain is not None:
+            gated = self.gain.to(dtype) * gated
+        step = MemoryStep(weights, e_mem, g_out, g_in, None, candidate, address) if return_step else None
+        writes = g_in.mean(-1) if count_writes else None
+        if self.sequential:  # this pass's columns of the segment's per-token writes, merged into the cached ones
+            new = (address, delta_rates(address, g_in, ctx.valid), self._heads(candidate))
+            cached = written[2:] if len(written) > 2 else (None, None, None)
+            ordered = tuple(
+                merge_columns(c, t, ctx.start, ctx.offset, ctx.aligned) for c, t in zip(cached, new, strict=True)
+            )
+            return MemoryOutput(gated, None, key, value, step, writes, ordered=ordered)
         if self.delta:
             errors = delta_errors(address, bank.to(dtype), candidate)
             weight, total = accumulate_writes(delta_address(address), g_in, errors, ctx.valid)
@@ -345,11 +363,6 @@ class LM2Memory(nn.Module):
             keep = before[:, None, None]
             weight = weight + torch.where(keep, written[0], 0).to(dtype)
             total = total + torch.where(keep, written[1], 0).to(dtype)
-        gated = g_out * e_mem
-        if self.gain is not None:
-            gated = self.gain.to(dtype) * gated
-        step = MemoryStep(weights, e_mem, g_out, g_in, None, candidate, address) if return_step else None
-        writes = g_in.mean(-1) if count_writes else None
         return MemoryOutput(gated, None, key, value, step, writes, weight, total)
 
 
@@ -415,6 +428,39 @@ def apply_delta_writes(bank: Tensor, weight: Tensor, total: Tensor) -> Tensor:
     weighted mean of the errors written to it, with weights summing to at most 1, so the step is non-expansive (the
     map M ↦ M − D⁻¹AᵀGΛA M has eigenvalues in [0, 1]); a row nothing wrote to is left exactly as it was."""
     return bank + total / weight.clamp(min=1.0)
+
+
+def delta_rates(address: Tensor, g_in: Tensor, valid: Tensor | None) -> Tensor:
+    """The rates of `memory_write="sequential"`: β_i = g_in,i / |a_i|² per channel `(b, h, n, e)`, for the address
+    `(b, h, n, m)` and the input gates `(b, n, d)`; 0 for the tokens of padding columns (`valid` `(b, n)` false),
+    which then write nothing."""
+    b, h, n, _ = address.shape
+    if valid is not None:
+        g_in = g_in * valid[..., None].to(g_in.dtype)
+    return g_in.view(b, n, h, -1).transpose(1, 2) / address.square().sum(-1, keepdim=True)
+
+
+def apply_ordered_writes(bank: Tensor, address: Tensor, rate: Tensor, value: Tensor, chunk: int = 16) -> Tensor:
+    """The bank `(b, m, d)` after N writes taken one after another (`memory_write="sequential"`): write k, with
+    address a_k `(b, h, N, m)`, rate β_k and candidate c_k `(b, h, N, e)`, does M ← M + a_kᵀ (β_k ⊙ (c_k − a_k M))
+    on each head's channels. In closed form over `chunk` writes at a time (exact, as DeltaNet's chunked form): within
+    a chunk the errors r_k = c_k − a_k M_(k−1) solve, per channel, the unit lower triangular system
+    r_k + Σ_(l<k) (a_k · a_l) β_l r_l = c_k − a_k M, with M the bank entering the chunk, which then becomes
+    M + Σ_k a_kᵀ (β_k ⊙ r_k). A write with rate 0 changes nothing, and with g_in ≤ 1 each step is non-expansive
+    (the eigenvalues of I − β a aᵀ lie in [0, 1])."""
+    b, m, _ = bank.shape
+    h, e = rate.shape[1], rate.shape[3]
+    rows = bank.view(b, m, h, e).transpose(1, 2)  # (b, h, m, e)
+    for start in range(0, address.shape[2], chunk):
+        a, beta = address[:, :, start : start + chunk], rate[:, :, start : start + chunk]  # (b, h, C, m), (b, h, C, e)
+        first = value[:, :, start : start + chunk] - a @ rows  # c_k − a_k M   (b, h, C, e)
+        overlap = torch.tril(a @ a.transpose(-1, -2), diagonal=-1)  # (a_k · a_l) for l < k   (b, h, C, C)
+        system = overlap[:, :, None] * beta.transpose(-1, -2)[..., None, :]  # column l scaled by β_l, per channel
+        # (b, h, e, C, C) below the diagonal, whose ones `unitriangular` supplies
+        errors = torch.linalg.solve_triangular(system, first.transpose(-1, -2)[..., None], upper=False,
+                                               unitriangular=True)[..., 0]  # (b, h, e, C)  # fmt: skip
+        rows = rows + a.transpose(-1, -2) @ (beta * errors.transpose(-1, -2))
+    return rows.transpose(1, 2).reshape(b, m, h * e)
 
 
 def read_rows(q: Tensor, key: Tensor, value: Tensor, start: int | None, explicit: bool) -> tuple[Tensor, Tensor]:

@@ -26,7 +26,16 @@ from .block import DecoderLayer
 from .config import ADDRESSED_WRITES, LM2Config
 from .layout import gather_outputs, grid_layout, segment_slices
 from .loss import causal_lm_loss
-from .memory import Gate, LM2Memory, apply_delta_writes, apply_writes, bank_dtype, initial_bank, write_rows
+from .memory import (
+    Gate,
+    LM2Memory,
+    apply_delta_writes,
+    apply_ordered_writes,
+    apply_writes,
+    bank_dtype,
+    initial_bank,
+    write_rows,
+)
 from .rmt import read_prefix, write_memory
 from .state import LayerCache, MemoryState
 
@@ -209,7 +218,7 @@ class LM2Model(LM2PreTrainedModel):
         complete = offset == cfg.segment_length  # memory tokens write only after a complete segment
         if addressed:  # inside a segment (every generated token) nothing is computed here
             if bool(complete.any()):
-                memory = take_writes(memory, new_caches, complete, cfg.memory_write == "delta", cfg.memory_row_clip)
+                memory = take_writes(memory, new_caches, complete, cfg.memory_write, cfg.memory_row_clip)
         elif bank is not None:  # only real tokens write their rows; the others pass through (DESIGN §2)
             memory = write_rows(bank, rows, start, valid)
         if cfg.arch == "rmt":
@@ -229,14 +238,21 @@ class LM2Model(LM2PreTrainedModel):
         return h, MemoryState(memory, offset, layers, cfg.arch, associative, normalizer), tally
 
 
-def take_writes(bank: Tensor, caches: list[LayerCache], complete: Tensor, delta: bool, clip: bool) -> Tensor:
+def take_writes(bank: Tensor, caches: list[LayerCache], complete: Tensor, write: str, clip: bool) -> Tensor:
     """The bank `(b, m, d)` after the addressed writes waiting in the memory blocks' caches, for the samples whose
-    segment is `complete` `(b,)`: every block's in one step with `memory_write="delta"` (docs/memory.md "Stage 31"),
-    then with `clip` (`memory_row_clip`, "Stage 32") every entry clipped to [-1, 1]; else block by block, convex
-    mixes ("Stage 30")."""
+    segment is `complete` `(b,)`: with `write="delta"` (`memory_write`, docs/memory.md "Stage 31") every block's in
+    one step; with `"sequential"` ("Stage 35") one write after another, token by token and within a token block by
+    block; either then with `clip` (`memory_row_clip`, "Stage 32") clipped to [-1, 1]; with `"addressed"` block by
+    block, convex mixes ("Stage 30")."""
     done = complete[:, None, None]
+    if write == "sequential":
+        parts = [(c.write_address, c.write_rate, c.write_value) for c in caches if c.write_address is not None]
+        # (b, h, n, L, ·) -> (b, h, n L, ·): token-major, a token's memory blocks in their order
+        address, rate, value = (torch.stack(p, 3).flatten(2, 3) for p in zip(*parts, strict=True))
+        new = apply_ordered_writes(bank, address.to(bank.dtype), rate.to(bank.dtype), value.to(bank.dtype))
+        return torch.where(done, new.clamp(-1.0, 1.0) if clip else new, bank)
     sums = [(cache.write_weight, cache.write_sum) for cache in caches if cache.write_weight is not None]
-    if delta:
+    if write == "delta":
         weight, total = (torch.stack(parts).sum(0) for parts in zip(*sums, strict=True))
         new = apply_delta_writes(bank, weight, total)
         return torch.where(done, new.clamp(-1.0, 1.0) if clip else new, bank)

@@ -33,6 +33,10 @@ class LayerCache:
     prefix_value: Tensor | None = None
     write_weight: Tensor | None = None  # lm2, memory_write="addressed": (b, m, d) Σ_i u_ij of the segment so far
     write_sum: Tensor | None = None  # (b, m, d) Σ_i u_ij c_i, applied to the bank when the segment completes
+    # memory_write="sequential": each token's write of the segment so far, applied in order when it completes
+    write_address: Tensor | None = None  # (b, h_mem, w, m) where it writes
+    write_rate: Tensor | None = None  # (b, h_mem, w, e) β = g_in / |a|² (0 for padding)
+    write_value: Tensor | None = None  # (b, h_mem, w, e) its candidate
 
     def apply(self, fn: Callable[[Tensor], Tensor]) -> LayerCache:
         return LayerCache(*(None if t is None else fn(t) for t in self.tensors()))
@@ -47,6 +51,9 @@ class LayerCache:
             self.prefix_value,
             self.write_weight,
             self.write_sum,
+            self.write_address,
+            self.write_rate,
+            self.write_value,
         )
 
 
