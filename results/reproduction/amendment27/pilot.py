@@ -1,5 +1,6 @@
 """docs/reproduction.md, amendment 27: the delta write taken in order ((BQ0), `memory_write="sequential"`) beside the
-delta write ((BL0)), both after amendment 20's recipe from (VS0)'s backbone, seed 0, on amendment 26's two splits at
+delta write ((BL0)), both after amendment 20's recipe from (VS0)'s backbone, seed 0 (amendment 27b: seed 1, (BQ1)
+beside (BL1)), on amendment 26's two splits at
 0k: the 1,000 qa1 test questions by where the supporting fact stands (the question's segment or an earlier one,
 `zero_k.py`), and the 10,000 training questions whose fact lies in an earlier segment, "crowded" (that segment also
 holds an older fact about the asked person) or "alone" (`order.py`), each by the study's tie rule.
@@ -20,27 +21,24 @@ from lm2.evaluation.study import interval_order  # noqa: E402
 from lm2.files import write_atomic  # noqa: E402
 
 OUT = HERE / "pilot.json"
-MODELS = {
-    "BL0 (delta)": HERE.parent / "amendment20/run-BL0/model",
-    "BQ0 (sequential)": HERE.parent / "amendment20/run-BQ0/model",
-}
+PAIRS = [  # (the one-step delta write, the ordered write) after amendment 20's recipe: amendment 27, then 27b
+    (("BL0 (delta)", "amendment20/run-BL0/model"), ("BQ0 (sequential)", "amendment20/run-BQ0/model")),
+    (("BL1 (delta)", "amendment20/run-BL1/model"), ("BQ1 (sequential)", "amendment20/run-BQ1/model")),
+]
 
 
-def main() -> None:
-    store = json.loads(OUT.read_text()) if OUT.is_file() else {}
-    for name, folder in MODELS.items():
-        if store.get(name, {}).get("model") != str(folder):
-            print(f"answering {name} ({folder})", flush=True)
-            store[name] = {
-                "model": str(folder),
-                "test": zero_k.answer(str(folder), 1000),
-                "train": order.answer(folder),
-            }
-            write_atomic(OUT, json.dumps(store) + "\n")
-    a, b = MODELS
-    print("test split, 0k: | model | all | in the question's segment | in an earlier segment |")
-    groups = {name: zero_k.groups(store[name]["test"]) for name in MODELS}
-    for name in MODELS:
+def answered(store: dict, name: str, folder: Path) -> dict:
+    if store.get(name, {}).get("model") != str(folder):
+        print(f"answering {name} ({folder})", flush=True)
+        store[name] = {"model": str(folder), "test": zero_k.answer(str(folder), 1000), "train": order.answer(folder)}
+        write_atomic(OUT, json.dumps(store) + "\n")
+    return store[name]
+
+
+def compare(a: str, b: str, store: dict) -> None:
+    print("\ntest split, 0k: | model | all | in the question's segment | in an earlier segment |")
+    groups = {name: zero_k.groups(store[name]["test"]) for name in (a, b)}
+    for name in (a, b):
         cells = [
             f"{100 * acc:.1f} [{100 * lo:.0f}, {100 * hi:.0f}] (n {n})" for acc, lo, hi, n in groups[name].values()
         ]
@@ -48,16 +46,27 @@ def main() -> None:
     print(
         f"{b} against {a}: " + ", ".join(f"{g} {interval_order(groups[b][g][:3], groups[a][g][:3])}" for g in groups[a])
     )
-    print("\ntraining split, 0k, fact in an earlier segment:")
+    print("training split, 0k, fact in an earlier segment:")
     print("| model | alone | crowded | order | wrong crowded answers naming an older place |")
-    for name in MODELS:
-        print(f"| {name} | {order.row([store[name]['train']])} |")
     crowded = {}
-    for name in MODELS:
+    for name in (a, b):
+        print(f"| {name} | {order.row([store[name]['train']])} |")
         record = store[name]["train"]
         hits = [c for c, w in zip(record["correct"], record["where"], strict=True) if w == "crowded"]
         crowded[name] = (sum(hits) / len(hits), *zero_k.wilson(sum(hits), len(hits)))
     print(f"crowded: {b} {interval_order(crowded[b], crowded[a])} {a}")
+
+
+def main() -> None:
+    store = json.loads(OUT.read_text()) if OUT.is_file() else {}
+    for pair in PAIRS:
+        folders = [HERE.parent / path for _, path in pair]
+        if not all((folder / "config.json").is_file() for folder in folders):
+            print(f"\n{pair[1][0]}: not run yet")
+            continue
+        for (name, _), folder in zip(pair, folders, strict=True):
+            answered(store, name, folder)
+        compare(pair[0][0], pair[1][0], store)
 
 
 if __name__ == "__main__":
