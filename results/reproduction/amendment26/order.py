@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 import torch
-from zero_k import BABI, SEGMENT
+from zero_k import BABI, SEGMENT, asked_person
 
 from lm2.analysis.retention import fact_spans
 from lm2.data.babilong import encode_sample
@@ -38,6 +38,8 @@ MODELS = {
 }
 SAMPLES = 10000
 LABELS = [label.lower() for label in task_labels("qa1")]
+WHERE = ("in view", "alone", "crowded")  # where a question's supporting fact stands (`layout`), stored as its index
+ROOT = HERE.parents[2]
 
 
 def layout(sample, tokenizer) -> dict:
@@ -48,7 +50,7 @@ def layout(sample, tokenizer) -> dict:
     support = max(sample.supporting)
     if segments[support] == (len(ids) - 1) // SEGMENT:
         return {"where": "in view", "older": []}
-    person = [w for w in re.findall(r"[A-Z][a-z]+", sample.question) if w != "Where"][0]
+    person = asked_person(sample)
     older = [
         i for i in range(support) if segments[i] == segments[support] and re.search(rf"\b{person}\b", sample.facts[i])
     ]
@@ -57,6 +59,8 @@ def layout(sample, tokenizer) -> dict:
 
 
 def answer(folder: Path) -> dict:
+    """The model's answers, kept compactly: 1/0 per question for right and for naming an older place of the asked
+    person, and where its supporting fact stands as an index into WHERE."""
     torch.set_num_threads(1)
     model, tokenizer = load_pretrained(folder)
     source = GeneratedSource(tokenizer, tasks="qa1", lengths="0k", samples=SAMPLES, seed=0, babi=str(BABI),
@@ -65,35 +69,48 @@ def answer(folder: Path) -> dict:
     prompts = [encode_sample(tokenizer, s, with_answer=False)["input_ids"] for s in built]
     outputs, _ = answer_in_batches(model, tokenizer, prompts, 32, 8)
     layouts = [layout(s, tokenizer) for s in built]
-    return {"model": str(folder), "samples": SAMPLES, "data": source.describe(), "outputs": outputs,
-            "correct": [compare_answers(s.target, o, s.question, s.task, mode="fixed")
+    return {"model": name_of(folder), "samples": SAMPLES, "data": source.describe(),
+            "correct": [int(compare_answers(s.target, o, s.question, s.task, mode="fixed"))
                         for s, o in zip(built, outputs, strict=True)],
-            "where": [x["where"] for x in layouts],
-            "names_older": [bool(o.split()) and o.split()[0].lower() in x["older"]
+            "where": [WHERE.index(x["where"]) for x in layouts],
+            "names_older": [int(bool(o.split()) and o.split()[0].lower() in x["older"])
                             for o, x in zip(outputs, layouts, strict=True)]}  # fmt: skip
+
+
+def name_of(folder: Path) -> str:
+    """A model folder as the store names it: relative to the repository's root."""
+    return str(folder.relative_to(ROOT))
+
+
+def group_accuracy(records: list[dict], group: str) -> tuple[float, float, float, int]:
+    """Accuracy, its 95 % Wilson interval and the number of questions of `group` ("in view", "alone", "crowded")
+    over the records together."""
+    code = WHERE.index(group)
+    hits = [c for r in records for c, w in zip(r["correct"], r["where"], strict=True) if w == code]
+    return (sum(hits) / len(hits), *wilson(sum(hits), len(hits)), len(hits))
 
 
 def row(records: list[dict]) -> str:
     cells, groups = [], {}
     for group in ("alone", "crowded"):
-        hits = [c for r in records for c, w in zip(r["correct"], r["where"], strict=True) if w == group]
-        acc, (low, high) = sum(hits) / len(hits), wilson(sum(hits), len(hits))
-        groups[group] = (acc, low, high)
-        cells.append(f"{100 * acc:.1f} [{100 * low:.0f}, {100 * high:.0f}] (n {len(hits)})")
+        acc, low, high, n = groups[group] = group_accuracy(records, group)
+        cells.append(f"{100 * acc:.1f} [{100 * low:.0f}, {100 * high:.0f}] (n {n})")
+    crowded = WHERE.index("crowded")
     wrong = [named for r in records for c, w, named in zip(r["correct"], r["where"], r["names_older"], strict=True)
-             if w == "crowded" and not c]  # fmt: skip
+             if w == crowded and not c]  # fmt: skip
     share = f"{sum(wrong)} of {len(wrong)} ({100 * sum(wrong) / max(1, len(wrong)):.0f} %)"
-    return " | ".join([*cells, f"crowded {interval_order(groups['crowded'], groups['alone'])} alone", share])
+    order = interval_order(groups["crowded"][:3], groups["alone"][:3])
+    return " | ".join([*cells, f"crowded {order} alone", share])
 
 
 def main() -> None:
     store = json.loads(OUT.read_text()) if OUT.is_file() else {}
     for name, folder in MODELS.items():
-        if store.get(name, {}).get("model") != str(folder):
+        if store.get(name, {}).get("model") != name_of(folder):
             print(f"answering {name} ({folder})", flush=True)
             store[name] = answer(folder)
-            write_atomic(OUT, json.dumps(store) + "\n")
-    views = sum(w == "in view" for w in store["full"]["where"])
+            write_atomic(OUT, json.dumps(store, separators=(",", ":")) + "\n")
+    views = store["full"]["where"].count(WHERE.index("in view"))
     print(f"{SAMPLES} questions of the training split at 0k; the supporting fact in the question's segment: {views}")
     print("| model | alone | crowded | order | wrong crowded answers naming an older place of the person |")
     print("|---|---|---|---|---|")

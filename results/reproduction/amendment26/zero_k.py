@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from lm2.analysis.retention import fact_spans
+from lm2.analysis.retention import segments_back
 from lm2.data.babilong import encode_sample
 from lm2.data.metric import compare_answers
 from lm2.data.shortcuts import shortcut_answers
@@ -35,20 +35,21 @@ BABI = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "babi"
 
 def in_view(sample, tokenizer) -> bool:
     """Whether the last token of the last supporting fact lies in the segment of the prompt's last token."""
-    prompt = encode_sample(tokenizer, sample, with_answer=False)
-    ids = prompt["input_ids"]
-    _, end = fact_spans(sample, tokenizer)[max(sample.supporting)]
-    place = end  # index in `ids` of the fact's last token: +1 for the BOS token, -1 for the exclusive end
-    return place >= SEGMENT * ((len(ids) - 1) // SEGMENT)
+    return segments_back(sample, tokenizer, SEGMENT) == 0
+
+
+def asked_person(sample) -> str | None:
+    """The person a qa1 question ("Where is Mary?") asks about."""
+    names = [w for w in re.findall(r"[A-Z][a-z]+", sample.question) if w != "Where"]
+    return names[0] if names else None
 
 
 def stale(sample, output: str) -> bool:
     """Whether a wrong `output` names the place of another fact about the person the qa1 question asks about."""
-    words = output.lower().split()
-    person = [w for w in re.findall(r"[A-Z][a-z]+", sample.question) if w != "Where"]
-    if not words or words[0] == sample.target.lower() or not person:
+    words, person = output.lower().split(), asked_person(sample)
+    if not words or words[0] == sample.target.lower() or person is None:
         return False
-    return any(person[0] in fact and re.search(rf"\b{re.escape(words[0])}\b", fact.lower()) for fact in sample.facts)
+    return any(person in fact and re.search(rf"\b{re.escape(words[0])}\b", fact.lower()) for fact in sample.facts)
 
 
 def answer(model_dir: str, samples: int) -> dict:

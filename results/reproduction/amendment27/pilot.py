@@ -28,10 +28,11 @@ PAIRS = [  # (the one-step delta write, the ordered write) after amendment 20's 
 
 
 def answered(store: dict, name: str, folder: Path) -> dict:
-    if store.get(name, {}).get("model") != str(folder):
+    if store.get(name, {}).get("model") != order.name_of(folder):
         print(f"answering {name} ({folder})", flush=True)
-        store[name] = {"model": str(folder), "test": zero_k.answer(str(folder), 1000), "train": order.answer(folder)}
-        write_atomic(OUT, json.dumps(store) + "\n")
+        test = zero_k.answer(order.name_of(folder), 1000)
+        store[name] = {"model": order.name_of(folder), "test": test, "train": order.answer(folder)}
+        write_atomic(OUT, json.dumps(store, separators=(",", ":")) + "\n")
     return store[name]
 
 
@@ -48,12 +49,9 @@ def compare(a: str, b: str, store: dict) -> None:
     )
     print("training split, 0k, fact in an earlier segment:")
     print("| model | alone | crowded | order | wrong crowded answers naming an older place |")
-    crowded = {}
     for name in (a, b):
         print(f"| {name} | {order.row([store[name]['train']])} |")
-        record = store[name]["train"]
-        hits = [c for c, w in zip(record["correct"], record["where"], strict=True) if w == "crowded"]
-        crowded[name] = (sum(hits) / len(hits), *zero_k.wilson(sum(hits), len(hits)))
+    crowded = {name: order.group_accuracy([store[name]["train"]], "crowded")[:3] for name in (a, b)}
     print(f"crowded: {b} {interval_order(crowded[b], crowded[a])} {a}")
 
 

@@ -273,7 +273,7 @@ class LM2Memory(nn.Module):
         ctx: SegmentContext,
         key: Tensor | None = None,
         value: Tensor | None = None,
-        written: tuple[Tensor | None, ...] = (None, None),
+        written: tuple[Tensor | None, ...] = (None,) * 5,
         return_step: bool = False,
         count_writes: bool = False,
     ) -> MemoryOutput:
@@ -283,8 +283,8 @@ class LM2Memory(nn.Module):
         `(b, n, d)` bank rows M_t[i] of the new columns entering this block; bank `(b, m, d)` the stream's
         bank (read by the first memory block); key/value this block's cached memory K/V of the segment;
         `count_writes` also returns each token's input gate averaged over the width (the write tally);
-        `written` the addressed write's sums of the segment so far, or with `memory_write="sequential"` its
-        (address, rate, candidate) of each token so far (this block's cache; `rows` is then None).
+        `written` this block's cached writes of the segment so far (`rows` is then None): the addressed write's sums
+        (weight, total), then with `memory_write="sequential"` each token's (address, rate, candidate).
         """
         dtype = bank.dtype if rows is None else rows.dtype  # the bank's precision (rows: a slice of it, or eq. 6's)
         source = x if self.query == "input" else attn
@@ -348,9 +348,8 @@ class LM2Memory(nn.Module):
         writes = g_in.mean(-1) if count_writes else None
         if self.sequential:  # this pass's columns of the segment's per-token writes, merged into the cached ones
             new = (address, delta_rates(address, g_in, ctx.valid), self._heads(candidate))
-            cached = written[2:] if len(written) > 2 else (None, None, None)
             ordered = tuple(
-                merge_columns(c, t, ctx.start, ctx.offset, ctx.aligned) for c, t in zip(cached, new, strict=True)
+                merge_columns(c, t, ctx.start, ctx.offset, ctx.aligned) for c, t in zip(written[2:], new, strict=True)
             )
             return MemoryOutput(gated, None, key, value, step, writes, ordered=ordered)
         if self.delta:
