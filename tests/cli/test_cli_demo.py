@@ -14,8 +14,9 @@ from pathlib import Path
 
 import torch
 
-from lm2.cli.demo import STUDY_MODELS, checkpoints_act, shipped_models
+from lm2.cli.demo import STUDY_MODELS, act_models, checkpoints_act, shipped_models
 from lm2.cli.main import main
+from lm2.model.variants import DEFAULT_MODELS
 from tests.integrations.tiny_checkpoint import save_tiny_checkpoint
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -94,6 +95,15 @@ def test_the_study_models_act3_names_are_shipped():
     for name, path in STUDY_MODELS.items():
         for file in ("config.json", "model.safetensors", "tokenizer.json"):
             assert (root / path / file).is_file(), (name, path, file)
+
+
+def test_act2_trains_the_study_lm2_by_default_and_models_sets_both_acts():
+    """Without --models, act 1 shows the library's default memories and act 2 the study's models: its LM2 is the
+    shipped study's (tests/model/test_variants.py), the rest act 1's."""
+    recall, babilong = act_models("")
+    assert recall == list(DEFAULT_MODELS) and recall[0] == "lm2"
+    assert babilong == ["lm2-hard-floor-delta-input", *DEFAULT_MODELS[1:]]
+    assert act_models("armt,lm2") == (["armt", "lm2"], ["armt", "lm2"])
 
 
 def test_bad_options_are_refused(caplog):

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
+from lm2.cli.demo import STUDY_MODELS
 from lm2.model.variants import DEFAULT_MODELS, VARIANTS, parse_variants, variant_config
 from tests.conftest import TINY
+
+ROOT = Path(__file__).resolve().parents[2]  # the checkout, where the study's models are shipped
 
 
 def test_every_variant_builds_on_one_backbone_and_differs_only_in_its_memory():
@@ -19,6 +25,23 @@ def test_every_variant_builds_on_one_backbone_and_differs_only_in_its_memory():
     }
     for config in configs.values():
         assert (config.hidden_size, config.num_hidden_layers, config.segment_length) == (32, 3, 6)
+
+
+def test_the_study_lm2_is_the_shipped_one_and_its_ordered_twin_differs_only_in_the_order():
+    """`lm2-hard-floor-delta-input` is the reproduction study's LM2 (act 3 evaluates its shipped model; act 2 trains
+    it), field for field but for what follows the backbone; `lm2 bench overhead` with its ordered twin times the
+    order's cost and nothing else."""
+    study, ordered = (variant_config(name, TINY).to_dict() for name in ("lm2-hard-floor-delta-input",
+                                                                        "lm2-hard-floor-sequential-input"))  # fmt: skip
+    shipped = json.loads((ROOT / STUDY_MODELS["lm2"] / "config.json").read_text())
+    memory = [key for key in study if key.startswith(("memory_", "forget_", "input_bias", "write_"))]
+    backbone = {"memory_slots", "memory_heads", "write_penalty_warmup"}  # the slots follow the segment; no price
+    assert {key: study[key] for key in memory if key not in backbone} == {
+        key: shipped[key] for key in memory if key not in backbone
+    }
+    assert study["arch"] == shipped["arch"] == "lm2" and shipped["write_penalty"] == 0
+    changed = {key: (study[key], ordered[key]) for key in study if study[key] != ordered[key]}
+    assert changed == {"memory_write": ("delta", "sequential")}
 
 
 def test_backbone_and_overrides_reach_the_config():

@@ -1,4 +1,4 @@
-"""docs/reproduction.md, amendments 23 to 26: runs against the runs they are read beside, by the study's tie rule at
+"""docs/reproduction.md, amendments 23 to 28: runs against the runs they are read beside, by the study's tie rule at
 each length (a tie when each accuracy lies inside the other's 95 % Wilson interval; a group of runs pools its
 questions), with the means over 4k, 8k and 16k and their ratio (LM2 to RMT or ARMT where the pair is one). A run not
 (yet) evaluated is said so. A run's folder follows from its name: B... amendment 20, L... amendment 21, X... 23.
@@ -39,6 +39,14 @@ PAIRS = [  # (runs read, runs read beside)
     ("XLBV0", "LBV0"),
     ("XLBK0", "XLBL0"),  # 26b: keys of the rows' own at amendment 23's budget
     ("XLBK0", "LBK0"),
+    ("LBQ0", "LBL0"),  # 28: the ordered write after amendment 21's steps, then after amendment 23's
+    ("LBQ1", "LBL1"),
+    ("LBQ0,LBQ1", "LBL0,LBL1"),
+    ("XLBQ0", "XLBL0"),
+    ("XLBQ1", "XLBL1"),
+    ("XLBQ0,XLBQ1", "XLBL0,XLBL1"),
+    ("XLBQ0,XLBQ1", "XLBR0,XLBR1"),
+    ("XLBQ0,XLBQ1", "XLBV0"),
     ("LBL0", "LBR0"),  # read beside: amendment 21's seed-0 pair; 24's keys against RMT's seeds; 24 after recipe 20
     ("LBK0", "LBR0,LBR1"),
     ("LBK0,LBK1", "LBR0,LBR1"),

@@ -1,6 +1,8 @@
 """docs/reproduction.md, amendment 27: the delta write taken in order ((BQ0), `memory_write="sequential"`) beside the
 delta write ((BL0)), both after amendment 20's recipe from (VS0)'s backbone, seed 0 (amendment 27b: seed 1, (BQ1)
-beside (BL1)), on amendment 26's two splits at
+beside (BL1); amendment 28: the same pairs after amendment 21's steps on long inputs, (LBQ<seed>) beside (LBL<seed>),
+and after amendment 23's, (XLBQ<seed>) beside (XLBL<seed>); a pair not yet trained is said so), on amendment 26's two
+splits at
 0k: the 1,000 qa1 test questions by where the supporting fact stands (the question's segment or an earlier one,
 `zero_k.py`), and the 10,000 training questions whose fact lies in an earlier segment, "crowded" (that segment also
 holds an older fact about the asked person) or "alone" (`order.py`), each by the study's tie rule.
@@ -24,7 +26,10 @@ OUT = HERE / "pilot.json"
 PAIRS = [  # (the one-step delta write, the ordered write) after amendment 20's recipe: amendment 27, then 27b
     (("BL0 (delta)", "amendment20/run-BL0/model"), ("BQ0 (sequential)", "amendment20/run-BQ0/model")),
     (("BL1 (delta)", "amendment20/run-BL1/model"), ("BQ1 (sequential)", "amendment20/run-BQ1/model")),
-]
+    *(((f"{p}L{seed} (delta)", f"amendment{a}/run-{p}L{seed}/model"),
+       (f"{p}Q{seed} (sequential)", f"amendment{a}/run-{p}Q{seed}/model"))
+      for a, p in (("21", "LB"), ("23", "XLB")) for seed in (0, 1)),  # amendment 28
+]  # fmt: skip
 
 
 def answered(store: dict, name: str, folder: Path) -> dict:

@@ -6,11 +6,11 @@ recall a fact stated in the first segment at the end of the last, on inputs of 2
 training length and 4x, 16x and 64x beyond it, with the norm of the memory each length leaves.
 
 Act 2, BABILong: the offline tokenizer, bAbI stories from the offline generator and generated prose as
-background text; the same architectures trained on qa1 by the reproduction study's recipe at demo scale
-(token embeddings at std 1.0, stories of at most 4 facts at 0k first, then lengths drawn from 1..8 segments of
-16 tokens; docs/training.md, docs/reproduction.md, docs/memory.md "Stage 16"), then evaluated with `lm2 eval`
-on the bAbI test split at lengths up to 8x the training length, beside chance and shortcut baselines, and
-compared with `lm2 compare`.
+background text; the reproduction study's models trained on qa1 by its recipe at demo scale (token embeddings at
+std 1.0, stories of at most 4 facts at 0k first, then lengths drawn from 1..8 segments of 16 tokens;
+docs/training.md, docs/reproduction.md, docs/memory.md "Stage 16"), then evaluated with `lm2 eval` on the bAbI test
+split at lengths up to 8x the training length, beside chance and shortcut baselines, and compared with `lm2
+compare`. Its LM2 is the study's, `lm2-hard-floor-delta-input` (the delta write), in place of act 1's `lm2`.
 
 Act 3, shipped checkpoints: the reproduction study's fine-tuned models are evaluated on qa1 at 0k, 1k, 4k and
 16k, with generated prose as background. By default they are the study's LM2 (the delta write), RMT and ARMT
@@ -49,6 +49,10 @@ BACKBONE = {"hidden_size": 64, "intermediate_size": 256, "num_hidden_layers": 2,
 # shortcut is often wrong), the rest on lengths drawn from 1..8 segments of 16 tokens (the RMT/ARMT BABILong
 # curriculum; 8 segments of 16, not 4 of 32, by docs/memory.md "Stage 16").
 BABILONG_ZERO_K_SHARE, BABILONG_MAX_FACTS = 6, 4
+# Act 2's models: the reproduction study's (docs/reproduction.md, "Where the study stands"), whose LM2 is the delta
+# write on the stage-11 default's gates (`lm2-hard-floor-delta-input`), not the library's default memory, which act 1's
+# recall shows; then RMT, ARMT, full attention and the same span without memory, as in act 1.
+BABILONG_MODELS = ("lm2-hard-floor-delta-input", *DEFAULT_MODELS[1:])
 CHECKPOINTS_ENV = "LM2_CHECKPOINTS"
 # Act 3's models without --checkpoints or $LM2_CHECKPOINTS, relative to a checkout's root: the reproduction study's
 # memories at equal budgets (docs/reproduction.md, "Where the study stands"), seed 0 of each.
@@ -62,7 +66,8 @@ STUDY_MODELS = {
 def register(sub: argparse._SubParsersAction) -> None:
     p = add_command(sub, "demo", run, description=__doc__)
     p.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder")
-    p.add_argument("--models", default=",".join(DEFAULT_MODELS), help=f"comma-separated, from {', '.join(VARIANTS)}")
+    p.add_argument("--models", default="", help=f"acts 1 and 2, comma-separated, from {', '.join(VARIANTS)} "
+                   f"(default: act 1 {','.join(DEFAULT_MODELS)}; act 2 {','.join(BABILONG_MODELS)})")  # fmt: skip
     p.add_argument("--recall-steps", type=int, default=600, help="act 1: training steps per model (batch 32)")
     p.add_argument("--babilong-steps", type=int, default=2400, help="act 2: training steps per model (batch 16)")
     p.add_argument("--segment-length", type=int, default=16, help="act 2: tokens per segment")
@@ -84,7 +89,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from lm2.device import resolve_device
 
-    names = parse_variants(args.models, "--models")
+    recall_names, babilong_names = act_models(args.models)
     acts = parse_acts(args.acts)
     check_at_least_one(args, "segment_length", "train_segments", "babilong_steps", "recall_steps", "samples", "workers")
     args.device = str(resolve_device(args.device))
@@ -98,13 +103,13 @@ def run(args: argparse.Namespace) -> int:
     summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
     summary["settings"] = {k: str(v) for k, v in vars(args).items() if k != "func"}
     if 1 in acts:
-        print(f"[1/3] cross-segment recall: {', '.join(names)}, {args.recall_steps} steps each", flush=True)
+        print(f"[1/3] cross-segment recall: {', '.join(recall_names)}, {args.recall_steps} steps each", flush=True)
         if args.device != "cpu":
             print("(act 1 trains on the CPU: its models are too small to gain from a GPU)", flush=True)
-        summary["recall"] = recall_act(args, names)
+        summary["recall"] = recall_act(args, recall_names)
     if 2 in acts:
-        print(f"\n[2/3] BABILong qa1: {', '.join(names)}, {args.babilong_steps} steps each", flush=True)
-        summary["babilong"] = babilong_act(args, names)
+        print(f"\n[2/3] BABILong qa1: {', '.join(babilong_names)}, {args.babilong_steps} steps each", flush=True)
+        summary["babilong"] = babilong_act(args, babilong_names)
     if 3 in acts:
         print("\n[3/3] shipped checkpoints", flush=True)
         summary["checkpoints"] = checkpoints_act(args)
@@ -112,6 +117,14 @@ def run(args: argparse.Namespace) -> int:
     write_atomic(summary_file, json.dumps(summary, indent=2))
     print(f"\ndemo finished in {summary['wall_seconds'] / 60:.1f} min; everything is in {args.out}/", flush=True)
     return 0
+
+
+def act_models(text: str) -> tuple[list[str], list[str]]:
+    """Acts 1 and 2's models: those of `--models` for both when it names any, else each act's own default."""
+    if not text:
+        return list(DEFAULT_MODELS), list(BABILONG_MODELS)
+    names = parse_variants(text, "--models")
+    return names, list(names)
 
 
 def parse_acts(text: str) -> set[int]:

@@ -37,6 +37,9 @@ _BY_KEY_OWN_CONTENT = {
     "memory_candidate": "input",
 }
 
+# The reproduction study's write: by the delta rule, of the token's own content, the read added as it is, no price.
+_STUDY = {"memory_write": "delta", "memory_output": "read", "memory_candidate": "input", "write_penalty": 0.0}
+
 # Name → the LM2Config fields that define the variant (applied over the backbone).
 VARIANTS: dict[str, dict[str, Any]] = {
     "lm2": {"arch": "lm2"},  # the memory bank (DESIGN §2) with LM2Config's default memory fields
@@ -135,6 +138,14 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # projections of what the rows hold), so that a key's first write has a row to go to and finds it again later,
     # where content addresses spread over rows that hold nothing of that key (amendment 15c's near-even addresses).
     "lm2-delta-slots-input": _hard(memory_write="delta", memory_address="slots", **_BY_KEY_OWN_CONTENT),
+    # The reproduction study's LM2 (docs/reproduction.md, amendments 14 and 20-25): stage 31's write on the stage-11
+    # default's gates and forget floor, without the write price (LM2Config's defaults with `memory_write="delta"`,
+    # `memory_output="read"`, `memory_candidate="input"`, `write_penalty=0`). `lm2 demo`'s act 2 trains it.
+    "lm2-hard-floor-delta-input": _hard(0.999, **_STUDY),
+    # Stage 35: the same write taken write after write in the segment's token order (`memory_write="sequential"`),
+    # each error against the bank as the segment's earlier writes left it, so the later of two facts about one key in
+    # one segment is the one the bank keeps (docs/reproduction.md, amendments 26c-28); same fields and parameters.
+    "lm2-hard-floor-sequential-input": _hard(0.999, **{**_STUDY, "memory_write": "sequential"}),
     "rmt": {"arch": "rmt"},  # memory tokens (DESIGN §4); their number is a backbone setting
     "armt": {"arch": "armt"},  # memory tokens writing an associative memory per block (DESIGN §4)
     "armt-paper": {"arch": "armt", "armt_feature_norm": False},  # φ = DPFP-ν as the paper's equations state it
