@@ -4,7 +4,8 @@
 # 64 tokens (batch 32, lr 1e-3 after 50 warm-up steps, as amendment 21), then qa1 on the bAbI test split (100 questions
 # per cell) at 0k-16k and the persons test at 0k, 1k, 4k and 16k.
 # Usage: bash results/reproduction/amendment23/run.sh NAME   (NAME: X + a run of amendment 21: XLBL0 (LM2, the delta
-#   write), XLBR0 (RMT); one thread each). A killed run resumes from its last checkpoint when rerun.
+#   write), XLBR0 (RMT), XLBA0 (ARMT), XLBV0 (full attention, amendment 26), XLBK0 (amendment 26b), XLBQ0 (the ordered
+#   write, amendment 28); <seed> 1 likewise; one thread each). A killed run resumes from its last checkpoint when rerun.
 set -eu
 name=$1; start=${name:1}; seed=${name:4:1}
 R=results/reproduction
