@@ -42,6 +42,9 @@ PAIRS = [  # (runs read, runs read beside)
     ("LBQ0", "LBL0"),  # 28: the ordered write after amendment 21's steps, then after amendment 23's
     ("LBQ1", "LBL1"),
     ("LBQ0,LBQ1", "LBL0,LBL1"),
+    ("LBQ0,LBQ1", "LBR0,LBR1"),  # read beside the other models at amendment 21's budget
+    ("LBQ0,LBQ1", "LBA0,LBA1"),
+    ("LBQ0,LBQ1", "LBV0"),
     ("XLBQ0", "XLBL0"),
     ("XLBQ1", "XLBL1"),
     ("XLBQ0,XLBQ1", "XLBL0,XLBL1"),
