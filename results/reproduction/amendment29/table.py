@@ -1,0 +1,50 @@
+"""docs/reproduction.md, amendment 29: the rows at amendment 23's budget in the paper's layout (0k-64k). Each row pools
+its seeds' questions (amendment 23's cells at 0k-16k, amendment 29's at 2k, 32k and 64k); a cell not (yet) evaluated is
+left empty. Then the tie rule at 2k, 32k and 64k between LM2 (two seeds pooled) and the others.
+Usage: python results/reproduction/amendment29/table.py"""
+
+from pathlib import Path
+
+from lm2.evaluation.study import interval_order, pooled_accuracy
+
+R = Path(__file__).resolve().parent.parent
+ROWS = {  # row: its runs (seeds)
+    "`lm2`, the delta write": ("XLBL0", "XLBL1"),
+    "`lm2`, the delta write taken in order": ("XLBQ0", "XLBQ1"),
+    "`armt`": ("XLBA0", "XLBA1"),
+    "`rmt`": ("XLBR0", "XLBR1"),
+    "`vanilla` (full attention, seed 0)": ("XLBV0",),
+}
+LENGTHS = ("0k", "1k", "2k", "4k", "8k", "16k", "32k", "64k")
+NEW = ("2k", "32k", "64k")
+LM2 = "`lm2`, the delta write"
+
+
+def pooled(runs: tuple[str, ...]) -> dict | None:
+    paths = [R / folder / f"eval-{name}" / "results.json" for name in runs for folder in ("amendment23", "amendment29")]
+    return pooled_accuracy([p for p in paths if p.is_file()]) if all(p.is_file() for p in paths[::2]) else None
+
+
+def main() -> None:
+    print("| model (seeds pooled) | " + " | ".join(LENGTHS) + " | 4k–16k |")
+    print("|---|" + "---:|" * (len(LENGTHS) + 1))
+    tables = {row: pooled(runs) for row, runs in ROWS.items()}
+    for row, table in tables.items():
+        if table is None:
+            print(f"| {row} | not evaluated |")
+            continue
+        cells = [f"{100 * table[n][0]:.1f} [{100 * table[n][1]:.0f}, {100 * table[n][2]:.0f}]" if n in table else ""
+                 for n in LENGTHS]  # fmt: skip
+        far = sum(100 * table[n][0] for n in ("4k", "8k", "16k")) / 3
+        print(f"| {row} ({', '.join(ROWS[row])}) | " + " | ".join(cells) + f" | {far:.1f} |")
+    lm2 = tables[LM2]
+    for row, table in tables.items():
+        if row == LM2 or lm2 is None or table is None:
+            continue
+        signs = [f"{n} {100 * lm2[n][0]:.1f} {interval_order(lm2[n], table[n])} {100 * table[n][0]:.1f}"
+                 for n in NEW if n in lm2 and n in table]  # fmt: skip
+        print(f"{LM2} against {row}: {'; '.join(signs) or 'no common new length'}")
+
+
+if __name__ == "__main__":
+    main()
