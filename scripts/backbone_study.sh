@@ -6,7 +6,8 @@
 #   amendment 20's curriculum to 16 segments from it (B..), amendment 21's 500 steps on 1..64 segments (LB..),
 #   amendment 23's 1,000 more (XLB..),
 # each with its qa1 and persons tests. A stage stopped part-way resumes from its checkpoint in runs/ when this command is
-# run again (in a new checkout, after `python scripts/park_runs.py unpark`).
+# run again; in a new checkout, from its copy in results/parked/ (scripts/park_runs.py: unparked first, removed once
+# the stage's results are in).
 # Usage: bash scripts/backbone_study.sh [--jobs N] [--dry-run] [RUN ...]
 #   RUN: XLB + a model letter + a seed: L (LM2, the delta write: the study's LM2), Q (LM2, the delta write taken in
 #   order), K (LM2, rows addressed by keys of their own), R (RMT), A (ARMT), V (full attention); default: the table's
@@ -57,18 +58,21 @@ backbone() {  # amendment 19's (VS0), shared by every chain; its run script keep
   step $log cp -r runs/reproduction/amendment19/VS0/model $R/amendment19/run-VS0/ || exit 1
 }
 
+stage() {  # stage LOG AMENDMENT NAME: its run script unless its results are in; then its parked copy, if any, goes
+  tested $2 $3 || step $1 bash $R/$2/run.sh $3 || return 1
+  [ $dry = 1 ] || rm -rf results/parked/reproduction/$2/$3
+}
+
 chain() {  # chain XLB<model><seed>: its stages in order; a failed one ends the chain (status 1)
   local x=$1 log=logs/study-$1.log
-  local l=${x:1} b=${x:2}
-  tested amendment20 $b || step $log bash $R/amendment20/run.sh $b || return 1
-  tested amendment21 $l || step $log bash $R/amendment21/run.sh $l || return 1
-  tested amendment23 $x || step $log bash $R/amendment23/run.sh $x || return 1
+  stage $log amendment20 ${x:2} && stage $log amendment21 ${x:1} && stage $log amendment23 $x
 }
 
 mkdir -p logs
 if [ $dry = 0 ] && ! [ -d runs/reproduction/books/pretrain -a -d runs/reproduction/books/heldout ]; then
   python -c "from lm2.evaluation.study import StudyPlan, split_books; split_books(StudyPlan())"  # links to the dev books
 fi
+[ $dry = 1 ] || [ ! -d results/parked ] || python scripts/park_runs.py unpark  # runs stopped in an earlier checkout
 backbone  # every chain starts from it: before any of them
 running=0
 for x in "${names[@]}"; do  # a failed stage ends its chain (its log says where); the others go on
