@@ -1,8 +1,10 @@
 """docs/reproduction.md, amendment 29: the rows at amendment 23's budget in the paper's layout (0k-64k). Each row pools
 its seeds' questions (amendment 23's cells at 0k-16k, amendment 29's at 2k, 32k and 64k); a cell not (yet) evaluated is
-left empty. Then the tie rule at 2k, 32k and 64k between LM2 (two seeds pooled) and the others.
+left empty. Then the tie rule at 2k, 32k and 64k between LM2 (two seeds pooled) and the others, and each seed's new
+cells with its accuracy on the questions whose answer is not the latest fact's place.
 Usage: python results/reproduction/amendment29/table.py"""
 
+import json
 from pathlib import Path
 
 from lm2.evaluation.study import interval_order, pooled_accuracy
@@ -44,6 +46,14 @@ def main() -> None:
         signs = [f"{n} {100 * lm2[n][0]:.1f} {interval_order(lm2[n], table[n])} {100 * table[n][0]:.1f}"
                  for n in NEW if n in lm2 and n in table]  # fmt: skip
         print(f"{LM2} against {row}: {'; '.join(signs) or 'no common new length'}")
+    for runs in ROWS.values():
+        for name in runs:
+            path = R / "amendment29" / f"eval-{name}" / "results.json"
+            if path.is_file():
+                cells = json.loads(path.read_text())["cells"]["qa1"].items()
+                wrong = [(n, c["accuracy"], c["latest_fact_wrong"]) for n, c in cells]
+                print(f"{name}: " + "; ".join(f"{n} {100 * a:.1f} (latest fact wrong: {100 * w['accuracy']:.1f} of "
+                                              f"{w['samples']})" for n, a, w in wrong))  # fmt: skip
 
 
 if __name__ == "__main__":
