@@ -7,6 +7,21 @@ import torch
 
 from lm2 import LM2Config, LM2ForCausalLM
 
+# One intra-op thread in each test process. The suite's tensors are tiny, where a second thread costs more in
+# synchronisation than it computes, and `python -m pytest` runs a worker process per core (pytest-xdist, the
+# addopts in pyproject.toml), so the cores are shared out by the workers. A test that sets its own count (an
+# in-process `lm2 ... --threads N`, a thread-dependent recorded result) has it reset after it.
+TEST_THREADS = 1
+torch.set_num_threads(TEST_THREADS)
+
+
+@pytest.fixture(autouse=True)
+def _test_threads():
+    yield
+    if torch.get_num_threads() != TEST_THREADS:
+        torch.set_num_threads(TEST_THREADS)
+
+
 TINY = dict(
     vocab_size=50,
     hidden_size=32,

@@ -12,6 +12,7 @@ from lm2.data import (
     ANSWER_ID,
     ANSWER_TOKEN,
     BOS_ID,
+    DEFAULT_VOCAB_SIZE,
     EOS_ID,
     GENERATED_TASKS,
     PAD_ID,
@@ -23,6 +24,7 @@ from lm2.data import (
     load_tokenizer,
     train_tokenizer,
 )
+from lm2.data import tokenizer as tokenizer_module
 
 TEXTS = ["Mary went to the kitchen. Where is Mary? kitchen"] * 50 + ["The old road ran along the river bank."] * 50
 
@@ -81,6 +83,23 @@ def test_default_tokenizer_is_cached_and_reproducible(tmp_path, monkeypatch, tok
     assert list((tmp_path / "tokenizers").iterdir())[0].name.startswith("default-v")
     assert built.backend_tokenizer.to_str() == tokenizer.backend_tokenizer.to_str()
     assert default_tokenizer().backend_tokenizer.to_str() == tokenizer.backend_tokenizer.to_str()
+
+
+def test_a_process_that_loses_the_cache_race_leaves_one_copy(tmp_path, monkeypatch, tokenizer):
+    """Two processes (the suite's workers) may build the default tokenizer at once: the second to finish finds the
+    first's copy in place, returns its own identical tokenizer and removes its temporary folder."""
+    monkeypatch.setenv("LM2_CACHE_DIR", str(tmp_path))
+    real, key = tokenizer_module.train_tokenizer, f"default-v{tokenizer_module._DEFAULT_VERSION}-{DEFAULT_VOCAB_SIZE}"
+
+    def beaten(*args, **kwargs):
+        built = real(*args, **kwargs)
+        built.save_pretrained(str(tmp_path / "tokenizers" / key))
+        return built
+
+    monkeypatch.setattr(tokenizer_module, "train_tokenizer", beaten)
+    built = default_tokenizer()
+    assert built.backend_tokenizer.to_str() == tokenizer.backend_tokenizer.to_str()
+    assert [p.name for p in (tmp_path / "tokenizers").iterdir()] == [key]
 
 
 def test_babi_words_are_single_tokens(tokenizer):

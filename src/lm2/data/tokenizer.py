@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -139,6 +140,7 @@ def default_tokenizer(vocab_size: int = DEFAULT_VOCAB_SIZE, cache: bool = True) 
         try:
             tmp.replace(folder)
         except OSError:  # another process won the race; its copy is identical
+            shutil.rmtree(tmp, ignore_errors=True)
             logger.debug("tokenizer cache %s already written", folder)
         logger.info("cached the default tokenizer in %s", folder)
     return tokenizer
