@@ -305,9 +305,10 @@ def test_kill_stops_the_workers_too(tmp_path):
     )
     children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
     deadline, workers = time.time() + 120, []
-    while not workers and time.time() < deadline:  # the spawned worker (and multiprocessing's tracker)
-        time.sleep(0.2)
-        workers = [int(pid) for pid in children.read_text().split()] if children.exists() else []
+    while not workers and time.time() < deadline:  # the spawned worker (and multiprocessing's tracker); not the
+        time.sleep(0.2)  # `/sbin/ldconfig -p` that a library runs while the command imports, before any handler
+        pids = [int(pid) for pid in children.read_text().split()] if children.exists() else []
+        workers = [pid for pid in pids if b"multiprocessing" in _cmdline(pid)]
     assert workers, "no worker process was started"
     time.sleep(1)
     proc.send_signal(signal.SIGTERM)
@@ -315,6 +316,13 @@ def test_kill_stops_the_workers_too(tmp_path):
     time.sleep(0.5)
     alive = [pid for pid in workers if Path(f"/proc/{pid}").exists() and "Z" not in _state(pid)]
     assert not alive, f"worker processes {alive} outlived the command"
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def _state(pid: int) -> str:
