@@ -4,9 +4,8 @@
 # bAbI test split (100 questions per cell) at 0k-16k and the persons test at 0k, 1k, 4k and 16k.
 # Usage: bash results/reproduction/amendment21/run.sh NAME   (NAME: LBL0, LBL1, LBA0, LBR0: amendment 20's BL0, BL1,
 #   BA0, BR0 + the 500 steps; amendment 22's LBA1, LBR1 from BA1, BR1; amendment 24's LBK<seed> from BK<seed>;
-#   amendment 26's LBV0 (full attention) from BV0; amendment 28's LBQ<seed> (the ordered write) from BQ<seed>; one
-#   thread each). A killed run resumes from its
-#   last checkpoint when rerun.
+#   amendment 26's LBV0 (full attention) from BV0, amendment 30's LBV1 from BV1; amendment 28's LBQ<seed> (the
+#   ordered write) from BQ<seed>; one thread each). A killed run resumes from its last checkpoint when rerun.
 set -eu
 name=$1; start=${name:1}; seed=${name:3:1}
 R=results/reproduction

@@ -50,6 +50,14 @@ PAIRS = [  # (runs read, runs read beside)
     ("XLBQ0,XLBQ1", "XLBL0,XLBL1"),
     ("XLBQ0,XLBQ1", "XLBR0,XLBR1"),
     ("XLBQ0,XLBQ1", "XLBV0"),
+    ("LBV1", "BV1"),  # 30: full attention's seed 1, at amendment 21's budget, then at amendment 23's
+    ("LBL0,LBL1", "LBV0,LBV1"),
+    ("LBQ0,LBQ1", "LBV0,LBV1"),
+    ("LBR0,LBR1", "LBV0,LBV1"),
+    ("XLBV1", "LBV1"),
+    ("XLBL0,XLBL1", "XLBV0,XLBV1"),
+    ("XLBQ0,XLBQ1", "XLBV0,XLBV1"),
+    ("XLBR0,XLBR1", "XLBV0,XLBV1"),
     ("LBL0", "LBR0"),  # read beside: amendment 21's seed-0 pair; 24's keys against RMT's seeds; 24 after recipe 20
     ("LBK0", "LBR0,LBR1"),
     ("LBK0,LBK1", "LBR0,LBR1"),

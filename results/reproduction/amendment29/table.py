@@ -16,6 +16,7 @@ ROWS = {  # row: its runs (seeds)
     "`armt`": ("XLBA0", "XLBA1"),
     "`rmt`": ("XLBR0", "XLBR1"),
     "`vanilla` (full attention, seed 0)": ("XLBV0",),
+    "`vanilla` (full attention, two seeds; amendment 30)": ("XLBV0", "XLBV1"),
 }
 LENGTHS = ("0k", "1k", "2k", "4k", "8k", "16k", "32k", "64k")
 NEW = ("2k", "32k", "64k")
