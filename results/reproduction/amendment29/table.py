@@ -47,14 +47,13 @@ def main() -> None:
         signs = [f"{n} {100 * lm2[n][0]:.1f} {interval_order(lm2[n], table[n])} {100 * table[n][0]:.1f}"
                  for n in NEW if n in lm2 and n in table]  # fmt: skip
         print(f"{LM2} against {row}: {'; '.join(signs) or 'no common new length'}")
-    for runs in ROWS.values():
-        for name in runs:
-            path = R / "amendment29" / f"eval-{name}" / "results.json"
-            if path.is_file():
-                cells = json.loads(path.read_text())["cells"]["qa1"].items()
-                wrong = [(n, c["accuracy"], c["latest_fact_wrong"]) for n, c in cells]
-                print(f"{name}: " + "; ".join(f"{n} {100 * a:.1f} (latest fact wrong: {100 * w['accuracy']:.1f} of "
-                                              f"{w['samples']})" for n, a, w in wrong))  # fmt: skip
+    for name in dict.fromkeys(name for runs in ROWS.values() for name in runs):  # a run in two rows prints once
+        path = R / "amendment29" / f"eval-{name}" / "results.json"
+        if path.is_file():
+            cells = json.loads(path.read_text())["cells"]["qa1"].items()
+            wrong = [(n, c["accuracy"], c["latest_fact_wrong"]) for n, c in cells]
+            print(f"{name}: " + "; ".join(f"{n} {100 * a:.1f} (latest fact wrong: {100 * w['accuracy']:.1f} of "
+                                          f"{w['samples']})" for n, a, w in wrong))  # fmt: skip
 
 
 if __name__ == "__main__":
