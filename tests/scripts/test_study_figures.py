@@ -34,8 +34,25 @@ def test_each_heatmap_cell_is_its_seeds_questions_pooled():
         right = sum(a * n for a, n in cells)
         assert math.isclose(lm2[column], 100 * right / sum(n for _, n in cells), abs_tol=1e-9), length
     full = rows["vanilla (full attention, seed 0) (XLBV0)"]
-    assert math.isnan(full[-1]) and math.isnan(full[-2]), "full attention is not run past 16k on the CPU"
+    long = R / "amendment31" / "eval-XLBV0" / "results.json"  # full attention's 32k and 64k, once run
+    for column, length in ((6, "32k"), (7, "64k")):
+        cell = json.loads(long.read_text())["cells"]["qa1"].get(length, {}) if long.is_file() else {}
+        run = cell.get("accuracy") is not None
+        assert math.isnan(full[column]) != run, f"a cell is empty exactly when it was not run ({length})"
     assert not math.isnan(full[0])
+
+
+def test_a_cell_one_seed_lacks_is_left_empty_not_filled_by_the_other(tmp_path, monkeypatch):
+    table = load_script()._table()
+    for folder, runs in (("amendment23", ("XLBL0", "XLBL1")), ("amendment29", ("XLBL0",))):  # seed 1 lacks 2k-64k
+        for run in runs:
+            (tmp_path / folder / f"eval-{run}").mkdir(parents=True)
+            source = R / folder / f"eval-{run}" / "results.json"
+            (tmp_path / folder / f"eval-{run}" / "results.json").write_text(source.read_text())
+    monkeypatch.setattr(table, "R", tmp_path)
+    cells = table.pooled(("XLBL0", "XLBL1"))
+    assert set(cells) == {"0k", "1k", "4k", "8k", "16k"}
+    assert table.pooled(("XLBL0", "XLBQ9")) is None, "a run with no amendment 23 results leaves its row unevaluated"
 
 
 def test_a_learning_curve_joins_the_three_stages_in_order():

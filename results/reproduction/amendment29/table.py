@@ -1,7 +1,8 @@
 """docs/reproduction.md, amendment 29: the rows at amendment 23's budget in the paper's layout (0k-64k). Each row pools
-its seeds' questions (amendment 23's cells at 0k-16k, amendment 29's at 2k, 32k and 64k); a cell not (yet) evaluated is
-left empty. Then the tie rule at 2k, 32k and 64k between LM2 (two seeds pooled) and the others, and each seed's new
-cells with its accuracy on the questions whose answer is not the latest fact's place.
+its seeds' questions (amendment 23's cells at 0k-16k, amendment 29's at 2k, 32k and 64k, amendment 31's full-attention
+cells at 32k and 64k); a cell not (yet) evaluated for every seed of its row is left empty. Then the tie rule at 2k,
+32k and 64k between LM2 (two seeds pooled) and the others, and each seed's new cells with its accuracy on the questions
+whose answer is not the latest fact's place.
 Usage: python results/reproduction/amendment29/table.py"""
 
 import json
@@ -23,9 +24,22 @@ NEW = ("2k", "32k", "64k")
 LM2 = "`lm2`, the delta write"
 
 
+FOLDERS = ("amendment23", "amendment29", "amendment31")  # where a run's cells are: 0k-16k; 2k, 32k, 64k; 32k, 64k
+
+
+def scored(path: Path) -> set[str]:
+    return {n for n, cell in json.loads(path.read_text())["cells"]["qa1"].items() if cell.get("accuracy") is not None}
+
+
 def pooled(runs: tuple[str, ...]) -> dict | None:
-    paths = [R / folder / f"eval-{name}" / "results.json" for name in runs for folder in ("amendment23", "amendment29")]
-    return pooled_accuracy([p for p in paths if p.is_file()]) if all(p.is_file() for p in paths[::2]) else None
+    """Accuracy and 95 % interval per length over the runs' questions together, at the lengths every run has scored;
+    None while a run has no amendment 23 results."""
+    if not all((R / "amendment23" / f"eval-{name}" / "results.json").is_file() for name in runs):
+        return None
+    paths = {name: [p for f in FOLDERS if (p := R / f / f"eval-{name}" / "results.json").is_file()] for name in runs}
+    common = set.intersection(*({n for p in found for n in scored(p)} for found in paths.values()))
+    table = pooled_accuracy([p for found in paths.values() for p in found])
+    return {n: cell for n, cell in table.items() if n in common}
 
 
 def main() -> None:
