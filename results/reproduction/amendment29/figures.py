@@ -24,10 +24,10 @@ def _table():
     return module
 
 
-def heatmap_rows() -> dict[str, list[float]]:
+def heatmap_rows(table=None) -> dict[str, list[float]]:
     """Accuracy (%) per row of `table.py` and length of its LENGTHS, NaN where not evaluated; rows not evaluated at
     all are left out."""
-    table = _table()
+    table = table or _table()
     rows = {}
     for row, runs in table.ROWS.items():
         pooled = table.pooled(runs)
@@ -61,12 +61,13 @@ def plot(out: Path) -> list[Path]:
     import matplotlib.pyplot as plt
     from matplotlib.colors import LinearSegmentedColormap
 
+    from lm2.evaluation.report import ACCURACY_COLOURS
     from lm2.files import save_atomic
 
     out.mkdir(parents=True, exist_ok=True)
     table = _table()
-    rows = heatmap_rows()
-    colours = LinearSegmentedColormap.from_list("accuracy", ["#d7373f", "#f2c641", "#2e9e5b"])
+    rows = heatmap_rows(table)
+    colours = LinearSegmentedColormap.from_list("accuracy", ACCURACY_COLOURS)
     fig, ax = plt.subplots(figsize=(9, 0.55 * len(rows) + 1.6), layout="constrained")
     image = ax.imshow(list(rows.values()), cmap=colours.with_extremes(bad="#d9d9d9"), vmin=0, vmax=100, aspect="auto")
     for i, values in enumerate(rows.values()):

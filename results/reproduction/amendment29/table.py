@@ -27,17 +27,13 @@ LM2 = "`lm2`, the delta write"
 FOLDERS = ("amendment23", "amendment29", "amendment31")  # where a run's cells are: 0k-16k; 2k, 32k, 64k; 32k, 64k
 
 
-def scored(path: Path) -> set[str]:
-    return {n for n, cell in json.loads(path.read_text())["cells"]["qa1"].items() if cell.get("accuracy") is not None}
-
-
 def pooled(runs: tuple[str, ...]) -> dict | None:
     """Accuracy and 95 % interval per length over the runs' questions together, at the lengths every run has scored;
     None while a run has no amendment 23 results."""
     if not all((R / "amendment23" / f"eval-{name}" / "results.json").is_file() for name in runs):
         return None
     paths = {name: [p for f in FOLDERS if (p := R / f / f"eval-{name}" / "results.json").is_file()] for name in runs}
-    common = set.intersection(*({n for p in found for n in scored(p)} for found in paths.values()))
+    common = set.intersection(*(set(pooled_accuracy(found)) for found in paths.values()))  # lengths each run scored
     table = pooled_accuracy([p for found in paths.values() for p in found])
     return {n: cell for n, cell in table.items() if n in common}
 

@@ -28,6 +28,7 @@ METRIC_NOTES = {
     "official": "BABILong's rule as released: substring label matching; qa7 'none' is never accepted",
 }
 MISSING = "—"
+ACCURACY_COLOURS = ("#d7373f", "#f2c641", "#2e9e5b")  # 0 → 100 %: red, yellow, green
 
 
 def cell_text(results: dict, task: str, length: str) -> str:
@@ -240,7 +241,7 @@ def plot_heatmaps(runs: Sequence[dict], path: str | Path, names: Sequence[str] |
     width, height = 1.0 + 0.62 * max(len(lengths), 1), 1.3 + 0.42 * max(len(tasks), 1)
     figure = Figure(figsize=(width * len(runs) + 1.0, height), layout="constrained")
     FigureCanvasAgg(figure)
-    colours = LinearSegmentedColormap.from_list("accuracy", ["#d7373f", "#f2c641", "#2e9e5b"])
+    colours = LinearSegmentedColormap.from_list("accuracy", ACCURACY_COLOURS)
     colours = colours.with_extremes(bad="#d9d9d9")  # OOM and missing cells
     axes = figure.subplots(1, len(runs), squeeze=False)[0]
     image = None
