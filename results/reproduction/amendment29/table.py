@@ -22,6 +22,10 @@ ROWS = {  # row: its runs (seeds)
 LENGTHS = ("0k", "1k", "2k", "4k", "8k", "16k", "32k", "64k")
 NEW = ("2k", "32k", "64k")
 LM2 = "`lm2`, the delta write"
+READ = [(LM2, row) for row in ROWS if row != LM2] + [  # amendment 31: the claim's RMT > vanilla past 16k
+    ("`rmt`", "`vanilla` (full attention, seed 0)"),
+    ("`rmt`", "`vanilla` (full attention, two seeds; amendment 30)"),
+]
 
 
 FOLDERS = ("amendment23", "amendment29", "amendment31")  # where a run's cells are: 0k-16k; 2k, 32k, 64k; 32k, 64k
@@ -50,20 +54,22 @@ def main() -> None:
                  for n in LENGTHS]  # fmt: skip
         far = sum(100 * table[n][0] for n in ("4k", "8k", "16k")) / 3
         print(f"| {row} ({', '.join(ROWS[row])}) | " + " | ".join(cells) + f" | {far:.1f} |")
-    lm2 = tables[LM2]
-    for row, table in tables.items():
-        if row == LM2 or lm2 is None or table is None:
+    for read, row in READ:
+        first, table = tables[read], tables[row]
+        if first is None or table is None:
             continue
-        signs = [f"{n} {100 * lm2[n][0]:.1f} {interval_order(lm2[n], table[n])} {100 * table[n][0]:.1f}"
-                 for n in NEW if n in lm2 and n in table]  # fmt: skip
-        print(f"{LM2} against {row}: {'; '.join(signs) or 'no common new length'}")
-    for name in dict.fromkeys(name for runs in ROWS.values() for name in runs):  # a run in two rows prints once
-        path = R / "amendment29" / f"eval-{name}" / "results.json"
+        signs = [f"{n} {100 * first[n][0]:.1f} {interval_order(first[n], table[n])} {100 * table[n][0]:.1f}"
+                 for n in NEW if n in first and n in table]  # fmt: skip
+        print(f"{read} against {row}: {'; '.join(signs) or 'no common new length'}")
+    runs = dict.fromkeys(name for runs in ROWS.values() for name in runs)  # a run in two rows prints once
+    for name, folder in ((name, folder) for name in runs for folder in FOLDERS[1:]):
+        path = R / folder / f"eval-{name}" / "results.json"
         if path.is_file():
             cells = json.loads(path.read_text())["cells"]["qa1"].items()
             wrong = [(n, c["accuracy"], c["latest_fact_wrong"]) for n, c in cells]
-            print(f"{name}: " + "; ".join(f"{n} {100 * a:.1f} (latest fact wrong: {100 * w['accuracy']:.1f} of "
-                                          f"{w['samples']})" for n, a, w in wrong))  # fmt: skip
+            shown = (f"{n} {100 * a:.1f} (latest fact wrong: {100 * w['accuracy']:.1f} of {w['samples']})"
+                     for n, a, w in wrong)  # fmt: skip
+            print(f"{name} ({folder}): " + "; ".join(shown))
 
 
 if __name__ == "__main__":
