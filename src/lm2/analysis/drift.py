@@ -54,8 +54,9 @@ def plot(records: dict[str, dict], train_tokens: int, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, r in records.items():
         ax.plot(r["tokens"][1:], r["mean"][1:], label=f"{name} (segments of {r['segment_length']})")
-    ax.axvline(train_tokens, color="grey", linestyle=":", linewidth=0.8)
-    ax.text(train_tokens, ax.get_ylim()[1] * 0.5, " training length", fontsize=7, color="grey")
+    # In the legend rather than beside the line: a training length past the plotted tokens would put a label outside
+    # the axes, which tight_layout cannot fit.
+    ax.axvline(train_tokens, color="grey", linestyle=":", linewidth=0.8, label=f"training length ({train_tokens})")
     ax.set(xscale="log", yscale="log", xlabel="tokens read", ylabel="mean bank row norm (M_0: 1)",
            title="LM2 bank drift on a Gutenberg book")  # fmt: skip
     ax.legend(fontsize=8)
