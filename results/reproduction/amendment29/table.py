@@ -61,15 +61,15 @@ def main() -> None:
         signs = [f"{n} {100 * first[n][0]:.1f} {interval_order(first[n], table[n])} {100 * table[n][0]:.1f}"
                  for n in NEW if n in first and n in table]  # fmt: skip
         print(f"{read} against {row}: {'; '.join(signs) or 'no common new length'}")
-    runs = dict.fromkeys(name for runs in ROWS.values() for name in runs)  # a run in two rows prints once
-    for name, folder in ((name, folder) for name in runs for folder in FOLDERS[1:]):
-        path = R / folder / f"eval-{name}" / "results.json"
-        if path.is_file():
-            cells = json.loads(path.read_text())["cells"]["qa1"].items()
-            wrong = [(n, c["accuracy"], c["latest_fact_wrong"]) for n, c in cells]
-            shown = (f"{n} {100 * a:.1f} (latest fact wrong: {100 * w['accuracy']:.1f} of {w['samples']})"
-                     for n, a, w in wrong)  # fmt: skip
-            print(f"{name} ({folder}): " + "; ".join(shown))
+    for name in dict.fromkeys(name for runs in ROWS.values() for name in runs):  # a run in two rows prints once
+        for folder in FOLDERS[1:]:  # the cells past amendment 23's lengths
+            path = R / folder / f"eval-{name}" / "results.json"
+            if path.is_file():
+                cells = json.loads(path.read_text())["cells"]["qa1"].items()
+                wrong = {n: c["latest_fact_wrong"] for n, c in cells}
+                shown = (f"{n} {100 * c['accuracy']:.1f} (latest fact wrong: {100 * wrong[n]['accuracy']:.1f} of "
+                         f"{wrong[n]['samples']})" for n, c in cells)  # fmt: skip
+                print(f"{name} ({folder}): " + "; ".join(shown))
 
 
 if __name__ == "__main__":
