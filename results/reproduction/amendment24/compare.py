@@ -1,7 +1,7 @@
 """docs/reproduction.md, amendments 23 to 28: runs against the runs they are read beside, by the study's tie rule at
 each length (a tie when each accuracy lies inside the other's 95 % Wilson interval; a group of runs pools its
-questions), with the means over 4k, 8k and 16k and their ratio (LM2 to RMT or ARMT where the pair is one). A run not
-(yet) evaluated is said so. A run's folder follows from its name: B... amendment 20, L... amendment 21, X... 23, Y... 33.
+questions), with the means over 4k, 8k and 16k and their ratio (LM2 to RMT or ARMT where the pair is one). A run
+not (yet) evaluated is said so. A run's folder follows from its name: B... amendment 20, L... 21, X... 23, Y... 33.
 Usage: python results/reproduction/amendment24/compare.py"""
 
 from pathlib import Path
