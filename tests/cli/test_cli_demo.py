@@ -58,7 +58,11 @@ def test_demo_quick_runs_all_acts_and_resumes(tmp_path, capsys):
     # Started again, the demo reuses every finished training and evaluation cell: same results.
     before = {p: p.read_text() for p in out.rglob("results.json")}
     mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("model.safetensors")}
+    capsys.readouterr()
     assert main(argv) == 0
+    printed = capsys.readouterr().out
+    for name in names:  # act 2 starts no worker for a model trained and evaluated with these settings
+        assert f"act 2: {name} is trained and evaluated in {out / 'babilong'}; reused" in printed
     assert {p: p.stat().st_mtime_ns for p in out.rglob("model.safetensors")} == mtimes
     for path, text in before.items():
         if "recall" not in path.parts:

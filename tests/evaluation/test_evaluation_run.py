@@ -107,6 +107,25 @@ def test_more_lengths_in_the_same_folder_only_compute_the_new_cells(model_dir, d
     assert set(results["accuracy"]["qa1"]) == {"0k", "60"}
 
 
+def test_is_finished_only_when_evaluate_would_run_no_cell(model_dir, data_dir, tmp_path, tokenizer):
+    """`is_finished` lets a caller skip an evaluation: true for the same evaluation with every cell done, false for a
+    missing folder, a missing cell or CSV, or another model, data or metric (which `evaluate` would refuse)."""
+    from lm2.evaluation import is_finished
+
+    model, tok = load_pretrained(model_dir)
+    source = FolderSource(data_dir, lengths="0k")
+    assert not is_finished(model, tok, source, tmp_path / "eval")
+    evaluate(model, tok, source, tmp_path / "eval")
+    assert is_finished(model, tok, source, tmp_path / "eval")
+    assert not is_finished(model, tok, FolderSource(data_dir, lengths="0k,60"), tmp_path / "eval")
+    assert not is_finished(model, tok, FolderSource(data_dir, lengths="0k", samples=2), tmp_path / "eval")
+    assert not is_finished(model, tok, source, tmp_path / "eval", metric="official")
+    other, _ = load_pretrained(save_model(tmp_path / "other-model", tokenizer, seed=1))
+    assert not is_finished(other, tok, source, tmp_path / "eval")
+    next((tmp_path / "eval").glob("qa2_*.csv")).unlink()  # a cell whose answers are gone is run again
+    assert not is_finished(model, tok, source, tmp_path / "eval")
+
+
 def test_a_folder_with_another_evaluation_is_refused(model_dir, data_dir, tmp_path, tokenizer):
     model, tok = load_pretrained(model_dir)
     evaluate(model, tok, FolderSource(data_dir, lengths="0k"), tmp_path)

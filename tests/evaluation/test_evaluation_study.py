@@ -181,7 +181,7 @@ def test_the_study_runs_end_to_end_and_resumes(tmp_path, capsys):
     argv = ["reproduce", "--runs", str(tmp_path / "runs"), "--results", str(tmp_path / "results"), "--data", str(data),
             "--configs", str(CONFIGS), "--models", "lm2", "--seeds", "0", "--lengths", "0k", "--samples", "2",
             "--contexts", "64,128", "--train-args", "--run.steps 2 --optim.warmup_steps 1 --run.eval_every 0 "
-            "--data.validation_samples 2 --run.log_every 1"]  # fmt: skip
+            "--data.validation_samples 2 --run.log_every 1 --data.generated_questions 400"]  # fmt: skip
     assert main(argv) == 0
     results = tmp_path / "results"
     runs = [json.loads(line) for line in (results / "runs.jsonl").read_text().splitlines()]

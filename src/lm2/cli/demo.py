@@ -197,8 +197,12 @@ def babilong_act(args: argparse.Namespace, names: list[str]) -> dict:
         config = babilong_config(args, name, out / "train")
         drop_other_settings(config, out / "eval" / name)
         eval_spec = {"lengths": plan["lengths"], "samples": args.samples, "seed": args.seed}
+        if babilong_finished(config, eval_spec, out / "eval" / name):
+            print(f"act 2: {name} is trained and evaluated in {out}; reused", flush=True)
+            continue
         jobs[name] = (babilong_job, {"config": config, "eval_spec": eval_spec, "eval_out": str(out / "eval" / name)})
-    run_jobs(jobs, {name: args.babilong_steps for name in names}, args.workers, "lm2 demo")
+    if jobs:
+        run_jobs(jobs, {name: args.babilong_steps for name in jobs}, args.workers, "lm2 demo")
     paths = [out / "eval" / name / "results.json" for name in names]
     print(f"\ntrained on qa1 at {plan['train_tokens']} tokens ({plan['train_segments']} segments of "
           f"{args.segment_length}); evaluated on the bAbI test split:\n")  # fmt: skip
@@ -236,9 +240,7 @@ def drop_other_settings(config, eval_out: Path) -> None:
 
 def babilong_job(config, eval_spec: dict, eval_out: str, on_step: Callable) -> str:
     """Train (resuming any earlier run of the same config) and evaluate one model; returns results.json."""
-    from lm2.data import load_tokenizer
-    from lm2.evaluation import GeneratedSource, evaluate
-    from lm2.integrations.pretrained import load_weights
+    from lm2.evaluation import evaluate
     from lm2.training.trainer import Trainer
 
     model_dir = Path(config.run.out) / "model"
@@ -246,12 +248,32 @@ def babilong_job(config, eval_spec: dict, eval_out: str, on_step: Callable) -> s
         Trainer(config, on_step=on_step).fit()
     else:
         on_step(config.run.steps, float("nan"))
-    model = load_weights(model_dir).to(config.run.device)
+    model, tokenizer, source = babilong_evaluation(model_dir, eval_spec, config.run.device)
+    evaluate(model, tokenizer, source, eval_out, batch_size=32, model_path=model_dir)
+    return str(Path(eval_out) / "results.json")
+
+
+def babilong_evaluation(model_dir: Path, eval_spec: dict, device: str):
+    """The trained model, its tokenizer and act 2's questions (the bAbI test split's generator, prose haystack)."""
+    from lm2.data import load_tokenizer
+    from lm2.evaluation import GeneratedSource
+    from lm2.integrations.pretrained import load_weights
+
     tokenizer = load_tokenizer(model_dir)
     source = GeneratedSource(tokenizer, tasks=["qa1"], lengths=eval_spec["lengths"], samples=eval_spec["samples"],
                              seed=eval_spec["seed"], babi="generate", haystack="prose")  # fmt: skip
-    evaluate(model, tokenizer, source, eval_out, batch_size=32, model_path=model_dir)
-    return str(Path(eval_out) / "results.json")
+    return load_weights(model_dir).to(device), tokenizer, source
+
+
+def babilong_finished(config, eval_spec: dict, eval_out: Path) -> bool:
+    """A model trained with `config` (`drop_other_settings` has removed one of other settings) whose evaluation
+    in `eval_out` has every cell of `eval_spec` finished: nothing to run, so no worker is started for it."""
+    from lm2.evaluation import is_finished
+
+    model_dir = Path(config.run.out) / "model"
+    if not (model_dir / "config.json").exists():
+        return False
+    return is_finished(*babilong_evaluation(model_dir, eval_spec, config.run.device), eval_out)
 
 
 def baselines_table(results: dict) -> str:

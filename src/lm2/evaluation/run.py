@@ -51,6 +51,7 @@ from lm2.evaluation.results import (
     write_csv,
 )
 from lm2.evaluation.sources import SampleSource
+from lm2.files import differences
 
 logger = logging.getLogger(__name__)
 
@@ -124,17 +125,43 @@ def evaluate(
     return results
 
 
-def _open_results(out: Path, model, tokenizer, source, metric: str, max_new_tokens: int, model_path) -> dict:
-    """The results of `out` to continue (checked to be the same evaluation), or new ones."""
-    data = source.describe()
-    identity = {
+def is_finished(
+    model,
+    tokenizer,
+    source: SampleSource,
+    out: str | Path,
+    *,
+    metric: str = "fixed",
+    max_new_tokens: int = 8,
+    max_tokens: int | None = None,
+) -> bool:
+    """Whether `evaluate` with these arguments would run no cell: `out` holds the results of this same
+    evaluation (model, tokenizer, data, metric, `max_new_tokens`) with every cell of `source` finished
+    (`is_done`). A caller can then skip building the evaluation at all; anything else is left to `evaluate`,
+    which continues it or names the difference."""
+    out = Path(out)
+    results = read_results(out) if out.is_dir() else None
+    if results is None or differences(results["identity"], _identity(model, tokenizer, source, metric, max_new_tokens)):
+        return False
+    return all(is_done(results, out, task, length, max_tokens) for task in source.tasks for length in source.lengths)
+
+
+def _identity(model, tokenizer, source: SampleSource, metric: str, max_new_tokens: int) -> dict:
+    """What makes two evaluations the same (a results.json is continued only by its own)."""
+    return {
         "model": model_fingerprint(model),
         "tokenizer": tokenizer_fingerprint(tokenizer),
-        "data": data,
+        "data": source.describe(),
         "metric": metric,
         "max_new_tokens": max_new_tokens,
         "prompt": PROMPT,
     }
+
+
+def _open_results(out: Path, model, tokenizer, source, metric: str, max_new_tokens: int, model_path) -> dict:
+    """The results of `out` to continue (checked to be the same evaluation), or new ones."""
+    identity = _identity(model, tokenizer, source, metric, max_new_tokens)
+    data = identity["data"]
     metadata = {
         "model": model_summary(model, model_path),
         "data": data,
