@@ -271,8 +271,8 @@ def babilong_finished(config, eval_spec: dict, eval_out: Path) -> bool:
     from lm2.evaluation import is_finished
 
     model_dir = Path(config.run.out) / "model"
-    if not (model_dir / "config.json").exists():
-        return False
+    if not (model_dir / "config.json").exists() or not (eval_out / "results.json").exists():
+        return False  # nothing to compare: the worker trains or evaluates (no model loaded here for it)
     return is_finished(*babilong_evaluation(model_dir, eval_spec, config.run.device), eval_out)
 
 
