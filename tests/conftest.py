@@ -15,6 +15,35 @@ TEST_THREADS = 1
 torch.set_num_threads(TEST_THREADS)
 
 
+# The files that take longest (most of a minute or more of one core: trainings, process starts), longest first.
+# With `--dist loadfile` pytest-xdist hands whole files to the workers in collection order, so these start
+# first and the short files fill in at the end; in path order the longest (tests/training/) came last and one
+# worker ran them alone. Only the order changes: a file missing from the list runs in its usual place.
+LONGEST_FILES = (
+    "tests/training/test_training_distributed.py",
+    "tests/model/test_memory_learning.py",
+    "tests/evaluation/test_evaluation_study.py",
+    "tests/cli/test_cli_demo.py",
+    "tests/training/test_training_resume.py",
+    "tests/bench/test_bench_ladder.py",
+    "tests/training/test_training_shards.py",
+    "tests/integrations/test_integrations_lm_eval.py",
+    "tests/scripts/test_backbone_study.py",
+    "tests/training/test_training_loop.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    root = config.rootpath
+    first = {name: i for i, name in enumerate(LONGEST_FILES)}
+
+    def rank(item):
+        path = item.path.relative_to(root).as_posix() if item.path.is_relative_to(root) else ""
+        return first.get(path, len(first))
+
+    items.sort(key=rank)  # stable: the tests of a file, and the other files, keep their order
+
+
 @pytest.fixture(autouse=True)
 def _test_threads():
     yield

@@ -296,26 +296,36 @@ def test_a_diverging_run_stops_before_its_update_and_the_table_names_it(tmp_path
 
 def test_kill_stops_the_workers_too(tmp_path):
     """`kill` (SIGTERM) of `lm2 bench memory` ends its worker processes as well: none trains on, orphaned,
-    into the folder (Python's default SIGTERM would leave the spawned workers running)."""
+    into the folder (Python's default SIGTERM would leave the workers running), and the fork server ends."""
     argv = [sys.executable, "-m", "lm2.cli.main", "bench", "memory", "--tasks", "recall", "--models", "lm2",
             "--seeds", "0", "--train-segments", "2", "--segment-length", "8", "--steps", "100000",
             "--workers", "1", "--out", str(tmp_path / "ladder")]  # fmt: skip
     proc = subprocess.Popen(
         argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"}
     )
-    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
-    deadline, workers = time.time() + 120, []
-    while not workers and time.time() < deadline:  # the spawned worker (and multiprocessing's tracker); not the
-        time.sleep(0.2)  # `/sbin/ldconfig -p` that a library runs while the command imports, before any handler
-        pids = [int(pid) for pid in children.read_text().split()] if children.exists() else []
-        workers = [pid for pid in pids if b"multiprocessing" in _cmdline(pid)]
+    deadline, servers, workers = time.time() + 120, [], []
+    while not workers and time.time() < deadline:  # lm2's fork server and its fork, the worker
+        time.sleep(0.2)
+        servers = [pid for pid in _descendants(proc.pid) if b"multiprocessing.forkserver" in _cmdline(pid)]
+        workers = [pid for server in servers for pid in _descendants(server)]
     assert workers, "no worker process was started"
     time.sleep(1)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 143
-    time.sleep(0.5)
-    alive = [pid for pid in workers if Path(f"/proc/{pid}").exists() and "Z" not in _state(pid)]
+    deadline, alive = time.time() + 10, workers + servers  # the server ends once it sees the command gone
+    while alive and time.time() < deadline:
+        time.sleep(0.2)
+        alive = [pid for pid in alive if Path(f"/proc/{pid}").exists() and "Z" not in _state(pid)]
     assert not alive, f"worker processes {alive} outlived the command"
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes below `pid`: its children, theirs, and so on (a worker is a child of the fork server)."""
+    try:
+        children = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+    return [p for child in children for p in (child, *_descendants(child))]
 
 
 def _cmdline(pid: int) -> bytes:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+from pathlib import Path
+
 import pytest
 
 from lm2.cli.jobs import run_jobs
+from lm2.fork_server import fork_context
 
 
 def failing_job(on_step):
@@ -24,3 +29,24 @@ def test_worker_results_and_failures_reach_the_parent():
     }
     with pytest.raises(SystemExit, match="lm2 x: the bad job failed:(.|\n)*boom in the worker"):
         run_jobs({"bad": (failing_job, {})}, {"bad": 1}, 1, "lm2 x")
+
+
+def where_job(on_step):
+    on_step(1, 0.0)
+    return {"parent": os.getppid(), "folder": os.getcwd(), "setting": os.environ.get("LM2_TEST_SETTING")}
+
+
+def test_workers_are_forks_of_the_fork_server_with_this_process_environment_and_folder(tmp_path, monkeypatch):
+    """Workers start from lm2's fork server (not a fresh interpreter that imports torch again), yet each sees
+    the environment and folder the command has when it starts the job, not those the server started with."""
+    run_jobs({"warm": (where_job, {})}, {"warm": 1}, 1, "lm2 x")  # the server now runs, started from here
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LM2_TEST_SETTING", "later")
+    seen = run_jobs({"a": (where_job, {})}, {"a": 1}, 1, "lm2 x")["a"]
+    assert seen["parent"] != os.getpid() and Path(seen["folder"]) == tmp_path and seen["setting"] == "later"
+
+
+def test_where_there_is_no_fork_server_workers_are_spawned(monkeypatch):
+    """Windows has no fork server: the workers are then spawned (each imports torch itself), not refused."""
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    assert fork_context.__wrapped__().get_start_method() == "spawn"

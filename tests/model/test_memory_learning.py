@@ -25,8 +25,8 @@ def test_lm2_carries_a_fact_across_segments_and_memoryless_model_cannot():
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny matmuls: one thread is several times faster than two
     try:
-        lm2 = recall_accuracy(train_recall(config("lm2"), TASK, steps=400).model, TASK)  # 250 reach 100 % on seeds 0-2
-        blind_model = train_recall(config("vanilla", vanilla_mode="segmented"), TASK, steps=300).model
+        lm2 = recall_accuracy(train_recall(config("lm2"), TASK, steps=300).model, TASK)  # 250 reach 100 % on seeds 0-2
+        blind_model = train_recall(config("vanilla", vanilla_mode="segmented"), TASK, steps=200).model
         blind = recall_accuracy(blind_model, TASK)
     finally:
         torch.set_num_threads(threads)

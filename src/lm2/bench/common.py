@@ -8,13 +8,10 @@ the median of each is reported, so a burst of load from another process hits eve
 from __future__ import annotations
 
 import ctypes
-import functools
 import importlib
 import json
 import logging
 import math
-import multiprocessing
-import multiprocessing.context
 import os
 import platform
 import resource
@@ -30,6 +27,7 @@ from typing import Any
 import torch
 
 from lm2.files import write_atomic
+from lm2.fork_server import fork_context
 from lm2.model import LM2Config, LM2ForCausalLM
 from lm2.model.variants import variant_config
 
@@ -193,14 +191,14 @@ def run_isolated(
 ) -> dict[str, Any]:
     """Run `module:function(**kwargs)` in a fresh process and return its dict with `"status": "ok"`.
 
-    A fresh process per measurement gives a clean peak RSS. Processes are forked from a fork server that
-    has imported torch and lm2 once (and never run a torch op, so forking is safe), which saves seconds of
-    imports per measurement. With `memory_cap_gib` the child limits its address space to what it had at
-    start plus the cap, so a model that needs more fails inside the child: `{"status": "does not fit"}`
-    instead of the machine swapping or the OOM killer striking. A child past `timeout_s` is killed:
+    A fresh process per measurement gives a clean peak RSS. Processes are forked from lm2's fork server
+    (`lm2.fork_server`), which has imported torch and lm2 once, saving seconds of imports per measurement.
+    With `memory_cap_gib` the child limits its address space to what it had at start plus the cap, so a model
+    that needs more fails inside the child: `{"status": "does not fit"}` instead of the machine swapping or the
+    OOM killer striking. A child past `timeout_s` is killed:
     `{"status": "over time cap"}`.
     """
-    context = _fork_server()
+    context = fork_context()
     receive, send = context.Pipe(duplex=False)
     cap = None if memory_cap_gib is None else int(memory_cap_gib * 2**30)
     child = context.Process(target=_child, args=(target, kwargs, threads, cap, send), daemon=True)
@@ -223,13 +221,6 @@ def run_isolated(
     if "traceback" in result:
         raise RuntimeError(f"bench process for {target} failed:\n{result['traceback']}")
     return result
-
-
-@functools.cache
-def _fork_server() -> multiprocessing.context.BaseContext:
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["lm2.bench.common"])
-    return context
 
 
 def _address_space_bytes() -> int:

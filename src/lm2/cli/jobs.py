@@ -1,10 +1,12 @@
 """Jobs in worker processes with one progress bar each, shared by the commands that train several small
-models side by side (`lm2 demo`, `lm2 bench memory`): each job runs in a spawned process with one CPU thread,
-so two cores run two jobs without contending for threads."""
+models side by side (`lm2 demo`, `lm2 bench memory`): each job runs in its own process with one CPU thread,
+so two cores run two jobs without contending for threads. The processes are forks of lm2's fork server
+(`lm2.fork_server`), which has imported torch and the models once, so a worker starts at once instead of
+importing them again (7–10 s of a core each here)."""
 
 from __future__ import annotations
 
-import multiprocessing as mp
+import os
 import queue
 import signal
 import threading
@@ -15,13 +17,17 @@ from collections.abc import Callable
 import torch
 from tqdm import tqdm
 
+from lm2.fork_server import fork_context
+
 
 def run_jobs(jobs: dict[str, tuple[Callable, dict]], totals: dict[str, int], workers: int, command: str) -> dict:
-    """Run `fn(**kwargs, on_step=...)` for every job, `workers` at a time in spawned processes (one CPU thread
-    each), with one progress bar per job; returns each job's result. A failed job stops `command` with its
-    traceback. Ctrl-C or SIGTERM (`kill`) stops the workers too: finished jobs stay saved, none runs on."""
-    ctx = mp.get_context("spawn")
+    """Run `fn(**kwargs, on_step=...)` for every job, `workers` at a time in worker processes (one CPU thread
+    each, this process's environment and folder), with one progress bar per job; returns each job's result. A
+    failed job stops `command` with its traceback. Ctrl-C or SIGTERM (`kill`) stops the workers too: finished
+    jobs stay saved, none runs on."""
+    ctx = fork_context()
     previous_term = _exit_on_sigterm()
+    here = {"environ": dict(os.environ), "folder": os.getcwd()}
     messages = ctx.Queue()
     pending, running, results = list(jobs), {}, {}
     bars = {name: tqdm(total=totals[name], desc=f"{name:>17}", unit="step", position=i, leave=True)
@@ -31,8 +37,8 @@ def run_jobs(jobs: dict[str, tuple[Callable, dict]], totals: dict[str, int], wor
             while pending and len(running) < max(1, workers):
                 name = pending.pop(0)
                 fn, kwargs = jobs[name]
-                running[name] = ctx.Process(target=_worker, args=(name, fn, kwargs, messages), daemon=True)
-                _start_without_ctrl_c(running[name])
+                running[name] = ctx.Process(target=_worker, args=(name, fn, kwargs, messages, here), daemon=True)
+                running[name].start()
             try:
                 kind, name, payload = messages.get(timeout=1.0)
             except queue.Empty:
@@ -77,19 +83,11 @@ def _exit_on_sigterm():
     return signal.signal(signal.SIGTERM, stop)
 
 
-def _start_without_ctrl_c(process) -> None:
-    """Start `process` ignoring SIGINT (inherited through the spawn), so that Ctrl-C reaches only this
-    process, which stops the workers itself (`run_jobs`' finally), and no worker prints a traceback. A Ctrl-C
-    that arrives during the start itself is lost; the next one stops the command. Blocking SIGINT around the
-    start does not keep it: after a spawn's `start()` this process's signal mask was found cleared."""
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        process.start()
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _worker(name: str, fn: Callable, kwargs: dict, messages) -> None:
+def _worker(name: str, fn: Callable, kwargs: dict, messages, here: dict) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as the fork server: Ctrl-C is the command's to handle
+    os.environ.clear()
+    os.environ.update(here["environ"])
+    os.chdir(here["folder"])
     torch.set_num_threads(1)
     quiet_transformers()
     last = [0.0]
