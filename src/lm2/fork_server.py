@@ -3,9 +3,10 @@ measurements of `lm2.bench.common.run_isolated`).
 
 A spawned process imports torch and transformers' modeling code again, 7–10 s of one core here before
 it does any work; the demo and the memory ladder start one such worker per model. The fork server imports
-them once, and never runs a torch op (so forking it is safe: no thread pool exists yet); each worker is then a
-fork of it and starts at once. It is started with SIGINT ignored, which its forks inherit: Ctrl-C in a terminal
-reaches the whole process group, and the command, not its workers, decides what to do about it.
+them once and never runs a torch op, so torch's thread pools do not exist yet when it forks; each worker is then
+a fork of it and starts at once, and trains exactly as a spawned worker does (tests/cli/test_cli_jobs.py).
+It is started with SIGINT ignored, which its forks inherit: Ctrl-C in a terminal reaches the whole process
+group, and the command, not its workers, decides what to do about it.
 
 A fork inherits the server's environment and folder, not those of the process that asks for the worker:
 `run_jobs` hands both to each worker explicitly. Settings read once at import (for example

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from lm2.cli import jobs
 from lm2.cli.jobs import run_jobs
 from lm2.fork_server import fork_context
 
@@ -44,6 +45,28 @@ def test_workers_are_forks_of_the_fork_server_with_this_process_environment_and_
     monkeypatch.setenv("LM2_TEST_SETTING", "later")
     seen = run_jobs({"a": (where_job, {})}, {"a": 1}, 1, "lm2 x")["a"]
     assert seen["parent"] != os.getpid() and Path(seen["folder"]) == tmp_path and seen["setting"] == "later"
+
+
+def training_job(on_step):
+    """A few steps of a tiny LM2 on recall: every loss and the trained weights, as exact float64 numbers."""
+    from lm2 import LM2Config
+    from lm2.data.recall import RecallTask
+    from lm2.training.recall import train_recall
+
+    config = LM2Config(arch="lm2", vocab_size=32, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                       num_attention_heads=4, segment_length=8)  # fmt: skip
+    run = train_recall(config, RecallTask(vocab_size=32, segment_length=8, segments=3, pairs=1), steps=12, seed=3)
+    return run.losses, [float(p.double().sum()) for p in run.model.parameters()]
+
+
+def test_a_forked_worker_trains_exactly_as_a_spawned_one(monkeypatch):
+    """What the fork server imported (and any state that import left) does not change a worker's numbers:
+    the same training in a worker forked from it and in a freshly spawned one gives the same losses and weights,
+    equal bit for bit (one thread each, one machine, the same code path: only how the process started differs)."""
+    forked = run_jobs({"t": (training_job, {})}, {"t": 12}, 1, "lm2 x")["t"]
+    monkeypatch.setattr(jobs, "fork_context", lambda: multiprocessing.get_context("spawn"))
+    spawned = run_jobs({"t": (training_job, {})}, {"t": 12}, 1, "lm2 x")["t"]
+    assert forked == spawned
 
 
 def test_where_there_is_no_fork_server_workers_are_spawned(monkeypatch):

@@ -195,8 +195,7 @@ def run_isolated(
     (`lm2.fork_server`), which has imported torch and lm2 once, saving seconds of imports per measurement.
     With `memory_cap_gib` the child limits its address space to what it had at start plus the cap, so a model
     that needs more fails inside the child: `{"status": "does not fit"}` instead of the machine swapping or the
-    OOM killer striking. A child past `timeout_s` is killed:
-    `{"status": "over time cap"}`.
+    OOM killer striking. A child past `timeout_s` is killed: `{"status": "over time cap"}`.
     """
     context = fork_context()
     receive, send = context.Pipe(duplex=False)
