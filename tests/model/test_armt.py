@@ -17,8 +17,12 @@ from tests.conftest import TINY, random_ids, tiny_model
 SEG = TINY["segment_length"]
 LENGTH = 4 * SEG - 1  # four segments, the last one ragged
 INIT = {"initializer_range": 0.2}  # a read that matters in a tiny model (see conftest.VARIANTS)
-MODES = [{}, {"armt_memory_tokens": "recurrent", "armt_dpfp_nu": 2, "armt_feature_norm": False}]
-MODE_IDS = ["write", "recurrent"]
+MODES = [
+    {},
+    {"armt_memory_tokens": "recurrent", "armt_dpfp_nu": 2, "armt_feature_norm": False},
+    {"armt_write": "sequential"},
+]
+MODE_IDS = ["write", "recurrent", "sequential"]
 
 
 def armt(dtype=torch.float64, **overrides) -> LM2ForCausalLM:
@@ -97,6 +101,51 @@ def test_keys_with_disjoint_features_keep_their_own_values():
     torch.testing.assert_close(recall(matrix, normalizer, keys), values, rtol=1e-5, atol=1e-8)
 
 
+def _stored(key: torch.Tensor, value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A, z holding `value` under unit-norm `key` (zᵀk = 1)."""
+    return associate(*_empty(key.shape[-1]), key, value, torch.ones(1, 1, 1, dtype=torch.float64))
+
+
+def test_one_token_writes_the_same_jointly_or_in_turn():
+    key = torch.nn.functional.normalize(_key(4), dim=-1)
+    matrix, normalizer = _stored(key, _values(4))
+    keys = torch.nn.functional.normalize(_key(5), dim=-1)  # another key, which overlaps the stored one (φ ≥ 0)
+    beta = torch.full((1, 1, 1), 0.7, dtype=torch.float64)
+    joint = associate(matrix, normalizer, keys, _values(5), beta)
+    turn = associate(matrix, normalizer, keys, _values(5), beta, order="sequential")
+    for got, want in zip(turn, joint, strict=True):
+        torch.testing.assert_close(got, want, rtol=0, atol=0)  # one token: the same operations in the same order
+
+
+def test_tokens_in_turn_write_as_the_same_tokens_one_call_each():
+    keys = torch.nn.functional.normalize(torch.cat([_key(6), _key(7), _key(6)], 1), dim=-1)
+    values, beta = _values(6, count=3), torch.tensor([[[0.9], [0.4], [0.8]]], dtype=torch.float64)
+    state = _empty(keys.shape[-1])
+    turn = associate(*state, keys, values, beta, order="sequential")
+    for i in range(3):
+        state = associate(*state, keys[:, i : i + 1], values[:, i : i + 1], beta[:, i : i + 1])
+    for got, want in zip(turn, state, strict=True):
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+
+
+def test_tokens_with_one_key_grow_the_matrix_jointly_and_store_their_value_in_turn():
+    """Three memory tokens with one unit key and strength 0.9 each, after the key holds another value (zᵀk = 1):
+    jointly, what A returns for the key moves by 1 − 3·0.9/(1 + ε) ≈ −1.7 of its error per write (docs/memory.md
+    "Stage 36"); in turn, by (1 − 0.9)³ of it, so the value is stored and A stays bounded."""
+    key = torch.nn.functional.normalize(_key(8), dim=-1)
+    keys, values = key.expand(1, 3, -1), _values(9).expand(1, 3, -1)
+    beta = torch.full((1, 3, 1), 0.9, dtype=torch.float64)
+    joint = turn = _stored(key, _values(8))
+    error = (recall(*joint, key) - values[:, :1]).norm()
+    for _ in range(12):
+        joint = associate(*joint, keys, values, beta)
+        turn = associate(*turn, keys, values, beta, order="sequential")
+    assert (recall(*joint, key) - values[:, :1]).norm() > 100 * error  # 1.7¹² ≈ 580
+    assert joint[0].norm() > 100 * _stored(key, _values(8))[0].norm()
+    torch.testing.assert_close(recall(*turn, key), values[:, :1], rtol=1e-4, atol=1e-8)  # ε/(1 + ε) of it
+    assert turn[0].norm() < 2 * values.norm()
+
+
 # ---------------------------------------------------------------- what crosses segments
 @pytest.mark.parametrize("k", [2, SEG, 2 * SEG + 1])
 @pytest.mark.parametrize("mode", MODES, ids=MODE_IDS)
@@ -123,7 +172,7 @@ def test_every_cut_streams_the_associative_state_exactly(mode):
         torch.testing.assert_close(torch.cat([first.logits, rest.logits], 1), whole.logits, rtol=0, atol=1e-10)
         for name in ("associative", "normalizer", "memory"):
             got, want = getattr(rest.memory, name), getattr(whole.memory, name)
-            assert (got is None) == (want is None) == (name == "memory" and not mode)
+            assert (got is None) == (want is None) == (name == "memory" and "armt_memory_tokens" not in mode)
             if got is not None:
                 torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9)
 
@@ -272,6 +321,7 @@ def test_a_state_from_another_model_is_named():
         ({"armt_read_gain": float("nan")}, "armt_read_gain=nan must be a finite number or None"),
         ({"armt_read_gain": "0"}, "armt_read_gain='0' must be a finite number or None"),
         ({"armt_memory_tokens": "read"}, "armt_memory_tokens='read' is not allowed; choose one of 'write',"),
+        ({"armt_write": "both"}, "armt_write='both' is not allowed; choose one of 'joint', 'sequential'"),
         ({"num_memory_tokens": 0}, "num_memory_tokens=0 must be a positive integer for arch='armt'"),
     ],
 )

@@ -117,7 +117,7 @@ MODEL_FIELDS = ("arch", "forget_bias", "input_bias", "forget_floor", "write_pena
 LATER_FIELDS = {"memory_candidate": "read", "write_penalty_warmup": 0, "memory_gate_grad": "exact",
                 "memory_read_center": False, "memory_read_center_fraction": None,
                 "memory_write": "rows", "memory_row_clip": False, "memory_address": "dot",
-                "memory_address_strength": 10.0}  # fmt: skip
+                "memory_address_strength": 10.0, "armt_write": "joint"}  # fmt: skip
 # Fields that act only in the LM2 bank: a change of their defaults does not change an RMT, ARMT or vanilla model.
 LM2_ONLY_FIELDS = ("forget_bias", "input_bias", "forget_floor", "write_penalty", "write_penalty_warmup",
                    "memory_read_norm", "memory_read_center", "memory_read_center_fraction", "memory_update",

@@ -14,6 +14,12 @@ block l's output states m of those tokens write into `A_l`, `z_l` by the delta r
     k = φ(W_K m),  v = W_V m,  β = σ(W_β m),  v̄ = Aᵀk / (zᵀk + ε)
     A ← A + Σ_i k_i (β_i (v_i − v̄_i))ᵀ,   z ← z + Σ_i γ_i k_i,   γ = clip(1 − zᵀk / ‖k‖², 0, 1)   (write)
 
+with every v̄_i and γ_i against the A and z the segment found (`armt_write="joint"`, the paper's code), or one
+memory token after another, each against the A and z the tokens before it left (`"sequential"`). Where the k
+tokens' keys coincide, the joint write multiplies what A returns for that key by 1 − Σ_i β_i / (zᵀk + ε), which
+grows A geometrically once the strengths sum past 2·zᵀk; taken in turn, each factor is 1 − β_i / (zᵀk + ε)
+(docs/memory.md "Stage 36").
+
 A and z start at zero, so the first segment reads exactly 0. Under bf16 autocast the projections run in bf16
 with fp32 accumulation (`state_projection`), while A, z, φ and the read and write arithmetic stay in fp32
 (fp64 for fp64 models). The choices the paper leaves open, and why, are in docs/architecture.md ("ARMT").
@@ -51,14 +57,22 @@ def recall(matrix: Tensor, normalizer: Tensor, features: Tensor) -> Tensor:
     return (features @ matrix) / scale
 
 
-def associate(matrix: Tensor, normalizer: Tensor, keys: Tensor, values: Tensor, beta: Tensor) -> tuple[Tensor, Tensor]:
+def associate(
+    matrix: Tensor, normalizer: Tensor, keys: Tensor, values: Tensor, beta: Tensor, order: str = "joint"
+) -> tuple[Tensor, Tensor]:
     """The delta rule with the γ correction: A, z after writing `keys` φ(k) `(b, k, f)` → `values` `(b, k, d)`
-    with strengths `beta` `(b, k, 1)`; all k memory tokens write at once, against the A and z they found.
+    with strengths `beta` `(b, k, 1)`. `order="joint"` (the paper's code): all k memory tokens write at once,
+    against the A and z they found; `"sequential"`: token i writes against the A and z tokens 1..i−1 left.
 
     A key already stored with the same value leaves A unchanged (v − v̄ = 0); a stored key with a new value
     and β = 1 replaces the old value. γ is the share of the key that z has not seen yet, so z counts each
     direction once; it is detached (the paper's code): a bookkeeping weight, not something to learn through.
     """
+    if order == "sequential":
+        for i in range(keys.shape[1]):
+            one = slice(i, i + 1)
+            matrix, normalizer = associate(matrix, normalizer, keys[:, one], values[:, one], beta[:, one])
+        return matrix, normalizer
     previous = recall(matrix, normalizer, keys)  # v̄ (b, k, d): what A returns for these keys now
     matrix = matrix + keys.transpose(1, 2) @ (beta * (values - previous))  # (b, f, d)
     seen = keys @ normalizer[..., None]  # (b, k, 1) zᵀφ(k)
@@ -76,6 +90,7 @@ class AssociativeMemory(nn.Module):
         d, e = config.hidden_size, config.armt_key_dim
         self.nu = config.armt_dpfp_nu
         self.unit = config.armt_feature_norm
+        self.order = config.armt_write
         self.q_proj = nn.Linear(d, e, bias=False)  # W_Q (read)
         self.k_proj = nn.Linear(d, e, bias=False)  # W_K (write)
         self.v_proj = nn.Linear(d, d, bias=False)  # W_V (write)
@@ -107,7 +122,7 @@ class AssociativeMemory(nn.Module):
         values = state_projection(self.v_proj, states, dtype)  # W_V m (b, k, d)
         strength = state_projection(self.beta_proj, states, dtype)  # W_β m (b, k, 1)
         with torch.autocast(device_type=states.device.type, enabled=False):  # the state's arithmetic: fp32
-            return associate(matrix, normalizer, self.features(key), values, torch.sigmoid(strength))
+            return associate(matrix, normalizer, self.features(key), values, torch.sigmoid(strength), self.order)
 
 
 def initial_associations(config: LM2Config, batch: int, dtype: torch.dtype, device: torch.device):

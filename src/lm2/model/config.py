@@ -48,6 +48,7 @@ MEMORY_PRESETS = {
 }
 VANILLA_MODES = ("full", "segmented")
 ARMT_MEMORY_TOKENS = ("write", "recurrent")
+ARMT_WRITES = ("joint", "sequential")
 
 
 def memory_fields(arch: str) -> tuple[str, ...]:
@@ -213,6 +214,10 @@ class LM2Config(PreTrainedConfig):
     armt_feature_norm: `True` (default; the paper's public code: φ of every key and query scaled to unit L2
         norm, so the memory is blind to the scale of keys and queries) or `False` (the paper's equations: φ =
         DPFP-ν as is; it diverged in training on the memory ladder, docs/memory.md "Stage 3").
+    armt_write: how `armt`'s k memory tokens write A and z after a segment: `"joint"` (default; the paper's
+        code: all at once, each against the A and z the segment found) or `"sequential"` (one token after
+        another, each against what the tokens before it left: the delta rule taken in turn). Where the tokens'
+        keys coincide the joint write can grow A geometrically (docs/memory.md "Stage 36").
     armt_key_dim: width of `armt`'s keys and queries before φ (`None`: `head_dim`); A is
         `2·armt_dpfp_nu·armt_key_dim × hidden_size` per block and sample.
     armt_read_gain: `None` (the paper: the associative read is added as is) or the initial value of a
@@ -288,6 +293,7 @@ class LM2Config(PreTrainedConfig):
     armt_memory_tokens: str = "write"
     armt_dpfp_nu: int = 3
     armt_feature_norm: bool = True
+    armt_write: str = "joint"
     armt_key_dim: int | None = None
     armt_read_gain: float | None = None
 
@@ -450,6 +456,7 @@ class LM2Config(PreTrainedConfig):
 
     def _validate_armt(self) -> None:
         _choice("armt_memory_tokens", self.armt_memory_tokens, ARMT_MEMORY_TOKENS)
+        _choice("armt_write", self.armt_write, ARMT_WRITES)
         _positive("armt_dpfp_nu", self.armt_dpfp_nu)
         _positive("armt_key_dim", self.armt_key_dim)
         if self.armt_dpfp_nu > 2 * self.armt_key_dim - 1:

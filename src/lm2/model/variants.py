@@ -149,6 +149,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "rmt": {"arch": "rmt"},  # memory tokens (DESIGN §4); their number is a backbone setting
     "armt": {"arch": "armt"},  # memory tokens writing an associative memory per block (DESIGN §4)
     "armt-paper": {"arch": "armt", "armt_feature_norm": False},  # φ = DPFP-ν as the paper's equations state it
+    # Stage 36: the memory tokens write A and z one after another (`armt_write="sequential"`), each against what the
+    # tokens before it left, since the joint write of tokens whose keys coincide grew A to overflow (docs/memory.md).
+    "armt-sequential": {"arch": "armt", "armt_write": "sequential"},
     "vanilla": {"arch": "vanilla", "vanilla_mode": "full"},  # full causal attention over the whole input
     "vanilla-segmented": {"arch": "vanilla", "vanilla_mode": "segmented"},  # lm2's attention span, no memory
 }
