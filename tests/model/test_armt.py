@@ -125,13 +125,14 @@ def test_tokens_in_turn_write_as_the_same_tokens_one_call_each():
     for i in range(3):
         state = associate(*state, keys[:, i : i + 1], values[:, i : i + 1], beta[:, i : i + 1])
     for got, want in zip(turn, state, strict=True):
-        torch.testing.assert_close(got, want, rtol=0, atol=0)
+        torch.testing.assert_close(got, want, rtol=0, atol=0)  # the same calls on the same numbers
 
 
 def test_tokens_with_one_key_grow_the_matrix_jointly_and_store_their_value_in_turn():
     """Three memory tokens with one unit key and strength 0.9 each, after the key holds another value (zᵀk = 1):
     jointly, what A returns for the key moves by 1 − 3·0.9/(1 + ε) ≈ −1.7 of its error per write (docs/memory.md
-    "Stage 36"); in turn, by (1 − 0.9)³ of it, so the value is stored and A stays bounded."""
+    "Stage 36"); in turn, by about (1 − 0.9)³ of it (z has seen the key: γ = 0), so the value is stored and A stays
+    bounded."""
     key = torch.nn.functional.normalize(_key(8), dim=-1)
     keys, values = key.expand(1, 3, -1), _values(9).expand(1, 3, -1)
     beta = torch.full((1, 3, 1), 0.9, dtype=torch.float64)

@@ -51,8 +51,7 @@ BACKBONE = {"hidden_size": 64, "intermediate_size": 256, "num_hidden_layers": 2,
 BABILONG_ZERO_K_SHARE, BABILONG_MAX_FACTS = 6, 4
 # Act 2's steps per model: 1,200 since 2026-12-07 (2,400 before). Both budgets end at the latest-fact shortcut
 # (LM2 48 / 45 / 46 / 48 / 43 % at 0k-1,024 tokens with 2,400 steps, 48 / 47 / 46 / 50 / 41 % with 1,200, seed 0),
-# and 2,400 took the whole demo to 24.1 min on a 2-core AMD EPYC whose cores are slower than the 15-minute budget
-# allows (README, "`lm2 demo` - real output").
+# and with 2,400 the whole demo took 24.1 min on a slow 2-core AMD EPYC, past its 15-minute budget (README).
 BABILONG_STEPS = 1200
 # Act 2's models: the reproduction study's (docs/reproduction.md, "Where the study stands"), whose LM2 is the delta
 # write on the stage-11 default's gates (`lm2-hard-floor-delta-input`), not the library's default memory, which act 1's

@@ -16,9 +16,10 @@ block l's output states m of those tokens write into `A_l`, `z_l` by the delta r
 
 with every v̄_i and γ_i against the A and z the segment found (`armt_write="joint"`, the paper's code), or one
 memory token after another, each against the A and z the tokens before it left (`"sequential"`). Where the k
-tokens' keys coincide, the joint write multiplies what A returns for that key by 1 − Σ_i β_i / (zᵀk + ε), which
-grows A geometrically once the strengths sum past 2·zᵀk; taken in turn, each factor is 1 − β_i / (zᵀk + ε)
-(docs/memory.md "Stage 36").
+tokens' keys coincide and z has seen the key (zᵀk ≥ ‖k‖², so γ = 0 and z does not move), the joint write moves what
+the memory reads for it by 1 − Σ_i β_i ‖k‖² / (zᵀk + ε) of its error: below −1 once the strengths sum past about
+2·zᵀk/‖k‖², and the read and A then grow geometrically. Taken in turn, each token's factor is 1 − β_i ‖k‖² / (zᵀk + ε),
+between 0 and 1 (docs/memory.md "Stage 36").
 
 A and z start at zero, so the first segment reads exactly 0. Under bf16 autocast the projections run in bf16
 with fp32 accumulation (`state_projection`), while A, z, φ and the read and write arithmetic stay in fp32
