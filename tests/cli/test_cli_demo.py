@@ -28,6 +28,19 @@ def test_readme_main_job_is_lm2_demo():
     assert commands and commands[0].strip() == "pip install torch==2.13.0 && pip install -e . && lm2 demo"
 
 
+def test_the_recorded_run_is_of_the_demos_defaults():
+    """The README's "real output" and `results/demo/summary.json` are a run of today's defaults: a changed default
+    (act 2's steps went from 2,400 to 1,200) needs the run made again."""
+    from lm2.cli.main import build_parser
+
+    defaults = build_parser("demo").parse_args(["demo"])
+    recorded = json.loads((README.parent / "results" / "demo" / "summary.json").read_text())["settings"]
+    for name in ("recall_steps", "babilong_steps", "segment_length", "train_segments", "samples", "seed", "acts"):
+        assert recorded[name] == str(getattr(defaults, name)), name
+    steps = [int(n) for n in re.findall(r"^\[[12]/3\] .*, (\d+) steps each$", README.read_text(), flags=re.M)]
+    assert steps == [defaults.recall_steps, defaults.babilong_steps]
+
+
 def test_demo_quick_runs_all_acts_and_resumes(tmp_path, capsys):
     shipped = tmp_path / "shipped"
     save_tiny_checkpoint(shipped / "lm2" / "model", dtype=torch.float32)
