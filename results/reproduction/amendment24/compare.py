@@ -1,7 +1,8 @@
 """docs/reproduction.md, amendments 23 to 28: runs against the runs they are read beside, by the study's tie rule at
 each length (a tie when each accuracy lies inside the other's 95 % Wilson interval; a group of runs pools its
 questions), with the means over 4k, 8k and 16k and their ratio (LM2 to RMT or ARMT where the pair is one). A run
-not (yet) evaluated is said so. A run's folder follows from its name: B... amendment 20, L... 21, X... 23, Y... 33.
+not (yet) evaluated is said so. A run's folder follows from its name: B... amendment 20, L... 21, X... 23, Y... 33,
+Z... 34.
 Usage: python results/reproduction/amendment24/compare.py"""
 
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 from lm2.evaluation.study import interval_order, pooled_accuracy
 
 R = Path(__file__).resolve().parent.parent
-FOLDERS = {"B": "amendment20", "L": "amendment21", "X": "amendment23", "Y": "amendment33"}
+FOLDERS = {"B": "amendment20", "L": "amendment21", "X": "amendment23", "Y": "amendment33", "Z": "amendment34"}
 PAIRS = [  # (runs read, runs read beside)
     ("BK0", "BL0"),  # 24: keys of the rows' own against the dot address, amendment 20's recipe
     ("LBK0", "LBL0"),  # 24: the same after amendment 21's 500 steps
@@ -59,6 +60,8 @@ PAIRS = [  # (runs read, runs read beside)
     ("XLBQ0,XLBQ1", "XLBV0,XLBV1"),
     ("XLBR0,XLBR1", "XLBV0,XLBV1"),
     ("YLBL0", "XLBL0"),  # 33: the study's LM2 given amendment 23's steps again
+    ("ZLBL0", "YLBL0"),  # 34: the same tokens on inputs of up to 128 segments, against 33 and against its start
+    ("ZLBL0", "XLBL0"),
     ("LBL0", "LBR0"),  # read beside: amendment 21's seed-0 pair; 24's keys against RMT's seeds; 24 after recipe 20
     ("LBK0", "LBR0,LBR1"),
     ("LBK0,LBK1", "LBR0,LBR1"),
