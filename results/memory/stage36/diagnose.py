@@ -25,6 +25,17 @@ from lm2.model.variants import variant_config
 from lm2.training.recall import train_recall
 
 
+def train_cell(name: str, seed: int):
+    """(model, plan, task) of act 1's recall cell of model variant `name` and `seed`, trained as the ladder does."""
+    plan = LadderPlan(tasks=("recall",), models=(name,), seeds=(seed,), train_segments=4,
+                      multiples=(1, 4, 16, 64), steps=600, samples=128)  # fmt: skip
+    base = plan.task("recall")
+    config = variant_config(name, plan.backbone, vocab_size=base.vocab_size, segment_length=plan.segment_length)
+    model = train_recall(config, base, plan.steps, plan.batch_size, plan.lr, seed,
+                         curriculum=plan.train_stages("recall")).model  # fmt: skip
+    return model, plan, base
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="armt")
@@ -32,13 +43,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    plan = LadderPlan(tasks=("recall",), models=(args.model,), seeds=(args.seed,), train_segments=4,
-                      multiples=(1, 4, 16, 64), steps=600, samples=128)  # fmt: skip
-    base = plan.task("recall")
-    config = variant_config(args.model, plan.backbone, vocab_size=base.vocab_size, segment_length=plan.segment_length)
     start = time.time()
-    model = train_recall(config, base, plan.steps, plan.batch_size, plan.lr, args.seed,
-                         curriculum=plan.train_stages("recall")).model  # fmt: skip
+    model, plan, base = train_cell(args.model, args.seed)
     trained = time.time() - start
     radii = []
     write = armt.associate

@@ -1,7 +1,7 @@
 """Stage 36 (docs/memory.md): before each write, how large is what the memory already reads for the key being
-written (v̄ = Aᵀk / (zᵀk + ε)) against the value written (v)? Trains the cell as diagnose.py does and scores it at
-64x on the cell's questions; for the writes after a block's first, per sample, the largest ‖v̄‖/‖v‖ over the
-sample's writes, and whether that sample's A ends above ten times the median sample's.
+written (v̄ = Aᵀk / (zᵀk + ε)) against the value written (v)? Trains the cell as diagnose.py does (its
+`train_cell`) and scores it at 64x on the cell's questions; for the writes after a block's first, per sample, the
+largest ‖v̄‖/‖v‖ over the sample's writes, and whether that sample's A ends above ten times the median sample's.
 
     python results/memory/stage36/read_size.py --model armt-sequential --seed 0      # one thread
 """
@@ -10,11 +10,9 @@ import argparse
 from dataclasses import replace
 
 import torch
+from diagnose import train_cell  # this folder's diagnose.py (the script's folder is on sys.path)
 
 import lm2.model.armt as armt
-from lm2.bench.ladder import LadderPlan
-from lm2.model.variants import variant_config
-from lm2.training.recall import train_recall
 
 
 def main() -> None:
@@ -23,12 +21,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    plan = LadderPlan(tasks=("recall",), models=(args.model,), seeds=(args.seed,), train_segments=4,
-                      multiples=(1, 4, 16, 64), steps=600, samples=128)  # fmt: skip
-    base = plan.task("recall")
-    config = variant_config(args.model, plan.backbone, vocab_size=base.vocab_size, segment_length=plan.segment_length)
-    model = train_recall(config, base, plan.steps, plan.batch_size, plan.lr, args.seed,
-                         curriculum=plan.train_stages("recall")).model  # fmt: skip
+    model, plan, base = train_cell(args.model, args.seed)
     ratios = []
     write = armt.associate
 
