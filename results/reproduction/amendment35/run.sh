@@ -4,7 +4,10 @@
 # the learning rates, the seeds and the tests are theirs.
 #   WVS<s>   amendment 19's (VS<s>): full attention from scratch on qa1 at 0k, 14,000 steps; qa1 test (1,000 questions)
 #            and the persons test at 0k
-#   WBL<s>   amendment 20's (BL<s>) from (WVS0): LM2 with the delta write, 3,000 steps of the curriculum to 16 segments
+#   WVT<s>   amendment 35b: WVS<s> with the learning rate halved (1.5e-3), run only where neither WVS reads qa1 at 0k
+#   WBL<s>   amendment 20's (BL<s>) from the backbone (amendment 35a: the first of (WVS0), (WVS1), (WVT0), (WVT1)
+#            whose last validation at 0k is at least 90 %; none: no WBL runs): LM2 with the delta write, 3,000 steps of
+#            the curriculum to 16 segments
 #   WLBL<s>  amendment 21's (LBL<s>) from (WBL<s>): 500 steps on inputs of 1..32, then 1..64 segments
 #   WXLBL<s> amendment 23's (XLBL<s>) from (WLBL<s>): 1,000 more steps on inputs of 1..64 segments
 # Usage: bash results/reproduction/amendment35/run.sh NAME   (one thread), or a chain of names in order, e.g.
@@ -19,8 +22,8 @@ wide="--model.hidden_size 128 --model.intermediate_size 512"
 test="--tasks qa1 --samples 100 --seed 0 --babi ../shared/data/babi --haystack runs/reproduction/books/heldout --threads 1"
 for name in "$@"; do
   case $name in
-    WVS[0-9]|WBL[0-9]|WLBL[0-9]|WXLBL[0-9]) seed=${name: -1} ;;
-    *) echo "unknown run $name (WVS<seed>, WBL<seed>, WLBL<seed>, WXLBL<seed>)" >&2; exit 2 ;;
+    WVS[0-9]|WVT[0-9]|WBL[0-9]|WLBL[0-9]|WXLBL[0-9]) seed=${name: -1} ;;
+    *) echo "unknown run $name (WVS<seed>, WVT<seed>, WBL<seed>, WLBL<seed>, WXLBL<seed>)" >&2; exit 2 ;;
   esac
   if [ -f $O/eval-$name/results.json -a -f $O/persons-$name/results.json ]; then
     echo "$name: done ($O/eval-$name, $O/persons-$name)"; continue
@@ -34,17 +37,33 @@ for name in "$@"; do
   fi
   [ ! -d $parked ] || python scripts/park_runs.py unpark  # stopped in an earlier checkout
   case $name in
-    WVS*)
+    WVS*|WVT*)
+      lr=""; [ ${name:2:1} = S ] || lr="--optim.lr 1.5e-3"  # amendment 35b
       lm2 train --config configs/reproduction/diagnostic-qa1-0k.yaml --data.tokenizer $R/models/pretrained/lm2/model \
-        $wide --model.arch vanilla --model.vanilla_mode full --run.out $run --run.steps 14000 --run.seed $seed \
+        $wide $lr --model.arch vanilla --model.vanilla_mode full --run.out $run --run.steps 14000 --run.seed $seed \
         --run.threads 1 --run.progress false >> $log 2>&1
       cp -r $run/config.yaml $run/metrics.jsonl $run/model $O/run-$name/
       lm2 eval $run/model --out $O/eval-$name --tasks qa1 --lengths 0k --samples 1000 --seed 0 \
         --babi ../shared/data/babi --threads 1 >> $log 2>&1
       lm2 eval $run/model --out $O/persons-$name --lengths 0k --every-person $test >> $log 2>&1 ;;
     WBL*)
-      B=$O/run-WVS0/model
-      [ -f $B/config.json ] || { echo "$name starts from (WVS0), which is not in ($B)" >&2; exit 2; }
+      B=$(python - $O <<'PY'
+import json, sys
+from pathlib import Path
+for run in ("WVS0", "WVS1", "WVT0", "WVT1"):  # amendment 35a: the first whose last validation at 0k is >= 90 %
+    metrics = Path(sys.argv[1]) / f"run-{run}" / "metrics.jsonl"
+    if not metrics.is_file():
+        sys.exit(f"the backbone rule (amendment 35a) reads ({run}) next, and {metrics} is not in")
+    evals = [r["eval"] for r in map(json.loads, metrics.read_text().splitlines()) if "eval" in r]
+    last = evals[-1]["stage_accuracy"]
+    print(f"({run}): last validation at 0k {100 * last:.1f} % (step {evals[-1]['step']})", file=sys.stderr)
+    if last >= 0.9:
+        print(Path(sys.argv[1]) / f"run-{run}" / "model")
+        break
+else:
+    sys.exit("no wide backbone reads qa1 at 0k (last validation under 90 %): no WBL runs (amendment 35a)")
+PY
+)
       lm2 train --config configs/reproduction/round2-qa1.yaml $wide --model.arch lm2 --model.write_penalty 0 \
         --model.memory_write delta --model.memory_output read --model.memory_candidate input --init-from $B \
         --data.tokenizer $B --data.haystack runs/reproduction/books/pretrain --curriculum.segments 0,1,2,4,8,16 \
