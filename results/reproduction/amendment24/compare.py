@@ -10,7 +10,10 @@ from pathlib import Path
 from lm2.evaluation.study import interval_order, pooled_accuracy
 
 R = Path(__file__).resolve().parent.parent
-FOLDERS = {"B": "amendment20", "L": "amendment21", "X": "amendment23", "Y": "amendment33", "Z": "amendment34", "W": "amendment35"}
+FOLDERS = {
+    "B": "amendment20", "L": "amendment21", "X": "amendment23", "Y": "amendment33", "Z": "amendment34",
+    "W": "amendment35",
+}  # fmt: skip
 PAIRS = [  # (runs read, runs read beside)
     ("BK0", "BL0"),  # 24: keys of the rows' own against the dot address, amendment 20's recipe
     ("LBK0", "LBL0"),  # 24: the same after amendment 21's 500 steps

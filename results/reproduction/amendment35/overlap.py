@@ -18,7 +18,9 @@ def answers(folder: Path, length: str) -> list[tuple[str, str, bool]]:
 
 
 def main(args: list[str]) -> None:
-    pairs = list(zip(args[::2], args[1::2])) or [("amendment23", "XLBL0"), ("amendment23", "XLBL1")]
+    if len(args) % 2:
+        raise SystemExit(f"arguments={args}: expected pairs of FOLDER RUN (e.g. amendment23 XLBL0)")
+    pairs = list(zip(args[::2], args[1::2], strict=True)) or [("amendment23", "XLBL0"), ("amendment23", "XLBL1")]
     totals = {length: [0, 0.0, 0] for length in SHORTER}  # shared, independent, wrong there
     wrong_far_total = 0
     for folder, run in pairs:
