@@ -2,7 +2,7 @@
 each length (a tie when each accuracy lies inside the other's 95 % Wilson interval; a group of runs pools its
 questions), with the means over 4k, 8k and 16k and their ratio (LM2 to RMT or ARMT where the pair is one). A run
 not (yet) evaluated is said so. A run's folder follows from its name: B... amendment 20, L... 21, X... 23, Y... 33,
-Z... 34, W... 35.
+Z... 34, D... 36.
 Usage: python results/reproduction/amendment24/compare.py"""
 
 from pathlib import Path
@@ -12,7 +12,7 @@ from lm2.evaluation.study import interval_order, pooled_accuracy
 R = Path(__file__).resolve().parent.parent
 FOLDERS = {
     "B": "amendment20", "L": "amendment21", "X": "amendment23", "Y": "amendment33", "Z": "amendment34",
-    "W": "amendment35",
+    "D": "amendment36",
 }  # fmt: skip
 PAIRS = [  # (runs read, runs read beside)
     ("BK0", "BL0"),  # 24: keys of the rows' own against the dot address, amendment 20's recipe
@@ -65,15 +65,15 @@ PAIRS = [  # (runs read, runs read beside)
     ("YLBL0", "XLBL0"),  # 33: the study's LM2 given amendment 23's steps again
     ("ZLBL0", "YLBL0"),  # 34: the same tokens on inputs of up to 128 segments, against 33 and against its start
     ("ZLBL0", "XLBL0"),
-    ("WBL0", "BL0"),  # 35: the study's chain at twice the width, against the study's at each budget, seed by seed
-    ("WBL1", "BL1"),
-    ("WBL0,WBL1", "BL0,BL1"),
-    ("WLBL0", "LBL0"),
-    ("WLBL1", "LBL1"),
-    ("WLBL0,WLBL1", "LBL0,LBL1"),
-    ("WXLBL0", "XLBL0"),
-    ("WXLBL1", "XLBL1"),
-    ("WXLBL0,WXLBL1", "XLBL0,XLBL1"),
+    ("DBL0", "BL0"),  # 36: the study's chain at twice the depth, against the study's at each budget, seed by seed
+    ("DBL1", "BL1"),
+    ("DBL0,DBL1", "BL0,BL1"),
+    ("DLBL0", "LBL0"),
+    ("DLBL1", "LBL1"),
+    ("DLBL0,DLBL1", "LBL0,LBL1"),
+    ("DXLBL0", "XLBL0"),
+    ("DXLBL1", "XLBL1"),
+    ("DXLBL0,DXLBL1", "XLBL0,XLBL1"),
     ("LBL0", "LBR0"),  # read beside: amendment 21's seed-0 pair; 24's keys against RMT's seeds; 24 after recipe 20
     ("LBK0", "LBR0,LBR1"),
     ("LBK0,LBK1", "LBR0,LBR1"),
